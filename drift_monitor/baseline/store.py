@@ -1,0 +1,257 @@
+"""The baseline file format (``.dmb``): a ZIP archive, never pickle.
+
+Layout::
+
+    baseline.json          metadata + per-column profiles (UTF-8 JSON, documented below)
+    reference/<i>.npy      column i's reference sample, float64, sorted (numpy .npy v1,
+                           loaded with allow_pickle=False)
+
+``baseline.json`` holds ``format`` (``"drift-monitor-baseline"``), ``schema_version``,
+``model``, ``version``, ``created_at``, ``source``, ``build`` (parameters), ``columns``
+and ``checksum``: ``sha256:`` + hex SHA-256 over the canonical JSON of the document
+without its checksum (sorted keys, compact separators) followed by, for every array
+member in name order, its name and bytes. A truncated archive, a changed byte in any
+member, an unknown schema version or a member that is not a plain float64 array is
+rejected with a :class:`BaselineError` naming the file and what to do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from drift_monitor.baseline.model import (
+    SCHEMA_VERSION,
+    Baseline,
+    CategoricalProfile,
+    ColumnBaseline,
+    NumericProfile,
+)
+from drift_monitor.errors import BaselineError
+
+FORMAT = "drift-monitor-baseline"
+MANIFEST = "baseline.json"
+#: File name suffix of baseline files (a ZIP archive).
+SUFFIX = ".dmb"
+
+
+def _checksum(doc: dict[str, Any], arrays: dict[str, bytes]) -> str:
+    h = hashlib.sha256()
+    h.update(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode())
+    for name in sorted(arrays):
+        h.update(name.encode())
+        h.update(arrays[name])
+    return "sha256:" + h.hexdigest()
+
+
+def _npy_bytes(arr: np.ndarray[Any, Any]) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, np.ascontiguousarray(arr, dtype="<f8"), allow_pickle=False)
+    return buf.getvalue()
+
+
+def _floats(arr: np.ndarray[Any, Any]) -> list[float]:
+    return [float(x) for x in arr]
+
+
+def to_document(baseline: Baseline) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """The JSON document (without checksum) and the array members of a baseline."""
+    arrays: dict[str, bytes] = {}
+    cols: list[dict[str, Any]] = []
+    for i, c in enumerate(baseline.columns):
+        entry: dict[str, Any] = {
+            "name": c.name,
+            "kind": c.kind,
+            "role": c.role,
+            "rows": c.rows,
+            "missing_ratio": c.missing_ratio,
+        }
+        p = c.profile
+        if isinstance(p, NumericProfile):
+            member = f"reference/{i}.npy"
+            arrays[member] = _npy_bytes(p.reference_sample)
+            entry["numeric"] = {
+                "mean": p.mean,
+                "std": p.std,
+                "min": p.minimum,
+                "max": p.maximum,
+                "quantiles": {
+                    "probs": _floats(p.quantile_probs),
+                    "values": _floats(p.quantile_values),
+                },
+                "psi_bins": {
+                    "inner_edges": _floats(p.inner_edges),
+                    "expected_fractions": _floats(p.expected_fractions),
+                },
+                "reference_sample": {"member": member, "size": int(p.reference_sample.shape[0])},
+            }
+        elif isinstance(p, CategoricalProfile):
+            entry["categorical"] = {
+                "categories": list(p.categories),
+                "counts": list(p.counts),
+                "pooled_other": p.pooled_other,
+                "distinct": p.distinct,
+            }
+        cols.append(entry)
+    doc = {
+        "format": FORMAT,
+        "schema_version": baseline.schema_version,
+        "model": baseline.model,
+        "version": baseline.version,
+        "created_at": baseline.created_at,
+        "source": baseline.source,
+        "build": baseline.build,
+        "columns": cols,
+    }
+    return doc, arrays
+
+
+def save_baseline(baseline: Baseline, path: str | os.PathLike[str]) -> Baseline:
+    """Write ``baseline`` to ``path`` atomically (temp file + rename).
+
+    Returns the baseline with its ``checksum`` set. A reader never sees a half-written
+    file: the daemon may hot-reload the directory while this runs.
+    """
+    doc, arrays = to_document(baseline)
+    checksum = _checksum(doc, arrays)
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".baseline-", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+                zf.writestr(MANIFEST, json.dumps({**doc, "checksum": checksum}, indent=1))
+                for name, data in arrays.items():
+                    zf.writestr(name, data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return _with_checksum(baseline, checksum)
+
+
+def _with_checksum(b: Baseline, checksum: str) -> Baseline:
+    return Baseline(
+        b.model, b.version, b.created_at, b.source, b.build, b.columns, b.schema_version, checksum
+    )
+
+
+def load_baseline(path: str | os.PathLike[str]) -> Baseline:
+    """Read and verify a baseline file. Raises :class:`BaselineError` with the file name
+    and the fix for a missing, truncated, tampered or incompatible file."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise BaselineError(
+            f"{p}: baseline file not found; build one with `drift-monitor baseline build`"
+        ) from None
+    except OSError as exc:
+        raise BaselineError(f"{p}: cannot read baseline file ({exc.strerror})") from None
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as zf:
+            members = {name: zf.read(name) for name in zf.namelist()}
+    except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile, ValueError) as exc:
+        raise BaselineError(
+            f"{p}: not a readable baseline file (truncated or not a .dmb archive: {exc}); "
+            "rebuild it with `drift-monitor baseline build`"
+        ) from None
+    except (OSError, RuntimeError) as exc:  # a CRC mismatch inside a member
+        raise BaselineError(f"{p}: corrupt baseline archive ({exc}); rebuild it") from None
+    if MANIFEST not in members:
+        raise BaselineError(f"{p}: archive has no {MANIFEST}; not a drift-monitor baseline")
+    try:
+        doc = json.loads(members.pop(MANIFEST))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BaselineError(f"{p}: {MANIFEST} is not valid JSON ({exc}); rebuild it") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise BaselineError(f"{p}: not a drift-monitor baseline (format field missing)")
+    sv = doc.get("schema_version")
+    if sv != SCHEMA_VERSION:
+        raise BaselineError(
+            f"{p}: baseline schema_version {sv!r} is not supported by this drift-monitor "
+            f"(supports {SCHEMA_VERSION}); rebuild the baseline with this version"
+        )
+    stored = doc.pop("checksum", None)
+    actual = _checksum(doc, members)
+    if stored != actual:
+        raise BaselineError(
+            f"{p}: checksum mismatch (file says {stored}, content is {actual}): the file was "
+            "modified or corrupted; rebuild it with `drift-monitor baseline build`"
+        )
+    try:
+        return _from_document(doc, members, actual)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BaselineError(f"{p}: malformed baseline content ({exc!r}); rebuild it") from None
+
+
+def _load_array(members: dict[str, bytes], name: str, size: int) -> np.ndarray[Any, Any]:
+    arr: np.ndarray[Any, Any] = np.load(io.BytesIO(members[name]), allow_pickle=False)
+    if arr.dtype != np.float64 or arr.ndim != 1 or arr.shape[0] != size:
+        raise ValueError(f"{name}: expected {size} float64 values")
+    return arr
+
+
+def _from_document(doc: dict[str, Any], members: dict[str, bytes], checksum: str) -> Baseline:
+    cols: list[ColumnBaseline] = []
+    for c in doc["columns"]:
+        profile: NumericProfile | CategoricalProfile | None = None
+        if "numeric" in c:
+            n = c["numeric"]
+            ref = n["reference_sample"]
+            profile = NumericProfile(
+                mean=float(n["mean"]),
+                std=float(n["std"]),
+                minimum=float(n["min"]),
+                maximum=float(n["max"]),
+                quantile_probs=np.asarray(n["quantiles"]["probs"], dtype=np.float64),
+                quantile_values=np.asarray(n["quantiles"]["values"], dtype=np.float64),
+                inner_edges=np.asarray(n["psi_bins"]["inner_edges"], dtype=np.float64),
+                expected_fractions=np.asarray(
+                    n["psi_bins"]["expected_fractions"], dtype=np.float64
+                ),
+                reference_sample=_load_array(members, ref["member"], int(ref["size"])),
+            )
+        elif "categorical" in c:
+            k = c["categorical"]
+            profile = CategoricalProfile(
+                categories=tuple(str(x) for x in k["categories"]),
+                counts=tuple(int(x) for x in k["counts"]),
+                pooled_other=bool(k["pooled_other"]),
+                distinct=int(k["distinct"]),
+            )
+        if c["kind"] not in ("numeric", "categorical") or c["role"] not in (
+            "feature",
+            "prediction",
+        ):
+            raise ValueError(f"column {c['name']!r}: bad kind/role")
+        cols.append(
+            ColumnBaseline(
+                str(c["name"]),
+                c["kind"],
+                c["role"],
+                int(c["rows"]),
+                float(c["missing_ratio"]),
+                profile,
+            )
+        )
+    return Baseline(
+        model=str(doc["model"]),
+        version=str(doc["version"]),
+        created_at=str(doc["created_at"]),
+        source=str(doc["source"]),
+        build=dict(doc["build"]),
+        columns=tuple(cols),
+        schema_version=int(doc["schema_version"]),
+        checksum=checksum,
+    )

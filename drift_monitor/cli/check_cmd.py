@@ -1,0 +1,163 @@
+"""``drift-monitor check``: offline evaluation of a file against a baseline (a CI gate)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from typing import Any
+
+from drift_monitor.baseline import load_baseline
+from drift_monitor.errors import ConfigError
+from drift_monitor.evaluation import (
+    DetectionSettings,
+    Status,
+    WindowResult,
+    evaluate_window,
+    window_from_frame,
+)
+from drift_monitor.tables import read_table
+
+#: Column order of the table output: test name -> header.
+_TABLE_TESTS = (
+    ("psi", "PSI"),
+    ("ks", "KS D"),
+    ("chi2", "CHI2"),
+    ("wasserstein", "W1/std"),
+    ("jensen_shannon", "JS"),
+)
+
+
+def register(sub: Any) -> None:
+    """Add ``check`` to the CLI."""
+    p = sub.add_parser(
+        "check",
+        help="evaluate a data file against a baseline (exit 0 ok, 1 drift, 2 error)",
+    )
+    p.add_argument("--baseline", required=True, help="baseline file (.dmb)")
+    p.add_argument("--input", required=True, help="data to check: .csv, .parquet or .jsonl")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.add_argument("--report", help="also write a self-contained HTML report to this file")
+    p.add_argument("--config", help="YAML config whose detection settings to use")
+    p.add_argument(
+        "--fail-on",
+        choices=("alert", "warning"),
+        default="alert",
+        help="lowest model status that exits 1 (default: alert)",
+    )
+    p.set_defaults(handler=run_check)
+
+
+def run_check(args: argparse.Namespace) -> int:
+    """Evaluate, print, optionally write the report; returns the exit code."""
+    baseline = load_baseline(args.baseline)
+    settings = _settings(args.config, baseline.model)
+    df = read_table(args.input)
+    result = evaluate_window(baseline, window_from_frame(baseline, df, args.input), settings)
+    if args.format == "json":
+        json.dump(result_to_json(result), sys.stdout, indent=2, allow_nan=False)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(render_table(result))
+    if args.report:
+        from drift_monitor.report import write_report  # type: ignore[import-not-found]  # noqa: PLC0415
+
+        write_report(args.report, result, baseline, window_from_frame(baseline, df, args.input))
+        print(f"report written to {args.report}", file=sys.stderr)
+    fail_at = Status.WARNING if args.fail_on == "warning" else Status.ALERT
+    return 1 if result.status >= fail_at else 0
+
+
+def _settings(config_path: str | None, model: str) -> DetectionSettings:
+    if not config_path:
+        return DetectionSettings()
+    try:
+        from drift_monitor.config import load_config  # type: ignore[import-not-found]  # noqa: PLC0415
+    except ImportError as exc:  # pragma: no cover - config ships with the package
+        raise ConfigError(f"--config needs the config module: {exc}") from None
+    settings: DetectionSettings = load_config(config_path).detection_for(model)
+    return settings
+
+
+def _num(x: float | None) -> float | None:
+    if x is None or not math.isfinite(x):
+        return None
+    return float(x)
+
+
+def result_to_json(r: WindowResult) -> dict[str, Any]:
+    """The SPEC's ``check --format json`` object (non-finite numbers become null)."""
+    return {
+        "model": r.model,
+        "baseline_version": r.baseline_version,
+        "events": r.events,
+        "status": r.status.label,
+        "drift_share": r.drift_share,
+        "features": [
+            {
+                "name": c.name,
+                "kind": c.kind,
+                "status": c.status.label,
+                "missing_ratio": c.missing_ratio,
+                "tests": {
+                    t.test: {"statistic": _num(t.statistic), "p_value": _num(t.p_value)}
+                    for t in c.tests.values()
+                },
+            }
+            for c in r.by_severity()
+        ],
+    }
+
+
+def _fmt(x: float | None) -> str:
+    if x is None:
+        return "-"
+    if x != 0 and abs(x) < 1e-3:
+        return f"{x:.1e}"
+    return f"{x:.3f}"
+
+
+def _p(x: float | None) -> str:
+    if x is None:
+        return ""
+    return " (p<1e-300)" if x == 0 else f" (p={x:.2g})"
+
+
+def render_table(r: WindowResult) -> str:
+    """A table readable at a glance: verdict first, then columns worst first."""
+    drifted = r.drifted
+    verdict = r.status.label.upper()
+    head = f"model {r.model} · baseline {r.baseline_version} · {r.events:,} events -> {verdict}"
+    if r.status != Status.INSUFFICIENT_DATA:
+        head += f" ({len(drifted)} of {len(r.columns)} columns drifted, {r.drift_share:.0%})"
+    rows = [["STATUS", "COLUMN", "KIND", "MISSING", "UNSEEN", *[h for _, h in _TABLE_TESTS]]]
+    for c in r.by_severity():
+        cells = [
+            c.status.label,
+            c.name,
+            c.kind,
+            f"{c.missing_ratio:.1%}",
+            "-" if c.unseen_ratio is None else f"{c.unseen_ratio:.1%}",
+        ]
+        for test, _ in _TABLE_TESTS:
+            t = c.tests.get(test)
+            if t is None:
+                cells.append("-")
+            else:
+                mark = "!" if t.status is not None and t.status >= Status.WARNING else ""
+                cells.append(f"{_fmt(t.statistic)}{mark}{_p(t.p_value) if test == 'ks' else ''}")
+        if c.note:
+            cells[-1] += f"   [{c.note}]"
+        rows.append(cells)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    lines = [head, ""]
+    for row in rows:
+        lines.append(
+            "  ".join(cell.ljust(w) for cell, w in zip(row[:-1], widths, strict=False))
+            + "  "
+            + row[-1]
+        )
+    lines.append("")
+    lines.append("! marks a deciding test at warning or alert level")
+    return "\n".join(lines) + "\n"

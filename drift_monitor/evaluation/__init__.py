@@ -1,0 +1,29 @@
+"""Window evaluation: statistics -> per-test, per-column and per-model statuses."""
+
+from drift_monitor.evaluation.decision import adjust_p_values, model_status, test_status
+from drift_monitor.evaluation.evaluate import WindowData, evaluate_window
+from drift_monitor.evaluation.frame import window_from_frame
+from drift_monitor.evaluation.results import ColumnResult, Status, TestResult, WindowResult
+from drift_monitor.evaluation.settings import (
+    ColumnSettings,
+    DetectionSettings,
+    StatusRule,
+    Threshold,
+)
+
+__all__ = [
+    "ColumnResult",
+    "ColumnSettings",
+    "DetectionSettings",
+    "Status",
+    "StatusRule",
+    "TestResult",
+    "Threshold",
+    "WindowData",
+    "WindowResult",
+    "adjust_p_values",
+    "evaluate_window",
+    "model_status",
+    "test_status",
+    "window_from_frame",
+]

@@ -1,0 +1,190 @@
+"""Evaluating one window of a model's events against its baseline.
+
+The input is columnar (:class:`WindowData`): one float64 array per numeric column
+(NaN = missing; ±inf are treated as missing too) and one int32 code array per
+categorical column (see :func:`drift_monitor.stats.encode_categories`). The same
+function serves the daemon's windows and the offline ``check`` command.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from drift_monitor.baseline.model import Baseline, ColumnBaseline
+from drift_monitor.evaluation.decision import adjust_p_values, model_status, test_status
+from drift_monitor.evaluation.results import ColumnResult, Status, TestResult, WindowResult
+from drift_monitor.evaluation.settings import DetectionSettings, TestName
+from drift_monitor.stats.categorical import score_counts, tally_codes
+from drift_monitor.stats.numeric import score_numeric
+from drift_monitor.stats.prepared import PreparedCategorical, PreparedNumeric
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int32]
+
+
+@dataclass(frozen=True, slots=True)
+class WindowData:
+    """A window's values, column by column, each array ``events`` long.
+
+    A baseline column absent from both mappings counts as entirely missing.
+    ``start``/``end``: event-time bounds in epoch seconds (None offline).
+    """
+
+    events: int
+    numeric: Mapping[str, FloatArray] = field(default_factory=dict)
+    categorical: Mapping[str, IntArray] = field(default_factory=dict)
+    start: float | None = None
+    end: float | None = None
+
+
+@dataclass(slots=True)
+class _Raw:
+    """A column's statistics before the multiple-testing correction."""
+
+    column: ColumnBaseline
+    events: int
+    missing_ratio: float
+    unseen_ratio: float | None
+    stats: dict[str, tuple[float, float | None, float]]  # test -> (statistic, p, effect)
+    note: str = ""
+
+
+def evaluate_window(
+    baseline: Baseline, data: WindowData, settings: DetectionSettings
+) -> WindowResult:
+    """Score every baseline column of ``data`` and decide column and model statuses.
+
+    Columns with fewer than ``settings.min_events`` present values, or whose baseline
+    has no values, are ``insufficient_data`` (never drift). p-values are corrected
+    across the model's columns, per test, with ``settings.correction``.
+    """
+    prepared = baseline.prepared()
+    raws: list[_Raw] = []
+    for col in baseline.columns:
+        cs = settings.columns.get(col.name)
+        if cs is not None and cs.ignore:
+            continue
+        raws.append(_score_column(col, prepared.get(col.name), data, settings))
+
+    adjusted: dict[tuple[str, str], float] = {}
+    for test in ("ks", "chi2"):
+        owners = [r for r in raws if test in r.stats and r.stats[test][1] is not None]
+        ps = [float(r.stats[test][1] or 0.0) for r in owners]
+        for r, p_adj in zip(owners, adjust_p_values(ps, settings.correction), strict=True):
+            adjusted[(r.column.name, test)] = float(p_adj)
+
+    columns = [_decide(r, adjusted, settings) for r in raws]
+    status, share = model_status(columns, data.events, settings.min_events, settings.status_rule)
+    return WindowResult(
+        model=baseline.model,
+        baseline_version=baseline.version,
+        events=data.events,
+        start=data.start,
+        end=data.end,
+        status=status,
+        drift_share=share,
+        columns=tuple(columns),
+    )
+
+
+def _score_column(
+    col: ColumnBaseline,
+    prep: PreparedNumeric | PreparedCategorical | None,
+    data: WindowData,
+    settings: DetectionSettings,
+) -> _Raw:
+    n_events = data.events
+    compute, _ = settings.tests_for(col.name, col.kind)
+    stats: dict[str, tuple[float, float | None, float]] = {}
+    if col.kind == "numeric":
+        arr = data.numeric.get(col.name)
+        values = arr[np.isfinite(arr)] if arr is not None else np.empty(0)
+        present = int(values.shape[0])
+        missing = _ratio(n_events - present, n_events)
+        if not isinstance(prep, PreparedNumeric):
+            return _Raw(col, present, missing, None, stats, "baseline has no values")
+        if present < settings.min_events:
+            return _Raw(col, present, missing, None, stats, _too_few(present, settings))
+        s = score_numeric(values, prep)
+        assert s is not None
+        table: dict[str, tuple[float, float | None, float]] = {
+            "ks": (s.ks_statistic, s.ks_p_value, s.ks_statistic),
+            "psi": (s.psi, None, s.psi),
+            "wasserstein": (s.wasserstein, None, s.wasserstein),
+            "jensen_shannon": (s.jensen_shannon, None, s.jensen_shannon),
+        }
+        stats = {t: table[t] for t in compute}
+        return _Raw(col, present, missing, None, stats)
+
+    codes = data.categorical.get(col.name)
+    if not isinstance(prep, PreparedCategorical):
+        present = int((codes >= 0).sum()) if codes is not None else 0
+        return _Raw(
+            col,
+            present,
+            _ratio(n_events - present, n_events),
+            None,
+            stats,
+            "baseline has no values",
+        )
+    if codes is None:
+        codes = np.full(0, -1, dtype=np.int32)
+    counts, unseen = tally_codes(codes, len(prep.categories))
+    present = int(counts.sum()) + unseen
+    missing = _ratio(n_events - present, n_events)
+    unseen_ratio = _ratio(unseen, present) if present else None
+    if present < settings.min_events:
+        return _Raw(col, present, missing, unseen_ratio, stats, _too_few(present, settings))
+    c = score_counts(counts, unseen, prep)
+    assert c is not None
+    cohen_w = math.sqrt(c.chi2_statistic / c.n)
+    ctable: dict[str, tuple[float, float | None, float]] = {
+        "chi2": (c.chi2_statistic, c.chi2_p_value, cohen_w),
+        "psi": (c.psi, None, c.psi),
+        "jensen_shannon": (c.jensen_shannon, None, c.jensen_shannon),
+    }
+    stats = {t: ctable[t] for t in compute}
+    return _Raw(col, present, missing, c.unseen_ratio, stats)
+
+
+def _too_few(present: int, settings: DetectionSettings) -> str:
+    return f"{present} present values < min_events {settings.min_events}"
+
+
+def _ratio(a: int, b: int) -> float:
+    return a / b if b > 0 else 0.0
+
+
+def _decide(
+    raw: _Raw, adjusted: Mapping[tuple[str, str], float], settings: DetectionSettings
+) -> ColumnResult:
+    col = raw.column
+    _, decide = settings.tests_for(col.name, col.kind)
+    tests: dict[str, TestResult] = {}
+    worst = Status.OK
+    for test, (stat, p, effect) in raw.stats.items():
+        name: TestName = test  # type: ignore[assignment]
+        th = settings.threshold(col.name, name)
+        p_adj = adjusted.get((col.name, test)) if p is not None else None
+        status: Status | None = None
+        if test in decide:
+            status = test_status(test, effect, p_adj, th, settings.alpha)
+            worst = max(worst, status)
+        tests[test] = TestResult(test, stat, p, p_adj, effect, status, th.alert)
+    if not raw.stats:
+        worst = Status.INSUFFICIENT_DATA
+    return ColumnResult(
+        name=col.name,
+        kind=col.reported_kind,
+        status=worst,
+        events=raw.events,
+        missing_ratio=raw.missing_ratio,
+        unseen_ratio=raw.unseen_ratio,
+        tests=tests,
+        note=raw.note,
+    )

@@ -1,0 +1,53 @@
+"""Columnar window data from a pandas DataFrame (the offline ``check`` path)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from drift_monitor.baseline.model import Baseline
+from drift_monitor.errors import InputError
+from drift_monitor.evaluation.evaluate import WindowData
+from drift_monitor.stats.categorical import encode_categories
+from drift_monitor.stats.prepared import PreparedCategorical
+
+
+def window_from_frame(baseline: Baseline, df: pd.DataFrame, source: str = "input") -> WindowData:
+    """Every baseline column of ``df`` as a :class:`WindowData`.
+
+    Raises :class:`InputError` naming the first baseline column absent from ``df``, or
+    a numeric column whose values are not numbers. A baseline with a single prediction
+    column also accepts it under the name ``prediction`` (files of events).
+    """
+    prepared = baseline.prepared()
+    preds = baseline.prediction_columns
+    numeric: dict[str, np.ndarray] = {}
+    categorical: dict[str, np.ndarray] = {}
+    for col in baseline.columns:
+        name = col.name
+        if name not in df.columns and preds == [name] and "prediction" in df.columns:
+            name = "prediction"
+        if name not in df.columns:
+            raise InputError(
+                f"{source}: column {col.name!r} of baseline {baseline.model!r} is missing; "
+                f"add it or rebuild the baseline without it (--exclude {col.name})"
+            )
+        series = df[name]
+        if col.kind == "numeric":
+            try:
+                values = pd.to_numeric(series, errors="raise")
+            except (ValueError, TypeError):
+                raise InputError(
+                    f"{source}: column {col.name!r} is numeric in the baseline but holds "
+                    "non-numeric values; fix the data or rebuild the baseline with "
+                    f"--categorical {col.name}"
+                ) from None
+            numeric[col.name] = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            prep = prepared.get(col.name)
+            if isinstance(prep, PreparedCategorical):
+                categorical[col.name] = encode_categories(series.tolist(), prep)
+            else:
+                codes = np.where(series.isna().to_numpy(), -1, 0)
+                categorical[col.name] = codes.astype(np.int32)
+    return WindowData(events=len(df), numeric=numeric, categorical=categorical)

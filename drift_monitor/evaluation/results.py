@@ -1,0 +1,89 @@
+"""Typed results of evaluating one window against a baseline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+
+class Status(IntEnum):
+    """Column/model status; the integer is the ``*_status`` gauge value."""
+
+    INSUFFICIENT_DATA = -1
+    OK = 0
+    WARNING = 1
+    ALERT = 2
+
+    @property
+    def label(self) -> str:
+        """``insufficient_data``, ``ok``, ``warning`` or ``alert``."""
+        return self.name.lower()
+
+
+@dataclass(frozen=True, slots=True)
+class TestResult:
+    """One test on one column. ``p_value`` is the raw p-value (None for distance tests);
+    ``p_value_adjusted`` the corrected one used by the decision; ``effect`` the quantity
+    compared with the thresholds (the statistic itself, or Cohen's w for chi2);
+    ``status`` is None for tests that only report; ``threshold`` is the alert level
+    of ``effect``."""
+
+    test: str
+    statistic: float
+    p_value: float | None
+    p_value_adjusted: float | None
+    effect: float
+    status: Status | None
+    threshold: float
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnResult:
+    """One column of one window. ``events`` counts present (non-missing) values;
+    ``unseen_ratio`` is None for numeric columns; ``note`` explains an
+    insufficient_data status."""
+
+    name: str
+    kind: str  # numeric | categorical | prediction  (the reported kind)
+    status: Status
+    events: int
+    missing_ratio: float
+    unseen_ratio: float | None
+    tests: dict[str, TestResult]
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class WindowResult:
+    """A model's window verdict. ``start``/``end`` are event-time bounds in epoch
+    seconds (None for offline checks); ``drift_share`` is the share of evaluated
+    columns in ``alert``."""
+
+    model: str
+    baseline_version: str
+    events: int
+    start: float | None
+    end: float | None
+    status: Status
+    drift_share: float
+    columns: tuple[ColumnResult, ...]
+
+    @property
+    def drifted(self) -> list[ColumnResult]:
+        """Columns in alert, worst first."""
+        return sorted(
+            (c for c in self.columns if c.status == Status.ALERT), key=_severity, reverse=True
+        )
+
+    def by_severity(self) -> list[ColumnResult]:
+        """All columns, worst first (status, then the largest deciding effect)."""
+        return sorted(self.columns, key=_severity, reverse=True)
+
+
+def _severity(c: ColumnResult) -> tuple[int, float]:
+    deciding = [
+        t.effect / t.threshold if t.threshold > 0 else t.effect
+        for t in c.tests.values()
+        if t.status is not None
+    ]
+    return (int(c.status), max(deciding, default=0.0))

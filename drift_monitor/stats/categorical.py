@@ -1,0 +1,154 @@
+"""Categorical column statistics: chi-square goodness of fit, PSI, Jensen–Shannon, unseen ratio.
+
+Window values are strings. Categories absent from the baseline are pooled into one
+``__unseen__`` bucket (SPEC):
+
+- ``chi2``: ``scipy.stats.chisquare(counts, baseline_proportions * n)`` over the baseline
+  categories; when unseen values occur, an ``__unseen__`` bucket is appended with its
+  proportion floored at 1e-4 and all proportions renormalised, so a new category gives
+  a finite statistic, never inf or NaN.
+- ``psi`` and ``jensen_shannon``: over the baseline categories plus ``__unseen__``, all
+  fractions floored at 1e-4 (as for numeric columns).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy import stats as sps
+
+from drift_monitor.stats.numeric import FRACTION_FLOOR, jensen_shannon, psi
+from drift_monitor.stats.prepared import PreparedCategorical
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int32]
+
+#: Name of the bucket that pools categories never seen in the baseline.
+UNSEEN = "__unseen__"
+#: Name of the bucket a baseline pools its rarest categories into (cardinality cap).
+OTHER = "__other__"
+
+
+def category_key(value: object) -> str | None:
+    """The string a categorical value is compared as, or None for a missing value.
+
+    The same rule applies to training data and to events, so ``3``, ``3.0`` and ``"3"``
+    are one category: bools become ``"true"``/``"false"``, integral floats lose their
+    ``.0``, other numbers use ``repr``; None and NaN are missing.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        f = float(value)
+        if math.isnan(f):
+            return None
+        if f.is_integer():
+            return str(int(f))
+        return repr(f)
+    return str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class CategoricalScores:
+    """Every categorical test on one window of one column (missing values removed)."""
+
+    n: int
+    chi2_statistic: float
+    chi2_p_value: float
+    psi: float
+    jensen_shannon: float
+    unseen_ratio: float
+    #: window counts per baseline category (aligned with ``PreparedCategorical.categories``)
+    counts: tuple[int, ...]
+    unseen_count: int
+
+
+def chi2_goodness_of_fit(counts: FloatArray, proportions: FloatArray) -> tuple[float, float]:
+    """Pearson chi-square of observed ``counts`` against ``proportions * counts.sum()``.
+
+    Equal to ``scipy.stats.chisquare(counts, proportions * n)`` with k - 1 degrees of
+    freedom. ``proportions`` must be > 0 and sum to 1. With a single category the
+    statistic is 0 and the p-value 1 (there is nothing to compare); n = 0 gives (0, 1).
+    """
+    n = float(counts.sum())
+    k = counts.shape[0]
+    if n == 0 or k < 2:
+        return 0.0, 1.0
+    expected = proportions * n
+    stat = float(np.sum((counts - expected) ** 2 / expected))
+    return stat, float(sps.chi2.sf(stat, k - 1))
+
+
+def encode_categories(values: Iterable[object], prepared: PreparedCategorical) -> IntArray:
+    """Category codes of raw values: ``0..k-1`` the baseline categories, ``k`` unseen,
+    ``-1`` missing (None/NaN). Values are normalised with :func:`category_key`; when the
+    baseline pooled its tail into ``__other__``, values outside it code as ``__other__``.
+    """
+    index = prepared.index
+    k = len(prepared.categories)
+    fallback = index.get(OTHER, k) if prepared.pooled_other else k
+    codes: list[int] = []
+    append = codes.append
+    for v in values:
+        key = category_key(v)
+        append(-1 if key is None else index.get(key, fallback))
+    return np.asarray(codes, dtype=np.int32)
+
+
+def tally_codes(codes: IntArray, k: int) -> tuple[npt.NDArray[np.int64], int]:
+    """(counts per baseline category, unseen count) of category codes (see
+    :func:`encode_categories`); missing codes (-1) are ignored."""
+    present = codes[codes >= 0]
+    counts = np.bincount(present, minlength=k + 1).astype(np.int64)
+    return counts[:k], int(counts[k])
+
+
+def score_categorical(
+    values: Iterable[object], prepared: PreparedCategorical
+) -> CategoricalScores | None:
+    """All categorical tests of raw window values against the prepared baseline.
+
+    Missing values (None/NaN) are ignored. Returns None when no value is present.
+    """
+    counts, unseen = tally_codes(encode_categories(values, prepared), len(prepared.categories))
+    return score_counts(counts, unseen, prepared)
+
+
+def score_counts(
+    counts: npt.NDArray[np.int64], unseen: int, prepared: PreparedCategorical
+) -> CategoricalScores | None:
+    """The categorical tests from already-tallied counts (see :func:`count_categories`)."""
+    n = int(counts.sum()) + unseen
+    if n == 0:
+        return None
+    expected = prepared.expected_fractions
+    if unseen > 0:
+        obs = np.append(counts, unseen).astype(np.float64)
+        props = np.append(expected, FRACTION_FLOOR)
+        props = props / props.sum()
+    else:
+        obs = counts.astype(np.float64)
+        props = expected
+    stat, p = chi2_goodness_of_fit(obs, props)
+    actual = np.append(counts, unseen).astype(np.float64) / n
+    expected_u = np.append(expected, 0.0)
+    return CategoricalScores(
+        n=n,
+        chi2_statistic=stat,
+        chi2_p_value=p,
+        psi=psi(actual, expected_u),
+        jensen_shannon=jensen_shannon(actual, expected_u),
+        unseen_ratio=unseen / n,
+        counts=tuple(int(c) for c in counts),
+        unseen_count=unseen,
+    )

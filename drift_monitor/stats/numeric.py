@@ -1,0 +1,182 @@
+"""Numeric column statistics: KS, PSI, normalised Wasserstein, Jensen–Shannon.
+
+Definitions follow SPEC.md exactly:
+
+- ``ks``: D = sup|F_w - F_b| against the reference sample; statistic and p-value equal
+  to ``scipy.stats.ks_2samp(window, reference, method="auto")``.
+- ``psi``: sum (a_i - e_i) * ln(a_i / e_i) over the baseline's quantile bins, fractions
+  floored at 1e-4 (no renormalisation after flooring).
+- ``wasserstein``: first Wasserstein distance to the reference sample divided by the
+  baseline standard deviation (raw distance when that std is 0).
+- ``jensen_shannon``: Jensen–Shannon *distance*, base 2, between the same floored bin
+  fractions PSI uses (scipy's ``jensenshannon`` normalises them to sum 1).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy import stats as sps
+
+from drift_monitor.stats.prepared import PreparedNumeric
+
+FloatArray = npt.NDArray[np.float64]
+
+#: Floor applied to bin fractions before PSI / Jensen–Shannon (SPEC: 1e-4).
+FRACTION_FLOOR = 1e-4
+
+# scipy.stats.ks_2samp's method="auto" is exact when both samples are at most this big.
+_KS_MAX_AUTO_N = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class NumericScores:
+    """Every numeric test on one window of one column (missing values already removed)."""
+
+    n: int
+    ks_statistic: float
+    ks_p_value: float
+    psi: float
+    wasserstein: float
+    jensen_shannon: float
+
+
+def ks_2samp_sorted(window_sorted: FloatArray, ref_sorted: FloatArray) -> tuple[float, float]:
+    """Two-sample Kolmogorov–Smirnov test of a sorted window against a sorted reference.
+
+    Returns ``(D, p_value)`` equal to ``scipy.stats.ks_2samp(window, ref)`` (two-sided,
+    ``method="auto"``: exact when both sizes are <= 10 000, else Smirnov's asymptotic
+    distribution). Cost is O(n_w log n_ref): only the window is searched into the
+    reference, because between two consecutive window values F_w is constant and the
+    extremes of F_ref are reached at the reference points next to those window values.
+
+    Both inputs must be sorted ascending, finite and non-empty (``ValueError`` otherwise).
+    """
+    n_w = int(window_sorted.shape[0])
+    n_b = int(ref_sorted.shape[0])
+    if n_w == 0 or n_b == 0:
+        raise ValueError("ks_2samp_sorted needs two non-empty samples")
+    uniq = np.unique(window_sorted)
+    # Right-continuous ECDFs at the window's distinct values, and the reference ECDF
+    # just below each of them: the same integer counts scipy derives, so the same floats.
+    cw = np.searchsorted(window_sorted, uniq, side="right") / n_w
+    rb_right = np.searchsorted(ref_sorted, uniq, side="right") / n_b
+    rb_left = np.searchsorted(ref_sorted, uniq, side="left") / n_b
+    # diffs are F_w - F_b, the sign convention of ks_2samp(window, ref).
+    d_at = cw - rb_right
+    # Just below u_k the window ECDF still equals its value at u_{k-1} (0 before u_0).
+    cw_prev = np.concatenate(([0.0], cw[:-1]))
+    d_below = cw_prev - rb_left
+    max_s = max(float(d_at.max()), float(d_below.max()))
+    min_s = min(float(d_at.min()), float(d_below.min()))
+    # After the last window value F_w = 1 and F_b rises to 1: diffs shrink to 0, which
+    # both extremes already dominate. min over data points in scipy is clipped at 0.
+    min_s_pos = min(max(-min_s, 0.0), 1.0)
+    d = min_s_pos if min_s_pos > max_s else max_s
+    if max(n_w, n_b) <= _KS_MAX_AUTO_N:
+        exact = _ks_exact(n_w, n_b, d)
+        if exact is not None:
+            return exact
+    m, n = sorted([float(n_w), float(n_b)], reverse=True)
+    en = m * n / (m + n)
+    p = float(sps.kstwo.sf(d, np.round(en)))
+    return float(d), float(np.clip(p, 0.0, 1.0))
+
+
+def _ks_exact(n_w: int, n_b: int, d: float) -> tuple[float, float] | None:
+    """scipy's exact two-sided p-value, or None where scipy itself would fall back."""
+    # scipy exposes no public function for the exact two-sample distribution given D;
+    # we call the same private helper ks_2samp uses so the numbers are identical.
+    # tests/test_stats_numeric.py pins this against ks_2samp on every release of scipy.
+    from scipy.stats._stats_py import _attempt_exact_2kssamp  # noqa: PLC0415
+
+    g = math.gcd(n_w, n_b)
+    with np.errstate(all="ignore"):
+        success, d_exact, prob = _attempt_exact_2kssamp(n_w, n_b, g, d, "two-sided")
+    if not success:
+        return None
+    return float(d_exact), float(np.clip(prob, 0.0, 1.0))
+
+
+def bin_fractions(values: FloatArray, inner_edges: FloatArray) -> FloatArray:
+    """Fraction of ``values`` in each PSI bin.
+
+    Bins are ``(-inf, e_0), [e_0, e_1), ..., [e_k, +inf)`` for the sorted inner edges
+    ``e``: a value equal to an edge belongs to the bin that starts at it. Returns
+    ``len(inner_edges) + 1`` fractions summing to 1, or all zeros for an empty input.
+    """
+    counts = np.bincount(
+        np.searchsorted(inner_edges, values, side="right"), minlength=inner_edges.shape[0] + 1
+    ).astype(np.float64)
+    total = counts.sum()
+    return counts / total if total > 0 else counts
+
+
+def psi(actual: FloatArray, expected: FloatArray, floor: float = FRACTION_FLOOR) -> float:
+    """Population Stability Index, sum (a - e) * ln(a / e), fractions floored at ``floor``.
+
+    ``actual`` and ``expected`` are bin fractions of equal length. Always finite and >= 0.
+    """
+    a = np.maximum(actual, floor)
+    e = np.maximum(expected, floor)
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
+def jensen_shannon(
+    actual: FloatArray, expected: FloatArray, floor: float = FRACTION_FLOOR
+) -> float:
+    """Jensen–Shannon distance (base 2, in [0, 1]) between floored bin fractions.
+
+    Equal to ``scipy.spatial.distance.jensenshannon(max(a, floor), max(e, floor), base=2)``.
+    """
+    p = np.maximum(actual, floor)
+    q = np.maximum(expected, floor)
+    p = p / p.sum()
+    q = q / q.sum()
+    m = 0.5 * (p + q)
+    # p, q > 0 after flooring, so every log is finite.
+    js = 0.5 * (np.sum(p * np.log(p / m)) + np.sum(q * np.log(q / m))) / math.log(2.0)
+    return float(math.sqrt(max(js, 0.0)))
+
+
+def wasserstein_sorted(window_sorted: FloatArray, ref_sorted: FloatArray, scale: float) -> float:
+    """First Wasserstein distance between two sorted samples, divided by ``scale``.
+
+    Equal to ``scipy.stats.wasserstein_distance(window, ref) / scale`` (``scale`` <= 0
+    means no normalisation: the raw distance, in the column's units). Both samples must
+    be non-empty and sorted ascending.
+    """
+    n_w = window_sorted.shape[0]
+    n_b = ref_sorted.shape[0]
+    # Merge two sorted runs: a stable sort of the concatenation detects the runs (timsort).
+    all_values = np.concatenate((window_sorted, ref_sorted))
+    all_values.sort(kind="stable")
+    deltas = np.diff(all_values)
+    cdf_w = np.searchsorted(window_sorted, all_values[:-1], side="right") / n_w
+    cdf_b = np.searchsorted(ref_sorted, all_values[:-1], side="right") / n_b
+    dist = float(np.sum(np.abs(cdf_w - cdf_b) * deltas))
+    return dist / scale if scale > 0 else dist
+
+
+def score_numeric(values: FloatArray, prepared: PreparedNumeric) -> NumericScores | None:
+    """All numeric tests of one window column against its prepared baseline.
+
+    ``values`` holds the window's finite values (missing, NaN and ±inf removed by the
+    caller). Returns None for an empty window: no statistic is defined on zero values.
+    """
+    if values.shape[0] == 0:
+        return None
+    w = np.sort(values)
+    d, p = ks_2samp_sorted(w, prepared.ref_sorted)
+    actual = bin_fractions(w, prepared.inner_edges)
+    return NumericScores(
+        n=int(w.shape[0]),
+        ks_statistic=d,
+        ks_p_value=p,
+        psi=psi(actual, prepared.expected_fractions),
+        wasserstein=wasserstein_sorted(w, prepared.ref_sorted, prepared.std),
+        jensen_shannon=jensen_shannon(actual, prepared.expected_fractions),
+    )
