@@ -1,0 +1,1 @@
+from tests.services.kafka import kafka_broker  # noqa: F401

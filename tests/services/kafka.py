@@ -1,0 +1,265 @@
+"""A real single-node Apache Kafka broker for the test suite.
+
+The broker is Apache Kafka's own (KRaft, combined broker+controller on 127.0.0.1),
+run by ``scripts/kafka-local`` from jars resolved from Maven Central. Tests get the
+session broker through the ``kafka_broker`` fixture and are marked
+``@pytest.mark.kafka``.
+
+Under ``CI=true`` a broker that cannot be started fails the tests that need it;
+elsewhere those tests are skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+import pytest
+from kafka import KafkaProducer
+from kafka.admin import KafkaAdminClient
+from kafka.producer.future import RecordMetadata
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = REPO_ROOT / "scripts" / "kafka-local"
+
+# A cold fetch resolves ~45 MB of jars with Maven; later ones are a no-op.
+FETCH_TIMEOUT_S = 900.0
+# The script itself gives up after KAFKA_LOCAL_START_TIMEOUT (60 s) of waiting.
+START_TIMEOUT_S = 150.0
+# The script sends SIGKILL after 30 s of SIGTERM.
+STOP_TIMEOUT_S = 60.0
+
+
+class KafkaBrokerError(RuntimeError):
+    """The broker could not be fetched, started or stopped."""
+
+
+def free_port_pair() -> int:
+    """A free TCP port P on 127.0.0.1 whose neighbour P+1 (the controller's) is free too."""
+    for _ in range(100):
+        with socket.socket() as first:
+            first.bind(("127.0.0.1", 0))
+            port = first.getsockname()[1]
+            if port + 1 > 65535:
+                continue
+            with socket.socket() as second:
+                try:
+                    second.bind(("127.0.0.1", port + 1))
+                except OSError:
+                    continue
+                return port
+    raise KafkaBrokerError("no two adjacent free TCP ports found on 127.0.0.1")
+
+
+class KafkaBroker:
+    """One broker run by scripts/kafka-local from its own directory and port."""
+
+    def __init__(self, directory: Path, port: int | None = None) -> None:
+        self.directory = Path(directory)
+        self.port = port if port is not None else free_port_pair()
+
+    def __repr__(self) -> str:
+        return f"KafkaBroker(bootstrap={self.bootstrap!r}, directory={str(self.directory)!r})"
+
+    @property
+    def bootstrap(self) -> str:
+        """The bootstrap servers string, ``127.0.0.1:PORT``."""
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.directory / "broker.log"
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def fetch(self) -> None:
+        """Resolve Kafka's jars into the cache (a no-op once they are there)."""
+        self._script("fetch", timeout=FETCH_TIMEOUT_S)
+
+    def start(self) -> str:
+        """Start the broker (formatting its storage on first use); wait until it is ready."""
+        return self._start_command("start")
+
+    def stop(self) -> None:
+        """Stop the broker (SIGTERM, then SIGKILL after 30 s); its storage is kept."""
+        self._script("stop", "--dir", str(self.directory), timeout=STOP_TIMEOUT_S)
+
+    def restart(self) -> str:
+        """Stop and start again on the same port and storage: topics and offsets survive."""
+        return self._start_command("restart", timeout=STOP_TIMEOUT_S + START_TIMEOUT_S)
+
+    def is_running(self) -> bool:
+        result = subprocess.run(
+            [str(SCRIPT), "status", "--dir", str(self.directory)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        return result.returncode == 0
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def _start_command(self, command: str, timeout: float = START_TIMEOUT_S) -> str:
+        out = self._script(
+            command,
+            "--dir",
+            str(self.directory),
+            "--port",
+            str(self.port),
+            # The broker stops by itself if this test process dies without teardown.
+            "--owner-pid",
+            str(os.getpid()),
+            timeout=timeout,
+        )
+        for line in out.splitlines():
+            if line.startswith("bootstrap="):
+                return line.removeprefix("bootstrap=")
+        raise KafkaBrokerError(f"scripts/kafka-local {command} printed no bootstrap line:\n{out}")
+
+    def _script(self, *args: str, timeout: float) -> str:
+        command = [str(SCRIPT), *args]
+        try:
+            result = subprocess.run(
+                command, capture_output=True, text=True, timeout=timeout, check=False
+            )
+        except subprocess.TimeoutExpired as exc:
+            if args[0] in {"start", "restart"}:
+                subprocess.run(
+                    [str(SCRIPT), "stop", "--dir", str(self.directory)],
+                    capture_output=True,
+                    timeout=STOP_TIMEOUT_S,
+                    check=False,
+                )
+            raise KafkaBrokerError(
+                f"`{' '.join(command)}` did not finish in {timeout:.0f}s\n{self.log_tail()}"
+            ) from exc
+        except OSError as exc:
+            raise KafkaBrokerError(f"cannot run {SCRIPT}: {exc}") from exc
+        if result.returncode != 0:
+            # The script's own verdict ("kafka-local: ...") first, then everything it said.
+            verdicts = [
+                line.removeprefix("kafka-local: ")
+                for line in result.stderr.splitlines()
+                if line.startswith("kafka-local: ")
+            ]
+            summary = verdicts[-1] if verdicts else f"exited with {result.returncode}"
+            raise KafkaBrokerError(
+                f"{summary}\n`{' '.join(command)}` exited with {result.returncode}:\n"
+                f"{result.stderr.strip()}\n{result.stdout.strip()}".strip()
+            )
+        return result.stdout
+
+    # -- clients -----------------------------------------------------------
+
+    def admin(self, **configs: Any) -> KafkaAdminClient:
+        """A KafkaAdminClient for this broker; the caller closes it."""
+        return KafkaAdminClient(bootstrap_servers=self.bootstrap, **configs)
+
+    def create_topic(
+        self,
+        name: str,
+        partitions: int = 1,
+        configs: Mapping[str, str] | None = None,
+    ) -> None:
+        """Create a topic and wait until every partition has a leader."""
+        admin = self.admin()
+        try:
+            admin.create_topics(
+                {
+                    name: {
+                        "num_partitions": partitions,
+                        "replication_factor": 1,
+                        "configs": dict(configs or {}),
+                    }
+                },
+                wait_for_metadata=True,
+            )
+        finally:
+            admin.close()
+
+    def produce(
+        self,
+        topic: str,
+        values: Sequence[bytes],
+        keys: Sequence[bytes | None] | None = None,
+        *,
+        partition: int | None = None,
+        timestamps_ms: Sequence[int] | None = None,
+        timeout_s: float = 60.0,
+    ) -> list[RecordMetadata]:
+        """Produce ``values`` (with ``keys`` and event ``timestamps_ms`` if given) in order,
+        flush, and return each record's metadata (partition, offset) in send order."""
+        if keys is not None and len(keys) != len(values):
+            raise ValueError("keys and values differ in length")
+        if timestamps_ms is not None and len(timestamps_ms) != len(values):
+            raise ValueError("timestamps_ms and values differ in length")
+        producer = KafkaProducer(bootstrap_servers=self.bootstrap, acks="all", linger_ms=5)
+        try:
+            futures = [
+                producer.send(
+                    topic,
+                    value=value,
+                    key=None if keys is None else keys[i],
+                    partition=partition,
+                    timestamp_ms=None if timestamps_ms is None else timestamps_ms[i],
+                )
+                for i, value in enumerate(values)
+            ]
+            producer.flush(timeout=timeout_s)
+            return [future.get(timeout=timeout_s) for future in futures]
+        finally:
+            producer.close(timeout=10)
+
+
+# -- pytest glue -------------------------------------------------------------
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
+
+
+def broker_unavailable(reason: str) -> NoReturn:
+    """Fail under CI=true (the broker is part of the product's test contract), else skip."""
+    if _in_ci():
+        pytest.fail(
+            f"the Kafka broker is required under CI=true but did not start:\n{reason}",
+            pytrace=False,
+        )
+    first_line = next((line.strip() for line in reason.splitlines() if line.strip()), reason)
+    pytest.skip(
+        f"no local Kafka broker: {first_line} "
+        "(`scripts/kafka-local start` reproduces it; CI=true makes this a failure)"
+    )
+
+
+def start_broker_for_tests(directory: Path, port: int | None = None) -> KafkaBroker:
+    """Fetch and start a broker in ``directory``, or fail/skip the requesting test."""
+    broker = KafkaBroker(directory, port)
+    try:
+        broker.fetch()
+        broker.start()
+    except KafkaBrokerError as exc:
+        reason = str(exc)
+    else:
+        return broker
+    broker_unavailable(reason)
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBroker]:
+    """The session's broker on a free port; stopped at the end of the session."""
+    broker = start_broker_for_tests(tmp_path_factory.mktemp("kafka"))
+    try:
+        yield broker
+    finally:
+        broker.stop()
