@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 from scipy import stats as sps
 
 from drift_monitor.stats.numeric import FRACTION_FLOOR, jensen_shannon, psi
@@ -38,9 +39,10 @@ def category_key(value: object) -> str | None:
 
     The same rule applies to training data and to events, so ``3``, ``3.0`` and ``"3"``
     are one category: bools become ``"true"``/``"false"``, integral floats lose their
-    ``.0``, other numbers use ``repr``; None and NaN are missing.
+    ``.0``, other numbers use ``repr``; None, NaN and pandas' NA/NaT are missing.
     """
-    if value is None:
+    # pandas' nullable dtypes (string, Int64, boolean) and datetimes hand out NA/NaT.
+    if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, str):
         return value
