@@ -23,6 +23,7 @@ import json
 import os
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -161,7 +162,7 @@ def load_baseline(path: str | os.PathLike[str]) -> Baseline:
     try:
         with zipfile.ZipFile(io.BytesIO(raw)) as zf:
             members = {name: zf.read(name) for name in zf.namelist()}
-    except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile, ValueError) as exc:
+    except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile, ValueError, zlib.error) as exc:
         raise BaselineError(
             f"{p}: not a readable baseline file (truncated or not a .dmb archive: {exc}); "
             "rebuild it with `drift-monitor baseline build`"
