@@ -22,6 +22,7 @@ import io
 import json
 import os
 import tempfile
+import tokenize
 import zipfile
 import zlib
 from pathlib import Path
@@ -197,8 +198,17 @@ def load_baseline(path: str | os.PathLike[str]) -> Baseline:
 
 
 def _load_array(members: dict[str, bytes], name: str, size: int) -> np.ndarray[Any, Any]:
-    arr: np.ndarray[Any, Any] = np.load(io.BytesIO(members[name]), allow_pickle=False)
-    if arr.dtype != np.float64 or arr.ndim != 1 or arr.shape[0] != size:
+    try:
+        arr: np.ndarray[Any, Any] = np.load(io.BytesIO(members[name]), allow_pickle=False)
+    except (EOFError, SyntaxError, tokenize.TokenError) as exc:  # a malformed .npy header
+        raise ValueError(f"{name}: not a .npy array ({exc})") from None
+    # np.load returns an NpzFile, not an array, for a member that is itself a zip.
+    if (
+        not isinstance(arr, np.ndarray)
+        or arr.dtype != np.float64
+        or arr.ndim != 1
+        or arr.shape[0] != size
+    ):
         raise ValueError(f"{name}: expected {size} float64 values")
     return arr
 
