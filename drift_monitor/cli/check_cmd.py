@@ -73,7 +73,7 @@ def _settings(config_path: str | None, model: str) -> DetectionSettings:
     if not config_path:
         return DetectionSettings()
     try:
-        from drift_monitor.config import load_config  # type: ignore[import-not-found]  # noqa: PLC0415
+        from drift_monitor.config import load_config  # noqa: PLC0415
     except ImportError as exc:  # pragma: no cover - config ships with the package
         raise ConfigError(f"--config needs the config module: {exc}") from None
     settings: DetectionSettings = load_config(config_path).detection_for(model)

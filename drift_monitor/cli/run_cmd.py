@@ -1,0 +1,47 @@
+"""``drift-monitor run --config FILE``: the daemon."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import Any
+
+from drift_monitor.config import load_config
+from drift_monitor.logs import configure_logging
+
+log = logging.getLogger("drift_monitor.daemon")
+
+
+def register(sub: Any) -> None:
+    """Add ``run`` to the CLI."""
+    p = sub.add_parser("run", help="run the daemon: consume Kafka, evaluate, export, alert")
+    p.add_argument("--config", required=True, help="YAML config file")
+    p.set_defaults(handler=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    configure_logging(config.logging.level, config.logging.format)
+    # Imported here so that `drift-monitor check` never loads kafka-python.
+    from drift_monitor.daemon import Monitor  # noqa: PLC0415
+    from drift_monitor.source.kafka import (  # noqa: PLC0415
+        KafkaDeadLetters,
+        KafkaEventSource,
+        KafkaReports,
+    )
+
+    k = config.kafka
+    source = KafkaEventSource(k)
+    dlq = KafkaDeadLetters(k, k.dead_letter_topic) if k.dead_letter_topic else None
+    reports = KafkaReports(k, k.report_topic) if k.report_topic else None
+    monitor = Monitor(config, source, dead_letters=dlq, reports=reports)
+    monitor.install_signal_handlers()
+    log.info(
+        "drift-monitor consuming %s from %s as group %s",
+        ",".join(k.topics),
+        ",".join(k.bootstrap_servers),
+        k.group_id,
+    )
+    monitor.run()
+    log.info("stopped cleanly")
+    return 0

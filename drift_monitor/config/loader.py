@@ -1,0 +1,150 @@
+"""Loading the YAML config: env overrides, relative paths, one-line errors.
+
+Env overrides: ``DRIFT_MONITOR__SECTION__FIELD=value`` sets ``section.field``; deeper
+paths nest with ``__`` and list items are addressed by index
+(``DRIFT_MONITOR__MODELS__0__WINDOW__SIZE_SECONDS=60``). Values are parsed as YAML
+scalars/flow collections, so ``9092``, ``true`` and ``[a:9092, b:9092]`` work.
+Relative paths in ``baselines.dir``, ``state.dir`` and TLS files are resolved against
+the config file's directory.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from drift_monitor.config.models import AppConfig
+from drift_monitor.errors import ConfigError
+
+ENV_PREFIX = "DRIFT_MONITOR__"
+
+
+def load_config(
+    path: str | os.PathLike[str], environ: Mapping[str, str] | None = None
+) -> AppConfig:
+    """Read, override from the environment, and validate the config file at ``path``.
+
+    Raises :class:`ConfigError` with one line naming the file, the field and the fix.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: cannot read config file ({exc})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{p}: invalid YAML{where}: {problem}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: the config must be a mapping of sections (kafka:, models:, …)")
+    data = apply_env_overrides(data, os.environ if environ is None else environ)
+    _resolve_paths(data, p.parent)
+    return validate_config(data, str(p))
+
+
+def validate_config(data: dict[str, Any], source: str = "config") -> AppConfig:
+    """Validate a config mapping; ConfigError naming ``source`` and the first bad field."""
+    try:
+        return AppConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc, source)) from None
+
+
+def _one_line(exc: ValidationError, source: str) -> str:
+    errors = exc.errors(include_url=False, include_input=False)
+    first = errors[0]
+    loc = ".".join(str(x) for x in first["loc"]) or "(top level)"
+    kind = first["type"]
+    msg = first["msg"]
+    if kind == "extra_forbidden":
+        fix = "remove it or fix its spelling (`drift-monitor config schema` lists every field)"
+        msg = "unknown field"
+    elif kind == "missing":
+        fix = "add it"
+        msg = "required field is missing"
+    else:
+        fix = "see `drift-monitor config schema`"
+    more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+    return f"{source}: {loc}: {msg}; {fix}{more}"
+
+
+def apply_env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    """A copy of ``data`` with every ``DRIFT_MONITOR__A__B=value`` applied as ``a.b``."""
+    out: dict[str, Any] = _copy(data)
+    for key in sorted(environ):
+        if not key.startswith(ENV_PREFIX):
+            continue
+        parts = [s.lower() for s in key[len(ENV_PREFIX) :].split("__") if s]
+        if not parts:
+            continue
+        try:
+            value = yaml.safe_load(environ[key])
+        except yaml.YAMLError:
+            value = environ[key]
+        _set_path(out, parts, value, key)
+    return out
+
+
+def _copy(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: _copy(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_copy(x) for x in v]
+    return v
+
+
+def _set_path(node: Any, parts: list[str], value: Any, env_key: str) -> None:
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise ConfigError(
+                    f"{env_key}: list index {part!r} does not exist in the config file"
+                )
+            if last:
+                node[int(part)] = value
+                return
+            node = node[int(part)]
+        elif isinstance(node, dict):
+            if last:
+                node[part] = value
+                return
+            if not isinstance(node.get(part), dict | list):
+                node[part] = {}
+            node = node[part]
+        else:
+            raise ConfigError(f"{env_key}: cannot set {'.'.join(parts)}: parent is not a section")
+
+
+def _resolve_paths(data: dict[str, Any], base: Path) -> None:
+    def fix(section: Any, key: str) -> None:
+        if isinstance(section, dict) and isinstance(section.get(key), str):
+            path = Path(section[key])
+            if not path.is_absolute():
+                section[key] = str(base / path)
+
+    fix(data.get("baselines"), "dir")
+    fix(data.get("state"), "dir")
+    kafka = data.get("kafka")
+    if isinstance(kafka, dict):
+        for key in ("cafile", "certfile", "keyfile"):
+            fix(kafka.get("ssl"), key)
+    if not isinstance(data.get("baselines"), dict):
+        data["baselines"] = {**(data.get("baselines") or {}), "dir": str(base / "baselines")}
+    if not isinstance(data.get("state"), dict):
+        data["state"] = {**(data.get("state") or {}), "dir": str(base / "state")}
+    for section, default in (("baselines", "baselines"), ("state", "state")):
+        if "dir" not in data[section]:
+            data[section]["dir"] = str(base / default)

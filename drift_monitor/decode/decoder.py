@@ -1,0 +1,171 @@
+"""Decoding and validating one Kafka record value into an :class:`Event`.
+
+The SPEC's event shape, and a configurable mapping for flat events and renamed fields
+(:class:`~drift_monitor.config.models.DecodeSettings`). Every failure raises
+:class:`~drift_monitor.errors.EventError` with a short, bounded ``reason`` (a metric
+label and the dead-letter header) — never anything else: a bad record is counted and
+routed, never fatal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from drift_monitor.config.models import DecodeSettings
+from drift_monitor.errors import EventError
+
+#: Every reason an event can be invalid (bounded: these are metric label values).
+INVALID_REASONS = (
+    "too_large",
+    "not_utf8",
+    "bad_json",
+    "not_object",
+    "missing_model",
+    "bad_model",
+    "missing_features",
+    "bad_timestamp",
+    "future_timestamp",
+    "wrong_type",
+    "non_finite",
+)
+
+_MAX_MODEL_LEN = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A decoded event. ``timestamp`` is event time in epoch seconds; ``features`` maps
+    column name to raw JSON value (None = missing); ``prediction`` is the raw JSON
+    prediction (a scalar, an object of several outputs, or None)."""
+
+    model: str
+    event_id: str | None
+    timestamp: float
+    features: dict[str, Any]
+    prediction: Any
+
+
+class Decoder:
+    """Turns record values into events according to :class:`DecodeSettings`.
+
+    ``topic_models`` gives the model of a topic whose events name none (and have no key).
+    """
+
+    def __init__(self, settings: DecodeSettings, topic_models: dict[str, str] | None = None):
+        self._s = settings
+        self._topic_models = topic_models or {}
+        self._reserved = {
+            settings.model_field,
+            settings.event_id_field,
+            settings.timestamp_field,
+            settings.prediction_field,
+            settings.label_field,
+        }
+
+    def decode(
+        self, value: bytes | None, key: bytes | None, topic: str, record_timestamp_ms: int
+    ) -> Event:
+        """Decode one record. Raises :class:`EventError` (never anything else) with a
+        reason from :data:`INVALID_REASONS`."""
+        s = self._s
+        if value is None:
+            raise EventError("not_object", "record has no value (tombstone)")
+        if len(value) > s.max_event_bytes:
+            raise EventError(
+                "too_large", f"{len(value)} bytes > decode.max_event_bytes {s.max_event_bytes}"
+            )
+        try:
+            obj = orjson.loads(value)
+        except orjson.JSONDecodeError as exc:
+            msg = str(exc)
+            if "utf-8" in msg.lower() or "surrogate" in msg.lower():
+                raise EventError("not_utf8", "value is not valid UTF-8") from None
+            raise EventError("bad_json", msg[:200]) from None
+        if not isinstance(obj, dict):
+            raise EventError("not_object", f"value is a JSON {type(obj).__name__}, not an object")
+
+        model = obj.get(s.model_field)
+        if model is None:
+            if s.model_from_key and key:
+                try:
+                    model = key.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise EventError("bad_model", "record key is not valid UTF-8") from None
+            else:
+                model = self._topic_models.get(topic)
+            if model is None:
+                raise EventError(
+                    "missing_model",
+                    f"no {s.model_field!r} field, no record key and no kafka.topic_models "
+                    f"entry for topic {topic!r}",
+                )
+        if not isinstance(model, str) or not model or len(model) > _MAX_MODEL_LEN:
+            raise EventError("bad_model", f"{s.model_field!r} must be a non-empty short string")
+
+        if s.layout == "nested":
+            features = obj.get(s.features_field)
+            if features is None:
+                raise EventError("missing_features", f"no {s.features_field!r} object")
+            if not isinstance(features, dict):
+                raise EventError("wrong_type", f"{s.features_field!r} must be an object")
+        else:
+            features = {k: v for k, v in obj.items() if k not in self._reserved}
+
+        ts = self._timestamp(obj.get(s.timestamp_field), record_timestamp_ms)
+        event_id = obj.get(s.event_id_field)
+        if event_id is not None and not isinstance(event_id, str | int):
+            raise EventError("wrong_type", f"{s.event_id_field!r} must be a string")
+        return Event(
+            model=model,
+            event_id=None if event_id is None else str(event_id),
+            timestamp=ts,
+            features=features,
+            prediction=obj.get(s.prediction_field),
+        )
+
+    def _timestamp(self, raw: Any, record_timestamp_ms: int) -> float:
+        record_ts = record_timestamp_ms / 1000.0
+        if raw is None:
+            if record_timestamp_ms < 0:
+                raise EventError("bad_timestamp", "no timestamp field and no record timestamp")
+            return record_ts
+        if isinstance(raw, bool):
+            raise EventError("bad_timestamp", "timestamp is a boolean")
+        if isinstance(raw, int | float):
+            ts = float(raw)
+            if not math.isfinite(ts) or ts < 0:
+                raise EventError("bad_timestamp", f"timestamp {raw!r} is not a valid epoch time")
+            # Epoch milliseconds are > 1e11 (1973 in ms, year 5138 in seconds).
+            if ts > 1e11:
+                ts /= 1000.0
+        elif isinstance(raw, str):
+            ts = _parse_rfc3339(raw)
+        else:
+            raise EventError("bad_timestamp", "timestamp must be an RFC 3339 string or a number")
+        if record_timestamp_ms >= 0 and ts - record_ts > self._s.max_future_seconds:
+            raise EventError(
+                "future_timestamp",
+                f"timestamp is {ts - record_ts:.0f}s ahead of the record timestamp "
+                f"(decode.max_future_seconds {self._s.max_future_seconds:.0f})",
+            )
+        return ts
+
+
+def _parse_rfc3339(raw: str) -> float:
+    if len(raw) > 64:
+        raise EventError("bad_timestamp", "timestamp string too long")
+    try:
+        parsed = dt.datetime.fromisoformat(raw)
+    except ValueError:
+        raise EventError("bad_timestamp", f"not an RFC 3339 timestamp: {raw[:40]!r}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)  # a naive timestamp is taken as UTC
+    try:
+        return parsed.timestamp()
+    except (OverflowError, OSError, ValueError):
+        raise EventError("bad_timestamp", f"timestamp out of range: {raw[:40]!r}") from None

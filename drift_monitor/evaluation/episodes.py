@@ -1,0 +1,138 @@
+"""Drift episodes: hysteresis that turns window verdicts into incidents.
+
+A model *enters* an episode after ``enter_after`` consecutive alerting windows and
+*resolves* it after ``resolve_after`` consecutive clean (ok or warning) windows;
+``insufficient_data`` windows neither extend nor break a run. A new episode cannot
+start within ``cooldown_seconds`` (event time) of the last resolution. Each episode
+yields exactly one ``drift.detected`` and one ``drift.resolved`` transition with the
+same stable id, derived from the model and the event time of the window that opened
+it, so a re-evaluation after a crash produces the same id again (the webhook outbox
+deduplicates on it). Windows at or before the last one seen are ignored, so a window
+replayed after a restart is never counted twice.
+
+State is a small JSON file per state directory, written atomically on every change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import tempfile
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from drift_monitor.config.models import EpisodeSettings
+from drift_monitor.errors import ConfigError
+from drift_monitor.evaluation.results import Status, WindowResult
+
+
+@dataclass(slots=True)
+class ModelEpisode:
+    """Hysteresis state of one model (serialised to the state file)."""
+
+    alert_run: int = 0
+    clean_run: int = 0
+    episode_id: str | None = None
+    started_at: float | None = None  # event time (window end) the episode started
+    resolved_at: float | None = None
+    last_window_end: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """An episode opened (``drift.detected``) or closed (``drift.resolved``)."""
+
+    type: Literal["drift.detected", "drift.resolved"]
+    episode_id: str
+    model: str
+    result: WindowResult
+
+
+def episode_id(model: str, window_end: float) -> str:
+    """Stable id of the episode opened by the window ending at ``window_end`` (epoch s)."""
+    stamp = dt.datetime.fromtimestamp(window_end, dt.UTC).strftime("%Y%m%dT%H%M%S")
+    ms = round((window_end % 1) * 1000)
+    return f"drift-{model}-{stamp}{ms:03d}Z"
+
+
+@dataclass
+class EpisodeTracker:
+    """Per-model episode state machine, persisted to ``path`` (None = in memory)."""
+
+    settings: dict[str, EpisodeSettings]
+    path: Path | None = None
+    _state: dict[str, ModelEpisode] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        if self.path is not None and self.path.exists():
+            try:
+                raw = json.loads(self.path.read_text(encoding="utf-8"))
+                self._state = {m: ModelEpisode(**v) for m, v in raw.get("models", {}).items()}
+            except (OSError, ValueError, TypeError) as exc:
+                raise ConfigError(
+                    f"{self.path}: cannot read episode state ({exc}); move the file away to "
+                    "start with no open incidents"
+                ) from None
+
+    def state(self, model: str) -> ModelEpisode:
+        """The (live) state of ``model``."""
+        return self._state.setdefault(model, ModelEpisode())
+
+    def in_episode(self, model: str) -> bool:
+        """True while ``model`` has an open incident."""
+        return self.state(model).episode_id is not None
+
+    def observe(self, result: WindowResult) -> Transition | None:
+        """Feed one closed window's verdict; returns the transition it causes, if any.
+
+        The change is in memory only until :meth:`save`."""
+        if result.end is None:
+            return None
+        with self._lock:
+            st = self.state(result.model)
+            if st.last_window_end is not None and result.end <= st.last_window_end:
+                return None
+            st.last_window_end = result.end
+            cfg = self.settings.get(result.model) or EpisodeSettings()
+            transition: Transition | None = None
+            if result.status == Status.ALERT:
+                st.alert_run += 1
+                st.clean_run = 0
+            elif result.status in (Status.OK, Status.WARNING):
+                st.clean_run += 1
+                st.alert_run = 0
+            if st.episode_id is None and st.alert_run >= cfg.enter_after:
+                cooled = st.resolved_at is None or (
+                    result.end - st.resolved_at >= cfg.cooldown_seconds
+                )
+                if cooled:
+                    st.episode_id = episode_id(result.model, result.end)
+                    st.started_at = result.end
+                    transition = Transition("drift.detected", st.episode_id, result.model, result)
+            elif st.episode_id is not None and st.clean_run >= cfg.resolve_after:
+                transition = Transition("drift.resolved", st.episode_id, result.model, result)
+                st.episode_id = None
+                st.resolved_at = result.end
+                st.alert_run = 0
+            return transition
+
+    def save(self) -> None:
+        """Persist the state (atomic write + fsync). Call it after the transitions that
+        ``observe`` returned are durably handed on (webhook outbox): a crash in between
+        re-derives the same transition, with the same id, from the replayed window."""
+        if self.path is None:
+            return
+        with self._lock:
+            models = {m: asdict(s) for m, s in self._state.items()}
+        doc: dict[str, Any] = {"version": 1, "models": models}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".episodes-", dir=self.path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(doc, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.path)

@@ -1,0 +1,102 @@
+"""The decision hook: window verdicts -> drift episodes -> webhooks and report topic."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+from typing import Any
+
+from drift_monitor.evaluation.episodes import EpisodeTracker, Transition
+from drift_monitor.evaluation.results import Status, WindowResult
+from drift_monitor.source.base import ReportSink
+from drift_monitor.webhooks.delivery import Dispatcher
+from drift_monitor.webhooks.payload import Trigger, canonical_json
+
+log = logging.getLogger("drift_monitor.incidents")
+
+
+def _iso(t: float | None) -> str | None:
+    if t is None or not math.isfinite(t):
+        return None
+    return (
+        dt.datetime.fromtimestamp(t, dt.UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
+
+
+def _num(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+def incident_body(transition: Transition, detected_at: float) -> dict[str, Any]:
+    """The SPEC webhook body for an episode transition.
+
+    ``drifted_features`` lists, for every alerting column of the window (worst first),
+    each deciding test that alerted, with its statistic, raw p-value and alert threshold.
+    """
+    r = transition.result
+    features: list[dict[str, Any]] = []
+    for c in r.drifted:
+        for t in c.tests.values():
+            if t.status is not None and t.status >= Status.WARNING:
+                features.append(
+                    {
+                        "name": c.name,
+                        "kind": c.kind,
+                        "test": t.test,
+                        "statistic": _num(t.statistic),
+                        "p_value": _num(t.p_value),
+                        "threshold": t.threshold,
+                        "status": t.status.label,
+                    }
+                )
+    return {
+        "type": transition.type,
+        "id": transition.episode_id,
+        "model": r.model,
+        "baseline_version": r.baseline_version,
+        "severity": "alert" if transition.type == "drift.detected" else r.status.label,
+        "window": {"start": _iso(r.start), "end": _iso(r.end), "events": r.events},
+        "drifted_features": features,
+        "drift_share": r.drift_share,
+        "detected_at": _iso(detected_at),
+    }
+
+
+class IncidentHandler:
+    """Feeds closed-window verdicts to the episode tracker and hands every transition to
+    the webhook outbox and the report topic before the tracker's state is saved."""
+
+    def __init__(
+        self,
+        tracker: EpisodeTracker,
+        dispatcher: Dispatcher | None = None,
+        reports: ReportSink | None = None,
+    ) -> None:
+        self.tracker = tracker
+        self._dispatcher = dispatcher
+        self._reports = reports
+
+    def handle(self, result: WindowResult, now: float) -> Transition | None:
+        """Observe one verdict (epoch-seconds ``now`` stamps ``detected_at``)."""
+        transition = self.tracker.observe(result)
+        if transition is not None:
+            body = incident_body(transition, now)
+            trigger = Trigger(transition.episode_id, transition.type, result.model, body)
+            if self._dispatcher is not None:
+                self._dispatcher.submit(trigger)
+            if self._reports is not None:
+                self._reports.publish(result.model, canonical_json(body))
+                self._reports.flush()
+            log.warning(
+                "%s: model %s, %d drifted column(s): %s",
+                transition.type,
+                result.model,
+                len(result.drifted),
+                ", ".join(c.name for c in result.drifted) or "-",
+                extra={"model": result.model, "episode": transition.episode_id},
+            )
+        self.tracker.save()
+        return transition

@@ -1,0 +1,173 @@
+"""The monitor's observable state: what /metrics and /status render at scrape time.
+
+The consume loop writes; HTTP threads read snapshots. One lock, held only for
+dictionary updates and copies, never during I/O or statistics.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from drift_monitor.evaluation.results import WindowResult
+
+#: evaluation_duration_seconds buckets: one window's statistics take ~1 ms (a few
+#: columns, small windows) to ~2 s (100+ columns, 100k-event windows) on one core.
+DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+@dataclass(slots=True)
+class Histogram:
+    """Cumulative-bucket histogram (Prometheus semantics), seconds."""
+
+    counts: list[int] = field(default_factory=lambda: [0] * len(DURATION_BUCKETS))
+    total: int = 0
+    sum: float = 0.0
+
+    def observe(self, value: float) -> None:
+        """Add one observation."""
+        for i, b in enumerate(DURATION_BUCKETS):
+            if value <= b:
+                self.counts[i] += 1
+        self.total += 1
+        self.sum += value
+
+
+@dataclass(frozen=True, slots=True)
+class BaselineInfo:
+    """What is loaded for a model (None fields when its baseline failed to load)."""
+
+    version: str | None
+    path: str
+    error: str | None = None
+
+
+class MonitorState:
+    """Counters, the latest window verdicts, and health flags; thread-safe."""
+
+    def __init__(self, models: list[str], window_seconds: dict[str, float]) -> None:
+        self._lock = threading.Lock()
+        self.models = list(models)
+        self.window_seconds = dict(window_seconds)
+        self.events: dict[tuple[str, str], int] = defaultdict(int)
+        self.invalid_reasons: dict[str, int] = defaultdict(int)
+        self.replayed: dict[str, int] = defaultdict(int)
+        self.results: dict[str, WindowResult] = {}
+        self.evaluated_at: dict[str, float] = {}
+        self.durations: dict[str, Histogram] = {}
+        self.baselines: dict[str, BaselineInfo] = {}
+        self.lag: dict[tuple[str, int], int] = {}
+        self.kafka_connected = False
+        self.assigned = False
+        self.windows_closed: dict[str, int] = defaultdict(int)
+        self.warnings: dict[str, str] = {}
+
+    def count(self, model: str, outcome: str, n: int = 1) -> None:
+        """Add ``n`` events of ``outcome`` (accepted|invalid|late|unknown_model)."""
+        with self._lock:
+            self.events[(model, outcome)] += n
+
+    def count_invalid(self, reason: str) -> None:
+        """One more invalid event for ``reason``."""
+        with self._lock:
+            self.invalid_reasons[reason] += 1
+
+    def count_replayed(self, model: str) -> None:
+        """One re-read event of an already evaluated window (after a restart)."""
+        with self._lock:
+            self.replayed[model] += 1
+
+    def record_result(self, result: WindowResult, duration: float, now: float) -> None:
+        """Store a closed window's verdict and its evaluation time (seconds)."""
+        with self._lock:
+            self.results[result.model] = result
+            self.evaluated_at[result.model] = now
+            self.durations.setdefault(result.model, Histogram()).observe(duration)
+            self.windows_closed[result.model] += 1
+
+    def record_preview(self, result: WindowResult, duration: float, now: float) -> None:
+        """Store a periodic evaluation of the open window (gauges only, no episodes)."""
+        with self._lock:
+            self.results[result.model] = result
+            self.evaluated_at[result.model] = now
+            self.durations.setdefault(result.model, Histogram()).observe(duration)
+
+    def set_baseline(self, model: str, info: BaselineInfo) -> None:
+        """Record the baseline loaded for ``model``; a new version drops stale results."""
+        with self._lock:
+            old = self.baselines.get(model)
+            self.baselines[model] = info
+            if old is not None and old.version != info.version:
+                self.results.pop(model, None)
+
+    def set_kafka(self, connected: bool, assigned: bool, lag: dict[tuple[str, int], int]) -> None:
+        """Update connection health, assignment and per-partition lag."""
+        with self._lock:
+            self.kafka_connected = connected
+            self.assigned = assigned
+            self.lag = dict(lag)
+
+    def warn(self, key: str, message: str | None) -> None:
+        """Set (or clear, with None) an operator-visible warning shown in /status."""
+        with self._lock:
+            if message is None:
+                self.warnings.pop(key, None)
+            else:
+                self.warnings[key] = message
+
+    def snapshot(self) -> StateSnapshot:
+        """A consistent copy for rendering."""
+        with self._lock:
+            return StateSnapshot(
+                models=list(self.models),
+                window_seconds=dict(self.window_seconds),
+                events=dict(self.events),
+                invalid_reasons=dict(self.invalid_reasons),
+                replayed=dict(self.replayed),
+                results=dict(self.results),
+                evaluated_at=dict(self.evaluated_at),
+                durations={
+                    m: Histogram(list(h.counts), h.total, h.sum) for m, h in self.durations.items()
+                },
+                baselines=dict(self.baselines),
+                lag=dict(self.lag),
+                kafka_connected=self.kafka_connected,
+                assigned=self.assigned,
+                warnings=dict(self.warnings),
+            )
+
+    def ready(self) -> tuple[bool, str]:
+        """(ready, reason): every model's baseline loaded, partitions assigned, Kafka up."""
+        with self._lock:
+            missing = [
+                m
+                for m in self.models
+                if self.baselines.get(m, None) is None or self.baselines[m].version is None
+            ]
+            if missing:
+                return False, f"baseline not loaded for model(s): {', '.join(missing)}"
+            if not self.kafka_connected:
+                return False, "Kafka brokers unreachable"
+            if not self.assigned:
+                return False, "no partitions assigned yet"
+            return True, "ready"
+
+
+@dataclass(frozen=True, slots=True)
+class StateSnapshot:
+    """A copy of :class:`MonitorState` taken under its lock."""
+
+    models: list[str]
+    window_seconds: dict[str, float]
+    events: dict[tuple[str, str], int]
+    invalid_reasons: dict[str, int]
+    replayed: dict[str, int]
+    results: dict[str, WindowResult]
+    evaluated_at: dict[str, float]
+    durations: dict[str, Histogram]
+    baselines: dict[str, BaselineInfo]
+    lag: dict[tuple[str, int], int]
+    kafka_connected: bool
+    assigned: bool
+    warnings: dict[str, str]

@@ -1,0 +1,1 @@
+"""Outputs of the pipeline: Prometheus metrics, the window audit log."""

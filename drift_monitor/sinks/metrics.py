@@ -1,0 +1,222 @@
+"""Prometheus metrics, rendered at scrape time from :class:`MonitorState`.
+
+A custom collector on an injected registry (no module-level metrics): every scrape
+renders the latest state, so a model or column that leaves the configuration, or a
+baseline that changes version, simply stops being rendered (no stale series). Label
+values come only from configuration and baselines (models, columns, tests, reasons).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector, CollectorRegistry
+
+from drift_monitor import __version__
+from drift_monitor.evaluation.results import Status
+from drift_monitor.pipeline.state import DURATION_BUCKETS, MonitorState
+
+PREFIX = "drift_monitor_"
+
+#: test -> (statistic family, p-value family or None)
+_TEST_FAMILIES: dict[str, tuple[str, str | None]] = {
+    "psi": ("feature_psi", None),
+    "ks": ("feature_ks_statistic", "feature_ks_p_value"),
+    "wasserstein": ("feature_wasserstein", None),
+    "jensen_shannon": ("feature_jensen_shannon", None),
+    "chi2": ("feature_chi2_statistic", "feature_chi2_p_value"),
+}
+_HELP = {
+    "feature_psi": "Population Stability Index of the feature in the last window",
+    "feature_ks_statistic": "Two-sample Kolmogorov-Smirnov D against the baseline sample",
+    "feature_ks_p_value": "KS p-value (uncorrected)",
+    "feature_wasserstein": "Wasserstein-1 distance divided by the baseline std",
+    "feature_jensen_shannon": "Jensen-Shannon distance (base 2) over the PSI bins/categories",
+    "feature_chi2_statistic": "Chi-square goodness-of-fit statistic against baseline shares",
+    "feature_chi2_p_value": "Chi-square p-value (uncorrected)",
+}
+
+WebhookCounts = Callable[[], tuple[Mapping[tuple[str, str], int], int]]
+
+
+class DriftCollector(Collector):
+    """Renders every SPEC metric from the state (and webhook counts, when wired)."""
+
+    def __init__(self, state: MonitorState, webhooks: WebhookCounts | None = None) -> None:
+        self._state = state
+        self._webhooks = webhooks
+
+    def collect(self) -> Iterable[Metric]:
+        """One scrape: a consistent snapshot rendered into metric families."""
+        s = self._state.snapshot()
+        configured = set(s.models)
+
+        build = GaugeMetricFamily(
+            PREFIX + "build_info", "drift-monitor version", labels=["version"]
+        )
+        build.add_metric([__version__], 1)
+        yield build
+
+        events = CounterMetricFamily(
+            PREFIX + "events", "Events consumed, by model and outcome", labels=["model", "outcome"]
+        )
+        for (model, outcome), n in sorted(s.events.items()):
+            events.add_metric([model, outcome], n)
+        yield events
+
+        invalid = CounterMetricFamily(
+            PREFIX + "invalid_events", "Invalid events by reason", labels=["reason"]
+        )
+        for reason, n in sorted(s.invalid_reasons.items()):
+            invalid.add_metric([reason], n)
+        yield invalid
+
+        replayed = CounterMetricFamily(
+            PREFIX + "events_replayed",
+            "Events re-read after a restart whose window was already evaluated",
+            labels=["model"],
+        )
+        for model, n in sorted(s.replayed.items()):
+            replayed.add_metric([model], n)
+        yield replayed
+
+        window_events = GaugeMetricFamily(
+            PREFIX + "window_events", "Events in the last evaluated window", labels=["model"]
+        )
+        window_seconds = GaugeMetricFamily(
+            PREFIX + "window_duration_seconds", "Configured window length", labels=["model"]
+        )
+        model_status = GaugeMetricFamily(
+            PREFIX + "model_status",
+            "Model drift status: 0 ok, 1 warning, 2 alert, -1 insufficient data",
+            labels=["model"],
+        )
+        drifted = GaugeMetricFamily(
+            PREFIX + "drifted_features", "Columns in alert in the last window", labels=["model"]
+        )
+        last_eval = GaugeMetricFamily(
+            PREFIX + "last_evaluation_timestamp_seconds",
+            "Wall-clock time of the last window evaluation",
+            labels=["model"],
+        )
+        stats: dict[str, GaugeMetricFamily] = {}
+        for fam in (
+            *(f for f, _ in _TEST_FAMILIES.values()),
+            *(p for _, p in _TEST_FAMILIES.values() if p),
+        ):
+            stats[fam] = GaugeMetricFamily(
+                PREFIX + fam, _HELP[fam], labels=["model", "feature", "kind"]
+            )
+        feature_status = GaugeMetricFamily(
+            PREFIX + "feature_status",
+            "Feature drift status: 0 ok, 1 warning, 2 alert, -1 insufficient data",
+            labels=["model", "feature"],
+        )
+        unseen = GaugeMetricFamily(
+            PREFIX + "feature_unseen_ratio",
+            "Share of a categorical feature's values never seen in the baseline",
+            labels=["model", "feature"],
+        )
+        missing = GaugeMetricFamily(
+            PREFIX + "feature_missing_ratio", "Share of missing values", labels=["model", "feature"]
+        )
+        for model in s.models:
+            if model in s.window_seconds:
+                window_seconds.add_metric([model], s.window_seconds[model])
+            r = s.results.get(model)
+            if r is None:
+                continue
+            window_events.add_metric([model], r.events)
+            model_status.add_metric([model], int(r.status))
+            drifted.add_metric([model], sum(c.status == Status.ALERT for c in r.columns))
+            last_eval.add_metric([model], s.evaluated_at.get(model, 0.0))
+            for c in r.columns:
+                feature_status.add_metric([model, c.name], int(c.status))
+                missing.add_metric([model, c.name], c.missing_ratio)
+                if c.unseen_ratio is not None:
+                    unseen.add_metric([model, c.name], c.unseen_ratio)
+                for t in c.tests.values():
+                    stat_fam, p_fam = _TEST_FAMILIES[t.test]
+                    stats[stat_fam].add_metric([model, c.name, c.kind], t.statistic)
+                    if p_fam is not None and t.p_value is not None:
+                        stats[p_fam].add_metric([model, c.name, c.kind], t.p_value)
+        yield window_events
+        yield window_seconds
+        yield model_status
+        yield drifted
+        yield last_eval
+        yield from stats.values()
+        yield feature_status
+        yield unseen
+        yield missing
+
+        duration = HistogramMetricFamily(
+            PREFIX + "evaluation_duration_seconds",
+            "Time to evaluate one window (all columns, all tests)",
+            labels=["model"],
+        )
+        for model, h in sorted(s.durations.items()):
+            if model not in configured:
+                continue
+            buckets = [(_le(b), c) for b, c in zip(DURATION_BUCKETS, h.counts, strict=True)]
+            buckets.append(("+Inf", h.total))
+            duration.add_metric([model], buckets, h.sum)
+        yield duration
+
+        baseline = GaugeMetricFamily(
+            PREFIX + "baseline_info", "Loaded baseline version", labels=["model", "version"]
+        )
+        for model, info in sorted(s.baselines.items()):
+            if model in configured and info.version is not None:
+                baseline.add_metric([model, info.version], 1)
+        yield baseline
+
+        lag = GaugeMetricFamily(
+            PREFIX + "consumer_lag",
+            "Records behind the partition end",
+            labels=["topic", "partition"],
+        )
+        for (topic, partition), n in sorted(s.lag.items()):
+            lag.add_metric([topic, str(partition)], n)
+        yield lag
+
+        connected = GaugeMetricFamily(
+            PREFIX + "kafka_connected", "1 when the Kafka brokers are reachable"
+        )
+        connected.add_metric([], 1 if s.kafka_connected else 0)
+        yield connected
+
+        deliveries = CounterMetricFamily(
+            PREFIX + "webhook_deliveries",
+            "Webhook delivery attempts by outcome",
+            labels=["model", "outcome"],
+        )
+        pending = GaugeMetricFamily(
+            PREFIX + "webhook_outbox_pending", "Webhook deliveries waiting in the outbox"
+        )
+        if self._webhooks is not None:
+            counts, n_pending = self._webhooks()
+            for (model, outcome), n in sorted(counts.items()):
+                deliveries.add_metric([model, outcome], n)
+            pending.add_metric([], n_pending)
+        else:
+            pending.add_metric([], 0)
+        yield deliveries
+        yield pending
+
+
+def _le(b: float) -> str:
+    return repr(float(b))
+
+
+def build_registry(state: MonitorState, webhooks: WebhookCounts | None = None) -> CollectorRegistry:
+    """A fresh registry holding only the drift collector."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(DriftCollector(state, webhooks))
+    return registry

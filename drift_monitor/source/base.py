@@ -1,0 +1,105 @@
+"""The event source protocol: what the pipeline needs from Kafka (or a stand-in)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+TopicPartition = tuple[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One consumed record. ``timestamp_ms``: the Kafka record timestamp (ms, -1 when
+    absent)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp_ms: int
+    headers: tuple[tuple[str, bytes], ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """Position to commit for one partition: the next offset to read, and a small JSON
+    metadata string (window checkpoint) stored with it in Kafka."""
+
+    offset: int
+    metadata: str
+
+
+class EventSource(Protocol):
+    """A consumer of records with explicit commits (Kafka, or in memory)."""
+
+    def poll(self, timeout_ms: int, max_records: int) -> list[Record]:
+        """Next batch of records (possibly empty) in partition order."""
+        ...
+
+    def commit(self, positions: Mapping[TopicPartition, Commit]) -> None:
+        """Synchronously commit ``positions``; raises on failure."""
+        ...
+
+    def committed(self, tp: TopicPartition) -> Commit | None:
+        """The committed position of ``tp`` (None when the group has none)."""
+        ...
+
+    def assignment(self) -> set[TopicPartition]:
+        """Partitions currently assigned to this process."""
+        ...
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        """Read ``tp`` from ``offset`` next."""
+        ...
+
+    def on_rebalance(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (possibly from another thread) when the assignment changes."""
+        ...
+
+    def lag(self) -> dict[TopicPartition, int]:
+        """Records behind the end of each assigned partition (best effort)."""
+        ...
+
+    def connected(self) -> bool:
+        """Whether the brokers are reachable (best effort)."""
+        ...
+
+    def partition_count(self, topic: str) -> int:
+        """Partitions of ``topic`` known from metadata (0 when unknown)."""
+        ...
+
+    def close(self) -> None:
+        """Leave the group and release the connection."""
+        ...
+
+
+class DeadLetterSink(Protocol):
+    """Where invalid records are copied, with the reason."""
+
+    def send(self, record: Record, reason: str, detail: str) -> None:
+        """Copy ``record`` with headers ``drift-monitor-reason``/``-detail``."""
+        ...
+
+    def flush(self) -> None:
+        """Block until every copy is acknowledged."""
+        ...
+
+
+class ReportSink(Protocol):
+    """Where drift incidents are published (a Kafka topic)."""
+
+    def publish(self, key: str, body: bytes) -> None:
+        """Produce one incident message keyed by model."""
+        ...
+
+    def flush(self) -> None:
+        """Block until every message is acknowledged."""
+        ...
+
+
+def empty_headers() -> Sequence[tuple[str, bytes]]:
+    """No headers."""
+    return ()

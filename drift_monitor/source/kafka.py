@@ -1,0 +1,210 @@
+"""Kafka I/O with kafka-python: the only module that imports ``kafka``.
+
+:class:`KafkaEventSource` is a consumer-group member with manual commits (the
+pipeline decides what may be committed); :class:`KafkaDeadLetters` and
+:class:`KafkaReports` produce to the dead-letter and drift-report topics.
+
+kafka-python 3 runs rebalance listeners on its IO thread: the listener here only sets
+a flag; the consume loop notices it and rebuilds its windows on the main thread
+(never a blocking commit inside the callback).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from kafka import KafkaConsumer, KafkaProducer
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.errors import KafkaError
+from kafka.structs import OffsetAndMetadata
+from kafka.structs import TopicPartition as KTopicPartition
+
+from drift_monitor.config.models import KafkaSettings
+from drift_monitor.source.base import Commit, Record, TopicPartition
+
+log = logging.getLogger("drift_monitor.kafka")
+
+
+def client_options(settings: KafkaSettings) -> dict[str, Any]:
+    """kafka-python options for connection and security (shared by consumer and
+    producers). Secrets are resolved here and never logged."""
+    opts: dict[str, Any] = {
+        "bootstrap_servers": list(settings.bootstrap_servers),
+        "client_id": settings.client_id,
+        "security_protocol": settings.security_protocol,
+    }
+    if settings.ssl is not None:
+        ssl = settings.ssl
+        opts["ssl_check_hostname"] = ssl.check_hostname
+        if ssl.cafile:
+            opts["ssl_cafile"] = str(ssl.cafile)
+        if ssl.certfile:
+            opts["ssl_certfile"] = str(ssl.certfile)
+        if ssl.keyfile:
+            opts["ssl_keyfile"] = str(ssl.keyfile)
+        if ssl.password is not None:
+            opts["ssl_password"] = ssl.password.resolve("kafka.ssl.password").get_secret_value()
+    if settings.sasl is not None:
+        sasl = settings.sasl
+        opts["sasl_mechanism"] = sasl.mechanism
+        opts["sasl_plain_username"] = sasl.username
+        opts["sasl_plain_password"] = sasl.password.resolve(
+            "kafka.sasl.password"
+        ).get_secret_value()
+    return opts
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, on_change: Callable[[], None]) -> None:
+        self._on_change = on_change
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        self._on_change()
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        self._on_change()
+
+
+class KafkaEventSource:
+    """Consumer-group source over kafka-python (see the module docstring)."""
+
+    def __init__(self, settings: KafkaSettings) -> None:
+        self._settings = settings
+        self._callbacks: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+        self._consumer = KafkaConsumer(
+            group_id=settings.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset=settings.auto_offset_reset,
+            max_poll_records=settings.max_poll_records,
+            session_timeout_ms=settings.session_timeout_ms,
+            **client_options(settings),
+        )
+        self._consumer.subscribe(topics=list(settings.topics), listener=_Listener(self._rebalanced))
+
+    def _rebalanced(self) -> None:
+        for cb in self._callbacks:
+            cb()
+
+    def on_rebalance(self, callback: Callable[[], None]) -> None:
+        """Register ``callback``; it runs on kafka-python's IO thread: keep it trivial."""
+        self._callbacks.append(callback)
+
+    def poll(self, timeout_ms: int, max_records: int) -> list[Record]:
+        """Next batch, flattened in partition order."""
+        batches = self._consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
+        out: list[Record] = []
+        for tp, msgs in batches.items():
+            topic, partition = tp.topic, tp.partition
+            for m in msgs:
+                out.append(
+                    Record(
+                        topic,
+                        partition,
+                        m.offset,
+                        m.key,
+                        m.value,
+                        m.timestamp if m.timestamp is not None else -1,
+                        tuple(m.headers or ()),
+                    )
+                )
+        return out
+
+    def commit(self, positions: Mapping[TopicPartition, Commit]) -> None:
+        """Commit synchronously; raises KafkaError on failure (the caller retries)."""
+        if not positions:
+            return
+        offsets = {
+            KTopicPartition(t, p): OffsetAndMetadata(c.offset, c.metadata, -1)
+            for (t, p), c in positions.items()
+        }
+        self._consumer.commit(offsets)
+
+    def committed(self, tp: TopicPartition) -> Commit | None:
+        """The group's committed offset and metadata for ``tp``."""
+        om = self._consumer.committed(KTopicPartition(*tp), metadata=True)
+        if om is None:
+            return None
+        return Commit(int(om.offset), om.metadata or "")
+
+    def assignment(self) -> set[TopicPartition]:
+        """Currently assigned partitions."""
+        return {(tp.topic, tp.partition) for tp in self._consumer.assignment()}
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        """Read ``tp`` from ``offset`` next."""
+        self._consumer.seek(KTopicPartition(*tp), offset)
+
+    def lag(self) -> dict[TopicPartition, int]:
+        """highwater - position per assigned partition, from fetch metadata (no I/O)."""
+        out: dict[TopicPartition, int] = {}
+        for tp in self._consumer.assignment():
+            hw = self._consumer.highwater(tp)
+            if hw is None:
+                continue
+            try:
+                pos = self._consumer.position(tp, timeout_ms=0)
+            except (KafkaError, TypeError):
+                continue
+            if pos is not None:
+                out[(tp.topic, tp.partition)] = max(int(hw) - int(pos), 0)
+        return out
+
+    def connected(self) -> bool:
+        """Whether any broker connection is up (kafka-python's client state)."""
+        client = self._consumer._client
+        try:
+            brokers = client.cluster.brokers()
+            return any(client.connected(b.nodeId) for b in brokers)
+        except (AttributeError, KafkaError):
+            return False
+
+    def partition_count(self, topic: str) -> int:
+        """Partitions of ``topic`` from cluster metadata (0 when unknown)."""
+        parts = self._consumer.partitions_for_topic(topic)
+        return len(parts) if parts else 0
+
+    def close(self) -> None:
+        """Leave the group (no auto-commit: the pipeline commits explicitly)."""
+        self._consumer.close(autocommit=False)
+
+
+class _Producer:
+    def __init__(self, settings: KafkaSettings, topic: str) -> None:
+        self.topic = topic
+        self._producer = KafkaProducer(
+            acks="all", linger_ms=5, retries=5, **client_options(settings)
+        )
+
+    def flush(self) -> None:
+        """Block until every message is acknowledged."""
+        self._producer.flush(timeout=30)
+
+    def close(self) -> None:
+        """Flush and close."""
+        self._producer.close(timeout=10)
+
+
+class KafkaDeadLetters(_Producer):
+    """Copies invalid records to the dead-letter topic with the reason in headers."""
+
+    def send(self, record: Record, reason: str, detail: str) -> None:
+        """Produce a copy of ``record`` (same key and value) with the reason headers."""
+        headers = [
+            ("drift-monitor-reason", reason.encode()),
+            ("drift-monitor-detail", detail[:500].encode("utf-8", "replace")),
+            ("drift-monitor-source", f"{record.topic}/{record.partition}@{record.offset}".encode()),
+            *list(record.headers),
+        ]
+        self._producer.send(self.topic, value=record.value, key=record.key, headers=headers)
+
+
+class KafkaReports(_Producer):
+    """Produces drift incidents (the webhook body) to the report topic, keyed by model."""
+
+    def publish(self, key: str, body: bytes) -> None:
+        """Produce one message."""
+        self._producer.send(self.topic, value=body, key=key.encode())

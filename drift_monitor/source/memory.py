@@ -1,0 +1,125 @@
+"""In-memory event source and sinks: the demo and the tests run the daemon's exact
+pipeline on them instead of Kafka."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping
+
+from drift_monitor.source.base import Commit, Record, TopicPartition
+
+
+class MemorySource:
+    """Records fed by :meth:`feed`, consumed in order, with Kafka-like commits.
+
+    One consumer; every fed partition is assigned. Thread-safe feeding.
+    """
+
+    def __init__(self) -> None:
+        self._records: dict[TopicPartition, list[Record]] = {}
+        self._positions: dict[TopicPartition, int] = {}
+        self._committed: dict[TopicPartition, Commit] = {}
+        self._lock = threading.Lock()
+        self._listeners: list[Callable[[], None]] = []
+
+    def feed(self, records: Iterable[Record]) -> None:
+        """Append records (their offsets must increase per partition)."""
+        with self._lock:
+            for r in records:
+                self._records.setdefault((r.topic, r.partition), []).append(r)
+                self._positions.setdefault((r.topic, r.partition), 0)
+
+    def append(self, topic: str, value: bytes, key: bytes | None = None, ts_ms: int = -1) -> int:
+        """Append one value to partition 0 of ``topic``; returns its offset."""
+        with self._lock:
+            log = self._records.setdefault((topic, 0), [])
+            self._positions.setdefault((topic, 0), 0)
+            offset = len(log)
+            log.append(Record(topic, 0, offset, key, value, ts_ms))
+            return offset
+
+    def poll(self, timeout_ms: int, max_records: int) -> list[Record]:
+        """Up to ``max_records`` unread records (never blocks)."""
+        out: list[Record] = []
+        with self._lock:
+            for tp, log in self._records.items():
+                pos = self._positions[tp]
+                take = log[pos : pos + max_records - len(out)]
+                out.extend(take)
+                self._positions[tp] = pos + len(take)
+                if len(out) >= max_records:
+                    break
+        return out
+
+    def commit(self, positions: Mapping[TopicPartition, Commit]) -> None:
+        """Record the commits."""
+        with self._lock:
+            self._committed.update(positions)
+
+    def committed(self, tp: TopicPartition) -> Commit | None:
+        """The last commit of ``tp``."""
+        with self._lock:
+            return self._committed.get(tp)
+
+    def assignment(self) -> set[TopicPartition]:
+        """Every partition fed so far."""
+        with self._lock:
+            return set(self._records)
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        """Rewind or skip ``tp`` to ``offset``."""
+        with self._lock:
+            self._positions[tp] = offset
+
+    def on_rebalance(self, callback: Callable[[], None]) -> None:
+        """Never rebalances; kept for the protocol."""
+        self._listeners.append(callback)
+
+    def lag(self) -> dict[TopicPartition, int]:
+        """Unread records per partition."""
+        with self._lock:
+            return {tp: len(log) - self._positions[tp] for tp, log in self._records.items()}
+
+    def connected(self) -> bool:
+        """Always connected."""
+        return True
+
+    def partition_count(self, topic: str) -> int:
+        """Partitions of ``topic`` fed so far."""
+        with self._lock:
+            return sum(1 for t, _ in self._records if t == topic)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def remaining(self) -> int:
+        """Records not yet polled, over all partitions."""
+        return sum(self.lag().values())
+
+
+class MemoryDeadLetters:
+    """Keeps dead-lettered records in a list."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[Record, str, str]] = []
+
+    def send(self, record: Record, reason: str, detail: str) -> None:
+        """Keep the record with its reason."""
+        self.records.append((record, reason, detail))
+
+    def flush(self) -> None:
+        """Nothing buffered."""
+
+
+class MemoryReports:
+    """Keeps published incident reports in a list."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, bytes]] = []
+
+    def publish(self, key: str, body: bytes) -> None:
+        """Keep the message."""
+        self.messages.append((key, body))
+
+    def flush(self) -> None:
+        """Nothing buffered."""
