@@ -128,6 +128,18 @@ class DetectionSettings(_Strict):
                 raise ValueError(
                     f"categorical_tests: {name!r} is not a categorical test {CATEGORICAL_TESTS}"
                 )
+        # A decision test of the wrong kind would be dropped by tests_for, silently
+        # turning detection off for every column of that kind.
+        for name in self.numeric_decision:
+            if name not in NUMERIC_TESTS:
+                raise ValueError(
+                    f"numeric_decision: {name!r} is not a numeric test {NUMERIC_TESTS}"
+                )
+        for name in self.categorical_decision:
+            if name not in CATEGORICAL_TESTS:
+                raise ValueError(
+                    f"categorical_decision: {name!r} is not a categorical test {CATEGORICAL_TESTS}"
+                )
         merged = {**_default_thresholds(), **self.thresholds}
         object.__setattr__(self, "thresholds", merged)
         return self
