@@ -1,0 +1,273 @@
+"""The Grafana dashboard deploy/grafana/drift-monitor.json: structure, metric names, queries.
+
+The helper a live test (against the real daemon) uses is re-exported here:
+``from tests.deploy.test_dashboard import dashboard_queries``.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.deploy.dashboard import (
+    DASHBOARD,
+    dashboard_queries,
+    iter_panels,
+    load_dashboard,
+    metric_names,
+    substitute,
+    variable_queries,
+)
+from tests.services.prometheus import PrometheusServer, require_binary
+
+__all__ = ["dashboard_queries"]
+
+ROOT = Path(__file__).resolve().parents[2]
+PROVISIONING = ROOT / "deploy" / "grafana" / "provisioning"
+FIXTURE = Path(__file__).parent / "fixtures" / "spec_metrics.prom"
+
+# SPEC.md "Prometheus metrics", prefix drift_monitor_.
+SPEC_METRICS = {
+    "events_total",
+    "window_events",
+    "feature_psi",
+    "feature_ks_statistic",
+    "feature_wasserstein",
+    "feature_jensen_shannon",
+    "feature_chi2_statistic",
+    "feature_ks_p_value",
+    "feature_chi2_p_value",
+    "feature_status",
+    "feature_unseen_ratio",
+    "feature_missing_ratio",
+    "model_status",
+    "drifted_features",
+    "last_evaluation_timestamp_seconds",
+    "evaluation_duration_seconds",
+    "baseline_info",
+    "consumer_lag",
+    "kafka_connected",
+    "webhook_deliveries_total",
+    "webhook_outbox_pending",
+    "build_info",
+}
+ALLOWED_METRICS = (
+    {f"drift_monitor_{name}" for name in SPEC_METRICS}
+    | {"drift_monitor_window_duration_seconds", "up"}
+    | {f"drift_monitor_evaluation_duration_seconds_{s}" for s in ("bucket", "sum", "count")}
+)
+ROWS = ["Overview", "Per-feature statistics", "Data quality", "Pipeline", "Webhooks"]
+
+
+@pytest.fixture(scope="module")
+def dashboard() -> dict:
+    return load_dashboard()
+
+
+def test_dashboard_metadata(dashboard: dict) -> None:
+    assert dashboard["uid"] == "drift-monitor"
+    assert dashboard["title"]
+    assert 36 <= dashboard["schemaVersion"] <= 41
+    ids = [panel["id"] for panel in dashboard["panels"]]
+    assert len(ids) == len(set(ids)), "panel ids must be unique"
+
+
+def test_rows_in_order(dashboard: dict) -> None:
+    rows = [panel["title"] for panel in dashboard["panels"] if panel["type"] == "row"]
+    assert rows == ROWS
+
+
+def test_template_variables(dashboard: dict) -> None:
+    variables = {var["name"]: var for var in dashboard["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource"
+    assert variables["datasource"]["query"] == "prometheus"
+    for name in ("model", "feature"):
+        var = variables[name]
+        assert var["type"] == "query"
+        assert var["datasource"]["uid"] == "${datasource}"
+        assert var["multi"] and var["includeAll"] and var["allValue"] == ".*"
+    assert variable_queries(dashboard) == {
+        "model": "count by (model) (drift_monitor_model_status)",
+        "feature": 'count by (feature) (drift_monitor_feature_status{model=~"$model"})',
+    }
+
+
+def test_every_panel_queries_prometheus_through_the_variable(dashboard: dict) -> None:
+    panels = list(iter_panels(dashboard))
+    assert len(panels) >= 20
+    for panel in panels:
+        assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}, panel["title"]
+        exprs = [t.get("expr") for t in panel.get("targets", []) if t.get("expr")]
+        assert exprs, f"panel {panel['title']!r} has no target with an expr"
+        for target in panel["targets"]:
+            assert target["datasource"]["uid"] == "${datasource}", panel["title"]
+        assert panel.get("description"), f"panel {panel['title']!r} has no description"
+
+
+def test_every_metric_name_is_in_the_spec(dashboard: dict) -> None:
+    used: set[str] = set()
+    for panel in iter_panels(dashboard):
+        for target in panel["targets"]:
+            names = metric_names(target["expr"])
+            assert names <= ALLOWED_METRICS, f"{panel['title']}: {names - ALLOWED_METRICS}"
+            used |= names
+    # Every SPEC metric that is worth a panel has one (build_info is shown in /status).
+    missing = {f"drift_monitor_{name}" for name in SPEC_METRICS - {"build_info"}} - {
+        name.removesuffix("_bucket") for name in used
+    }
+    assert missing == set()
+
+
+def test_per_feature_panels_filter_on_model_and_feature(dashboard: dict) -> None:
+    for panel in iter_panels(dashboard):
+        for target in panel["targets"]:
+            expr = target["expr"]
+            if "drift_monitor_feature_" in expr:
+                assert 'model=~"$model"' in expr and 'feature=~"$feature"' in expr, expr
+            elif "model_status" in expr or "events_total" in expr:
+                assert 'model=~"$model"' in expr, expr
+
+
+def test_dashboard_queries_substitutes_every_variable() -> None:
+    queries = dashboard_queries(model="fraud", feature="amount", rate_interval="10s")
+    titles = {title for title, _ in queries}
+    assert {"PSI", "KS p-value", "Consumer lag", "Evaluation duration p50 / p95"} <= titles
+    for title, expr in queries:
+        assert "$" not in expr, (title, expr)
+    assert (
+        "PSI",
+        'max by (model, feature) (drift_monitor_feature_psi{model=~"fraud", feature=~"amount"})',
+    ) in queries
+    assert any("[10s]" in expr for _, expr in queries)
+    with_vars = dashboard_queries(include_variables=True)
+    assert with_vars[0][0] == "variable $model"
+
+
+def test_metric_names_parser() -> None:
+    expr = (
+        'histogram_quantile(0.95, sum by (model, le) (rate(foo_bucket{model=~"a|b"}[5m]))) '
+        "/ on (model) group_left bar offset 5m > 1e3 and time() - baz"
+    )
+    assert metric_names(expr) == {"foo_bucket", "bar", "baz"}
+    assert substitute(
+        'x{m=~"${model}"}[$__rate_interval]', {"model": "a", "__rate_interval": "1m"}
+    ) == ('x{m=~"a"}[1m]')
+
+
+def test_grafana_provisioning() -> None:
+    datasources = yaml.safe_load((PROVISIONING / "datasources" / "prometheus.yaml").read_text())
+    (ds,) = datasources["datasources"]
+    assert ds["type"] == "prometheus"
+    assert ds["url"] == "http://prometheus:9090"
+    providers = yaml.safe_load((PROVISIONING / "dashboards" / "drift-monitor.yaml").read_text())
+    (provider,) = providers["providers"]
+    assert provider["type"] == "file"
+    # compose.yaml mounts the dashboard JSON into this directory.
+    compose = (ROOT / "deploy" / "compose" / "compose.yaml").read_text()
+    assert f"{provider['options']['path']}/{DASHBOARD.name}" in compose
+
+
+# ------------------------------------------------ against a real Prometheus
+
+
+@pytest.mark.prometheus
+def test_every_query_is_valid_promql(tmp_path: Path) -> None:
+    """promtool parses each query (as a recording rule), with no server needed."""
+    promtool = require_binary("promtool")
+    queries = dashboard_queries(include_variables=True)
+    rules = {
+        "groups": [
+            {
+                "name": "dashboard",
+                "rules": [
+                    {"record": f"dashboard:query_{i}", "expr": expr}
+                    for i, (_, expr) in enumerate(queries)
+                ],
+            }
+        ]
+    }
+    (tmp_path / "rules.yml").write_text(yaml.safe_dump(rules))
+    result = subprocess.run(
+        [promtool, "check", "rules", str(tmp_path / "rules.yml")],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _fixture_exposition(scrape: int) -> bytes:
+    """The SPEC fixture with counters and histograms multiplied by the scrape number."""
+    lines = []
+    for line in FIXTURE.read_text().splitlines():
+        match = re.fullmatch(r"(\S+?(?:_total|_bucket|_sum|_count)(?:\{.*\})?) (\S+)", line)
+        if match and not line.startswith("#"):
+            lines.append(f"{match.group(1)} {float(match.group(2)) * scrape}")
+        else:
+            lines.append(line)
+    return ("\n".join(lines) + "\n").encode()
+
+
+@pytest.fixture
+def fixture_exporter() -> Iterator[str]:
+    """An HTTP server on 127.0.0.1 serving the SPEC metrics fixture on /metrics."""
+    scrapes = [0]
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            scrapes[0] += 1
+            body = _fixture_exposition(scrapes[0])
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.prometheus
+def test_every_query_returns_data_from_spec_shaped_metrics(fixture_exporter: str) -> None:
+    with PrometheusServer(targets=[fixture_exporter]) as prom:
+        # rate() over 10s needs two scrapes of each counter inside the range.
+        prom.wait_for(
+            "rate(drift_monitor_events_total[10s])",
+            until=lambda result: len(result) == 4 and all(s["value"][1] != "0" for s in result),
+        )
+        empty = []
+        for title, expr in dashboard_queries(
+            model="fraud", feature=".*", rate_interval="10s", include_variables=True
+        ):
+            if not prom.query(expr):
+                empty.append((title, expr))
+        assert empty == []
+
+
+def test_panels_do_not_overlap(dashboard: dict) -> None:
+    boxes = []
+    for panel in dashboard["panels"]:
+        g = panel["gridPos"]
+        assert g["x"] >= 0 and g["x"] + g["w"] <= 24, panel["title"]
+        for other_title, o in boxes:
+            overlap_x = g["x"] < o["x"] + o["w"] and o["x"] < g["x"] + g["w"]
+            overlap_y = g["y"] < o["y"] + o["h"] and o["y"] < g["y"] + g["h"]
+            assert not (overlap_x and overlap_y), (panel["title"], other_title)
+        boxes.append((panel["title"], g))
