@@ -34,6 +34,7 @@ from drift_monitor.source.base import (
     Commit,
     DeadLetterSink,
     EventSource,
+    Record,
     ReportSink,
     TopicPartition,
 )
@@ -199,7 +200,7 @@ class Monitor:
             # Assignment changed during (or before) this poll: rebuild windows from the
             # committed offsets instead of mixing old state with the new assignment.
             self._rebalanced.clear()
-            self._rewind()
+            self._rewind(records)
             return 0
         if records:
             self.pipeline.process(records)
@@ -227,15 +228,25 @@ class Monitor:
         counts = {t: self.source.partition_count(t) for t in topics}
         self.pipeline.check_partition_spread(assignment, counts)
 
-    def _rewind(self) -> None:
+    def _rewind(self, discarded: list[Record]) -> None:
         assignment = self.source.assignment()
+        # Where to re-read partitions that have no commit yet: the first offset this
+        # process read since the last rewind, or the first one of the discarded batch.
+        first_seen = self.pipeline.first_offsets_read()
         self.pipeline.reset()
+        for r in discarded:
+            tp = (r.topic, r.partition)
+            if tp not in first_seen or r.offset < first_seen[tp]:
+                first_seen[tp] = r.offset
         commits: dict[TopicPartition, Commit | None] = {}
         for tp in sorted(assignment):
             c = self.source.committed(tp)
             commits[tp] = c
             if c is not None:
                 self.source.seek(tp, c.offset)
+            elif tp in first_seen:
+                # No commit yet (new group): re-read what this poll returned.
+                self.source.seek(tp, first_seen[tp])
         self.pipeline.restore(commits)
         self._committed = {tp: c for tp, c in commits.items() if c is not None}
         self.refresh_health()

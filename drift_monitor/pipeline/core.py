@@ -86,6 +86,7 @@ class Pipeline:
         self.windows: dict[str, ModelWindows] = {}
         self._settings = {m.name: m for m in config.models}
         self._next_offset: dict[TopicPartition, int] = {}
+        self._first_read: dict[TopicPartition, int] = {}
         self._replay_until: dict[TopicPartition, int] = {}
         self._restored_closed: dict[str, float] = {}
         self._models_on: dict[TopicPartition, set[str]] = {}
@@ -147,6 +148,8 @@ class Pipeline:
         decode = self.decoder.decode
         for rec in records:
             tp = (rec.topic, rec.partition)
+            if tp not in self._next_offset:
+                self._first_read.setdefault(tp, rec.offset)
             self._next_offset[tp] = rec.offset + 1
             try:
                 event = decode(rec.value, rec.key, rec.topic, rec.timestamp_ms)
@@ -343,6 +346,10 @@ class Pipeline:
             else:
                 self.state.warn(key, None)
 
+    def first_offsets_read(self) -> dict[TopicPartition, int]:
+        """Per partition, the first offset processed since the last :meth:`reset`."""
+        return dict(self._first_read)
+
     def reset(self) -> None:
         """Forget every open window and partition position (before re-reading from the
         committed offsets after a rebalance). Closed-window checkpoints are kept."""
@@ -355,6 +362,7 @@ class Pipeline:
             self._replay_until[tp] = max(self._replay_until.get(tp, 0), nxt)
         self.windows.clear()
         self._next_offset.clear()
+        self._first_read.clear()
         self._models_on.clear()
 
 

@@ -158,7 +158,7 @@ class KafkaEventSource:
         client = self._consumer._client
         try:
             brokers = client.cluster.brokers()
-            return any(client.connected(b.nodeId) for b in brokers)
+            return any(client.connected(b.node_id) for b in brokers)
         except (AttributeError, KafkaError):
             return False
 
