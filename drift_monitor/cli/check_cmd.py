@@ -61,7 +61,7 @@ def run_check(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(render_table(result))
     if args.report:
-        from drift_monitor.report import write_report  # type: ignore[import-not-found]  # noqa: PLC0415
+        from drift_monitor.report import write_report  # noqa: PLC0415
 
         write_report(args.report, result, baseline, window_from_frame(baseline, df, args.input))
         print(f"report written to {args.report}", file=sys.stderr)
