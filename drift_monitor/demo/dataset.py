@@ -180,8 +180,9 @@ def _features(n: int, rng: np.random.Generator) -> dict[str, Any]:
     latent = 0.8 * (np.log(loan) - 9.35) / 0.55 + 0.6 * rng.standard_normal(n)
     term = np.asarray(LOAN_TERMS)[np.searchsorted([-1.45, -0.75, 0.55, 0.95], latent)]
 
-    rate = 7.5 + 0.05 * (760.0 - credit) + 1.5 * (term == 60) + 2.2 * rng.standard_normal(n)
-    rate = np.clip(np.round(rate, 2), 5.31, 30.99)
+    raw = 7.5 + 0.05 * (760.0 - credit) + 1.5 * (term == 60) + 2.2 * rng.standard_normal(n)
+    # a soft floor at the lender's minimum rate (no pile-up of loans at exactly 5.31 %)
+    rate = np.clip(np.round(5.31 + 1.5 * np.log1p(np.exp((raw - 5.31) / 1.5)), 2), 5.31, 30.99)
 
     dti = 60.0 * rng.beta(2.2, 4.5, size=n) + 0.03 * (700.0 - credit)
     dti = np.clip(np.round(dti, 2), 0.0, 60.0)
@@ -191,7 +192,9 @@ def _features(n: int, rng: np.random.Generator) -> dict[str, Any]:
     # ~60 % never delinquent (missing), more often delinquent with a low score
     p_delinquent = 1.0 / (1.0 + np.exp(0.45 + 0.012 * (credit - 700.0)))
     delinquent = rng.random(n) < p_delinquent
-    months = np.minimum(np.floor(rng.exponential(35.0, size=n)) + 1.0, 120.0)
+    # months since: an exponential (mean ~30) truncated to 1..120 by inverting its CDF
+    u = rng.random(n) * (1.0 - np.exp(-119.0 / 32.0))
+    months = 1.0 + np.floor(-32.0 * np.log1p(-u))
     months_since = np.where(delinquent, months, np.nan)
 
     # home ownership: young people rent, older and richer ones own or have a mortgage
