@@ -145,7 +145,8 @@ class Canvas:
         """The ``<svg>`` element, scalable via its viewBox."""
         label = html.escape(self.label, quote=True)
         head = (
-            f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {self.width} {self.height}" '
+            # No xmlns: inside HTML the parser puts <svg> in the SVG namespace itself.
+            f'<svg viewBox="0 0 {self.width} {self.height}" '
             f'width="{self.width}" height="{self.height}" role="img" aria-label="{label}" '
             f'font-family="{html.escape(FONT, quote=True)}">'
         )
