@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -149,8 +150,6 @@ def test_unreadable_secret_names_the_target_without_leaking(
 
 
 def test_config_schema_is_json(capsys: pytest.CaptureFixture[str]) -> None:
-    import json
-
     assert main(["config", "schema"]) == 0
     schema = json.loads(capsys.readouterr().out)
     assert "kafka" in schema["properties"] and "models" in schema["required"]

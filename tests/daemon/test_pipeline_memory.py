@@ -91,7 +91,7 @@ def audit_ids(path: Path) -> list[str]:
 
 
 def test_drift_invalid_and_commit(setup) -> None:
-    cfg, tmp = setup
+    cfg, _ = setup
     src, dlq = MemorySource(), MemoryDeadLetters()
     clock = ManualClock(T0)
     mon = Monitor(cfg, src, clock=clock, dead_letters=dlq, serve_http=False)
