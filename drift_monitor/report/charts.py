@@ -166,12 +166,14 @@ def ecdf_chart(e: Ecdf, label: str, ks: float | None) -> str:
         y_b, y_w = p.y(e.gap_baseline), p.y(e.gap_window)
         c.line(x, y_b, x, y_w, stroke=GAP, width=2.5)
         c.line(x, p.top, x, p.bottom, stroke=GAP, width=0.8, dash="3 3")
+        # Without a KS result (too few values) it is only the largest gap, not a test.
         gap = ks if ks is not None else abs(e.gap_window - e.gap_baseline)
+        name = "D" if ks is not None else "max gap"
         right = x > (p.left + p.right) / 2
         c.text(
             x + (-6 if right else 6),
             min(y_b, y_w) - 6,
-            f"D = {fmt.stat(gap)}",
+            f"{name} = {fmt.stat(gap)}",
             anchor="end" if right else "start",
             size=10.5,
             fill=GAP,

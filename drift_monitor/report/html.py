@@ -106,6 +106,17 @@ def _verdict(result: WindowResult, baseline: Baseline, columns: list[ColumnResul
     warned = [c for c in columns if c.status == Status.WARNING]
     if warned:
         lists.append(f"<p><b>Warning:</b> {links(warned)}</p>")
+    changed = [
+        c
+        for c in columns
+        if (m := _baseline_missing(baseline, c.name)) is not None
+        and missing_marked(c.missing_ratio, m)
+    ]
+    if changed:
+        lists.append(f"<p><b>Missing ratio changed:</b> {links(changed)}</p>")
+    unseen = [c for c in columns if c.unseen_ratio is not None and c.unseen_ratio >= UNSEEN_NOTABLE]
+    if unseen:
+        lists.append(f"<p><b>Unseen categories:</b> {links(unseen)}</p>")
     if result.start is not None or result.end is not None:
         span = f"{fmt.timestamp(result.start)} → {fmt.timestamp(result.end)}"
     else:

@@ -25,7 +25,7 @@ def _facts(c: ColumnResult, base_missing: float | None) -> str:
         s = f"{name} {fmt.stat(t.statistic)}"
         if t.test == "chi2":
             s += f" (w {fmt.stat(t.effect)})"
-        s += f" → {t.status.label} at ≥ {fmt.stat(t.threshold)}"
+        s += f" → {t.status.label} (alert at ≥ {fmt.stat(t.threshold)})"
         parts.append(s)
     return " · ".join(e(p) for p in parts)
 

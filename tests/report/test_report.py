@@ -71,6 +71,8 @@ def test_verdict_banner(page: str, credit_baseline: Baseline) -> None:
     assert "offline check" in verdict
     for name in drifted_columns(DEFAULT_DRIFT):
         assert f"<code>{name}</code>" in verdict
+    assert re.search(r"Unseen categories:</b> <a [^>]*><code>loan_purpose</code></a></p>", verdict)
+    assert "Missing ratio changed" not in verdict
     assert "<title>Drift report: credit</title>" in page
 
 
@@ -195,6 +197,8 @@ def test_insufficient_data(credit_baseline: Baseline) -> None:
         assert "Insufficient data: " in body
         assert "&lt; min_events 100" in body
         assert "<svg" in body  # the few values are still drawn
+        if 'aria-label="empirical CDFs of' in body:
+            assert "max gap = " in body and "D = " not in body  # no KS test ran
 
 
 def test_missing_values_are_flagged(credit_baseline: Baseline) -> None:
@@ -209,6 +213,9 @@ def test_missing_values_are_flagged(credit_baseline: Baseline) -> None:
     _, channel = sections["channel"]
     assert "The window has no values for this column: baseline only." in channel
     assert "<svg" in channel
+    verdict = page[page.index('<section class="verdict') : page.index("</section>")]
+    assert re.search(r"Missing ratio changed:</b> .*<code>age</code>", verdict)
+    assert "<code>channel</code>" in verdict  # all missing now
     table = page[page.index('<table class="cols">') : page.index("</table>")]
     age_row = re.search(r"<tr [^>]*>(?:(?!</tr>).)*<code>age</code>.*?</tr>", table)
     assert age_row is not None and 'class="num flag"' in age_row.group(0)
