@@ -83,8 +83,11 @@ class Decoder:
             obj = orjson.loads(value)
         except orjson.JSONDecodeError as exc:
             msg = str(exc)
-            if "utf-8" in msg.lower() or "surrogate" in msg.lower():
+            if "not valid utf-8" in msg.lower():
                 raise EventError("not_utf8", "value is not valid UTF-8") from None
+            if "infinity" in msg.lower():
+                # Valid JSON (e.g. 1e400) whose number overflows a double: non-finite.
+                raise EventError("non_finite", msg[:200]) from None
             raise EventError("bad_json", msg[:200]) from None
         if not isinstance(obj, dict):
             raise EventError("not_object", f"value is a JSON {type(obj).__name__}, not an object")
