@@ -120,13 +120,18 @@ def save_baseline(baseline: Baseline, path: str | os.PathLike[str]) -> Baseline:
     """Write ``baseline`` to ``path`` atomically (temp file + rename).
 
     Returns the baseline with its ``checksum`` set. A reader never sees a half-written
-    file: the daemon may hot-reload the directory while this runs.
+    file: the daemon may hot-reload the directory while this runs. Raises
+    :class:`BaselineError` naming the file when it cannot be written (a directory, a
+    parent that is a file, no permission, disk full).
     """
     doc, arrays = to_document(baseline)
     checksum = _checksum(doc, arrays)
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".baseline-", suffix=".tmp", dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".baseline-", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise _write_error(target, exc) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as zf:
@@ -136,10 +141,19 @@ def save_baseline(baseline: Baseline, path: str | os.PathLike[str]) -> Baseline:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise _write_error(target, exc) from None
         raise
     return _with_checksum(baseline, checksum)
+
+
+def _write_error(target: Path, exc: OSError) -> BaselineError:
+    return BaselineError(
+        f"{target}: cannot write the baseline file ({exc.strerror or exc}); "
+        "choose a writable file path"
+    )
 
 
 def _with_checksum(b: Baseline, checksum: str) -> Baseline:
