@@ -413,6 +413,15 @@ def test_round_trip(built: Baseline, tmp_path: Path) -> None:
     assert again.checksum == saved.checksum
 
 
+def test_save_to_an_unwritable_path(built: Baseline, tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    for target in (tmp_path, tmp_path / "file" / "b.dmb"):
+        with pytest.raises(BaselineError, match="cannot write") as info:
+            save_baseline(built, target)
+        assert str(target) in str(info.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]  # no temp file left
+
+
 def test_round_trip_gives_the_same_evaluation(built: Baseline, saved: Path) -> None:
     window = mixed_frame(700, seed=9)
     loaded = load_baseline(saved)

@@ -553,6 +553,17 @@ def test_build_with_unknown_column_option(work: Path, tmp_path: Path, capsys: An
     assert not (tmp_path / "b.dmb").exists()
 
 
+@pytest.mark.parametrize("where", ["directory", "under-a-file"])
+def test_build_to_an_unwritable_out_path(
+    work: Path, tmp_path: Path, capsys: Any, where: str
+) -> None:
+    out = tmp_path if where == "directory" else work / "ok.csv" / "b.dmb"
+    args = ["baseline", "build", "--model", "m", "--input", str(work / "ok.csv")]
+    err = expect_user_error(capsys, *args, "--out", str(out))
+    assert str(out) in err
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".baseline-")]
+
+
 def test_baseline_show_of_a_corrupt_file(tmp_path: Path, capsys: Any) -> None:
     bad = tmp_path / "bad.dmb"
     bad.write_bytes(b"PK\x03\x04" + b"\x00" * 40)
