@@ -8,7 +8,9 @@ Large files are read in chunks with a progress callback.
 
 from __future__ import annotations
 
+import lzma
 import os
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -61,7 +63,18 @@ def read_table(path: str | os.PathLike[str], progress: Progress | None = None) -
             df = _read_text(p, progress, csv=False)
     except InputError:
         raise
-    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+    # EOFError, zlib.error and LZMAError: a truncated or corrupt .gz/.bz2/.xz file;
+    # ImportError: a compression whose optional package is not installed (.zst).
+    except (
+        ValueError,
+        OSError,
+        UnicodeDecodeError,
+        EOFError,
+        zlib.error,
+        lzma.LZMAError,
+        ImportError,
+        pd.errors.ParserError,
+    ) as exc:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"{p}: cannot read as {fmt} ({msg})") from None
     except Exception as exc:  # pyarrow raises its own ArrowInvalid etc.
