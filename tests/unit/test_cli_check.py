@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import json
+import lzma
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +19,9 @@ from scipy import stats
 
 from drift_monitor.baseline import load_baseline
 from drift_monitor.cli import main
+from drift_monitor.evaluation import DetectionSettings, evaluate_window, window_from_frame
 from drift_monitor.stats import category_key
+from drift_monitor.tables import read_table
 
 CONSOLE_SCRIPT = Path(sys.executable).with_name("drift-monitor")
 
@@ -513,6 +518,42 @@ def test_unparseable_input(
     assert str(path) in expect_user_error(capsys, *_check_args(work, path))
 
 
+def _compressed(kind: str, raw: bytes) -> tuple[str, bytes]:
+    if kind == "gz-truncated":
+        return ".csv.gz", gzip.compress(raw)[:-30]
+    if kind == "gz-corrupt":
+        data = bytearray(gzip.compress(raw))
+        data[40] ^= 0xFF
+        return ".csv.gz", bytes(data)
+    if kind == "bz2-truncated":
+        return ".csv.bz2", bz2.compress(raw)[:-30]
+    if kind == "xz-corrupt":
+        data = bytearray(lzma.compress(raw))
+        data[60] ^= 0xFF
+        return ".csv.xz", bytes(data)
+    if kind == "jsonl-gz-truncated":
+        return ".jsonl.gz", gzip.compress(raw)[:-30]
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize(
+    "kind", ["gz-truncated", "gz-corrupt", "bz2-truncated", "xz-corrupt", "jsonl-gz-truncated"]
+)
+def test_damaged_compressed_input(work: Path, tmp_path: Path, capsys: Any, kind: str) -> None:
+    suffix, data = _compressed(kind, (work / "ok.csv").read_bytes())
+    path = tmp_path / f"w{suffix}"
+    path.write_bytes(data)
+    assert str(path) in expect_user_error(capsys, *_check_args(work, path))
+
+
+def test_intact_compressed_input_is_read(work: Path, tmp_path: Path, capsys: Any) -> None:
+    path = tmp_path / "w.csv.gz"
+    path.write_bytes(gzip.compress((work / "drift.csv").read_bytes()))
+    code, doc = check_json(capsys, work, path)
+    assert code == 1
+    assert {f["name"] for f in doc["features"] if f["status"] == "alert"} == DRIFTED
+
+
 def test_baseline_column_absent_from_input(work: Path, tmp_path: Path, capsys: Any) -> None:
     path = tmp_path / "w.csv"
     generate(500, seed=13).drop(columns=["device"]).to_csv(path, index=False)
@@ -615,3 +656,31 @@ def test_console_script(work: Path, tmp_path: Path) -> None:
     assert len(missing.stderr.splitlines()) == 1
     assert "Traceback" not in missing.stderr
     assert str(tmp_path / "absent.csv") in missing.stderr
+
+
+def test_missing_values_do_not_turn_codes_or_bools_into_unseen_categories(
+    work: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With a missing value, pandas reads an int column as floats (3.0) and a bool
+    column as objects: both must still match the training categories."""
+    df = generate(5_000, seed=15)
+    df["region_id"] = df["region_id"].astype(float)
+    df.loc[df.index[:500], "region_id"] = np.nan
+    df["is_new"] = df["is_new"].astype(object)
+    df.loc[df.index[:250], "is_new"] = None
+    path = tmp_path / "w.csv"
+    df.to_csv(path, index=False)
+    reread = read_table(path)
+    assert reread["region_id"].dtype == np.float64
+    assert reread["is_new"].dtype == object
+
+    baseline = load_baseline(work / "fraud.dmb")
+    result = evaluate_window(baseline, window_from_frame(baseline, reread), DetectionSettings())
+    cols = {c.name: c for c in result.columns}
+    assert cols["region_id"].unseen_ratio == 0.0
+    assert cols["region_id"].missing_ratio == 0.1
+    assert cols["is_new"].unseen_ratio == 0.0
+    assert cols["is_new"].missing_ratio == 0.05
+    code, doc = check_json(capsys, work, path)
+    assert doc["status"] == "ok"
+    assert code == 0
