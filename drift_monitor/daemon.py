@@ -82,7 +82,7 @@ class Monitor:
         self.outbox: Outbox | None = None
         if config.webhooks.targets:
             config.webhooks.check_secrets()
-            self.outbox = Outbox.in_state_dir(state_dir)
+            self.outbox = Outbox.in_state_dir(state_dir, history_size=config.webhooks.history_size)
             self.dispatcher = Dispatcher(
                 self.outbox,
                 config.webhooks,
