@@ -21,6 +21,13 @@ class AuditLog:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._fh = path.open("a", encoding="utf-8")
+        # kill -9 in the middle of a write leaves a last line without its newline:
+        # start on a new line, or the next window would be glued onto it (unreadable).
+        if self._fh.tell() > 0:
+            with path.open("rb") as fh:
+                fh.seek(-1, os.SEEK_END)
+                if fh.read(1) != b"\n":
+                    self._fh.write("\n")
 
     def __call__(self, result: WindowResult, window: ClosedWindow) -> None:
         """Record one evaluated window."""
