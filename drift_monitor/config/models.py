@@ -119,9 +119,11 @@ class DecodeSettings(_Strict):
         default=1_048_576, ge=64, description="Larger record values are invalid (too_large)."
     )
     max_future_seconds: float = Field(
-        default=3600.0,
+        default=120.0,
         ge=0,
-        description="Event timestamps further ahead of the broker timestamp are invalid.",
+        description="Event timestamps further ahead of the record timestamp are invalid "
+        "(future_timestamp): one such event would otherwise advance the watermark and "
+        "close windows early. Allow for producer clock skew.",
     )
 
 

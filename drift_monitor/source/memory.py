@@ -12,10 +12,15 @@ from drift_monitor.source.base import Commit, Record, TopicPartition
 class MemorySource:
     """Records fed by :meth:`feed`, consumed in order, with Kafka-like commits.
 
-    One consumer; every fed partition is assigned. Thread-safe feeding.
+    One consumer; every fed partition is assigned. Thread-safe feeding. With
+    ``retain_committed=False`` records below a partition's committed offset are
+    dropped on commit (like log retention), so a long stream holds bounded memory;
+    seeking below the committed offset is then an error.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, retain_committed: bool = True) -> None:
+        self._retain = retain_committed
+        self._base: dict[TopicPartition, int] = {}
         self._records: dict[TopicPartition, list[Record]] = {}
         self._positions: dict[TopicPartition, int] = {}
         self._committed: dict[TopicPartition, Commit] = {}
@@ -34,7 +39,7 @@ class MemorySource:
         with self._lock:
             log = self._records.setdefault((topic, 0), [])
             self._positions.setdefault((topic, 0), 0)
-            offset = len(log)
+            offset = self._base.get((topic, 0), 0) + len(log)
             log.append(Record(topic, 0, offset, key, value, ts_ms))
             return offset
 
@@ -44,7 +49,8 @@ class MemorySource:
         with self._lock:
             for tp, log in self._records.items():
                 pos = self._positions[tp]
-                take = log[pos : pos + max_records - len(out)]
+                base = self._base.get(tp, 0)
+                take = log[pos - base : pos - base + max_records - len(out)]
                 out.extend(take)
                 self._positions[tp] = pos + len(take)
                 if len(out) >= max_records:
@@ -52,9 +58,17 @@ class MemorySource:
         return out
 
     def commit(self, positions: Mapping[TopicPartition, Commit]) -> None:
-        """Record the commits."""
+        """Record the commits (and drop what they cover unless retained)."""
         with self._lock:
             self._committed.update(positions)
+            if self._retain:
+                return
+            for tp, c in positions.items():
+                base = self._base.get(tp, 0)
+                drop = c.offset - base
+                if drop > 0 and tp in self._records:
+                    del self._records[tp][:drop]
+                    self._base[tp] = c.offset
 
     def committed(self, tp: TopicPartition) -> Commit | None:
         """The last commit of ``tp``."""
@@ -69,6 +83,8 @@ class MemorySource:
     def seek(self, tp: TopicPartition, offset: int) -> None:
         """Rewind or skip ``tp`` to ``offset``."""
         with self._lock:
+            if offset < self._base.get(tp, 0):
+                raise ValueError(f"offset {offset} of {tp} was dropped after its commit")
             self._positions[tp] = offset
 
     def on_rebalance(self, callback: Callable[[], None]) -> None:
@@ -78,7 +94,10 @@ class MemorySource:
     def lag(self) -> dict[TopicPartition, int]:
         """Unread records per partition."""
         with self._lock:
-            return {tp: len(log) - self._positions[tp] for tp, log in self._records.items()}
+            return {
+                tp: self._base.get(tp, 0) + len(log) - self._positions[tp]
+                for tp, log in self._records.items()
+            }
 
     def connected(self) -> bool:
         """Always connected."""
