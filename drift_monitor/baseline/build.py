@@ -9,6 +9,7 @@ categories (e.g. a region id) and ``numeric=[...]`` to force a column numeric.
 from __future__ import annotations
 
 import datetime as dt
+import zlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -96,7 +97,6 @@ def build_baseline(
         raise BaselineError(f"max_categories must be >= 1, got {max_categories}")
 
     now = (created_at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
-    rng = np.random.default_rng(seed)
     columns: list[ColumnBaseline] = []
     for name in df.columns:
         if name in exclude:
@@ -111,6 +111,9 @@ def build_baseline(
         else:
             kind = infer_kind(series)
         if kind == "numeric":
+            # One random stream per column, keyed by its name: a column's reference
+            # sample does not change when other columns are added, dropped or reordered.
+            rng = np.random.default_rng([seed, zlib.crc32(str(name).encode())])
             columns.append(_numeric_column(str(name), role, series, sample_size, bins, rng))
         else:
             columns.append(_categorical_column(str(name), role, series, max_categories))

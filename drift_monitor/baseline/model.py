@@ -23,7 +23,7 @@ Role = Literal["feature", "prediction"]
 SCHEMA_VERSION = 1
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class NumericProfile:
     """Numeric column summary.
 
@@ -64,7 +64,7 @@ class CategoricalProfile:
         return c / total if total > 0 else c
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class ColumnBaseline:
     """One column: its kind (how it is tested), role (feature or prediction), row count
     in training, the ratio of missing values, and its profile (None when every training
@@ -87,9 +87,11 @@ class ColumnBaseline:
 PreparedColumn = PreparedNumeric | PreparedCategorical
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Baseline:
     """A model's training baseline, as built by :func:`drift_monitor.build_baseline`.
+
+    Compared by identity (it holds numpy arrays); compare ``checksum`` for content.
 
     ``created_at`` is an RFC 3339 UTC string; ``build`` holds the build parameters
     (sample size, seed, bins, …); ``checksum`` is the content checksum of the file it

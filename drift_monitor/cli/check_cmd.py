@@ -15,6 +15,7 @@ from drift_monitor.evaluation import (
     Status,
     WindowResult,
     evaluate_window,
+    unknown_columns,
     window_from_frame,
 )
 from drift_monitor.tables import read_table
@@ -41,6 +42,11 @@ def register(sub: Any) -> None:
     p.add_argument("--report", help="also write a self-contained HTML report to this file")
     p.add_argument("--config", help="YAML config whose detection settings to use")
     p.add_argument(
+        "--allow-insufficient",
+        action="store_true",
+        help="exit 0 instead of 2 when the input has too few rows to judge",
+    )
+    p.add_argument(
         "--fail-on",
         choices=("alert", "warning"),
         default="alert",
@@ -53,6 +59,8 @@ def run_check(args: argparse.Namespace) -> int:
     """Evaluate, print, optionally write the report; returns the exit code."""
     baseline = load_baseline(args.baseline)
     settings = _settings(args.config, baseline.model)
+    for warning in unknown_columns(settings, baseline.column_names):
+        print(f"drift-monitor: warning: {warning}", file=sys.stderr)
     df = read_table(args.input)
     result = evaluate_window(baseline, window_from_frame(baseline, df, args.input), settings)
     if args.format == "json":
@@ -65,6 +73,15 @@ def run_check(args: argparse.Namespace) -> int:
 
         write_report(args.report, result, baseline, window_from_frame(baseline, df, args.input))
         print(f"report written to {args.report}", file=sys.stderr)
+    if result.status == Status.INSUFFICIENT_DATA and not args.allow_insufficient:
+        # A CI gate must fail closed: an empty or truncated file is not a pass.
+        print(
+            f"drift-monitor: error: {args.input}: {result.events} rows, too few to judge "
+            f"(min_events {settings.min_events} present values per column); check the "
+            "input or pass --allow-insufficient",
+            file=sys.stderr,
+        )
+        return 2
     fail_at = Status.WARNING if args.fail_on == "warning" else Status.ALERT
     return 1 if result.status >= fail_at else 0
 

@@ -9,6 +9,7 @@ from drift_monitor.evaluation.settings import (
     DetectionSettings,
     StatusRule,
     Threshold,
+    unknown_columns,
 )
 
 __all__ = [
@@ -25,5 +26,6 @@ __all__ = [
     "evaluate_window",
     "model_status",
     "test_status",
+    "unknown_columns",
     "window_from_frame",
 ]

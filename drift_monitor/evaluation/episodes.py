@@ -53,8 +53,9 @@ class Transition:
 
 def episode_id(model: str, window_end: float) -> str:
     """Stable id of the episode opened by the window ending at ``window_end`` (epoch s)."""
-    stamp = dt.datetime.fromtimestamp(window_end, dt.UTC).strftime("%Y%m%dT%H%M%S")
-    ms = round((window_end % 1) * 1000)
+    total_ms = round(window_end * 1000)
+    seconds, ms = divmod(total_ms, 1000)
+    stamp = dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y%m%dT%H%M%S")
     return f"drift-{model}-{stamp}{ms:03d}Z"
 
 

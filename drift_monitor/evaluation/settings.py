@@ -167,3 +167,22 @@ class DetectionSettings(_Strict):
             if t not in compute:
                 compute.append(t)
         return compute, decide
+
+
+def unknown_columns(settings: DetectionSettings, columns: list[str]) -> list[str]:
+    """Warnings for settings naming columns the baseline does not have (per-column
+    overrides and critical columns): such settings would otherwise silently do nothing."""
+    known = set(columns)
+    out = [
+        f"detection.columns.{name}: no such column in the baseline (columns: "
+        f"{', '.join(sorted(known)[:12])}); the override is ignored"
+        for name in settings.columns
+        if name not in known
+    ]
+    for name in settings.status_rule.critical_columns or ():
+        if name not in known:
+            out.append(
+                f"detection.status_rule.critical_columns: {name!r} is not a column of the "
+                "baseline; it can never alert"
+            )
+    return out

@@ -90,7 +90,7 @@ def _ks_exact(n_w: int, n_b: int, d: float) -> tuple[float, float] | None:
     """scipy's exact two-sided p-value, or None where scipy itself would fall back."""
     # scipy exposes no public function for the exact two-sample distribution given D;
     # we call the same private helper ks_2samp uses so the numbers are identical.
-    # tests/test_stats_numeric.py pins this against ks_2samp on every release of scipy.
+    # tests/unit/test_stats_numeric.py pins this against ks_2samp on every release of scipy.
     from scipy.stats._stats_py import _attempt_exact_2kssamp  # noqa: PLC0415
 
     g = math.gcd(n_w, n_b)
