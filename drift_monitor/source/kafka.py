@@ -11,8 +11,11 @@ a flag; the consume loop notices it and rebuilds its windows on the main thread
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import math
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -26,6 +29,14 @@ from drift_monitor.config.models import KafkaSettings
 from drift_monitor.source.base import Commit, Record, TopicPartition
 
 log = logging.getLogger("drift_monitor.kafka")
+
+#: Seconds between two broker liveness probes (metadata requests), at most.
+PROBE_INTERVAL_S = 2.0
+#: A probe unanswered for this long means the brokers are unreachable, whatever the
+#: connection state says (a metadata answer takes milliseconds on a live cluster).
+PROBE_STALE_S = 8.0
+#: Longest wait of one synchronous offset commit (a commit takes milliseconds).
+COMMIT_TIMEOUT_MS = 5000
 
 
 def client_options(settings: KafkaSettings) -> dict[str, Any]:
@@ -75,6 +86,12 @@ class KafkaEventSource:
         self._settings = settings
         self._callbacks: list[Callable[[], None]] = []
         self._lock = threading.Lock()
+        # Broker liveness probe (see connected()); callbacks run on kafka-python's IO thread.
+        self._probe_lock = threading.Lock()
+        self._probe_sent_at: float | None = None
+        self._probe_last_sent = -math.inf
+        self._probe_failed = False
+        self._probe_token: object | None = None
         self._consumer = KafkaConsumer(
             group_id=settings.group_id,
             enable_auto_commit=False,
@@ -114,14 +131,21 @@ class KafkaEventSource:
         return out
 
     def commit(self, positions: Mapping[TopicPartition, Commit]) -> None:
-        """Commit synchronously; raises KafkaError on failure (the caller retries)."""
+        """Commit synchronously, waiting at most :data:`COMMIT_TIMEOUT_MS`; raises
+        KafkaError on failure or timeout (the caller retries next round). Bounded so a
+        hung broker cannot stall the consume loop (and its health checks) for
+        kafka-python's whole request timeout."""
         if not positions:
             return
         offsets = {
             KTopicPartition(t, p): OffsetAndMetadata(c.offset, c.metadata, -1)
             for (t, p), c in positions.items()
         }
-        self._consumer.commit(offsets)
+        # A commit may block: probe the brokers first, so that a hung broker is judged
+        # by the age of this probe at the next health round (see connected()).
+        with contextlib.suppress(AttributeError, KafkaError):
+            self._probe()
+        self._consumer.commit(offsets, timeout_ms=COMMIT_TIMEOUT_MS)
 
     def committed(self, tp: TopicPartition) -> Commit | None:
         """The group's committed offset and metadata for ``tp``."""
@@ -154,13 +178,56 @@ class KafkaEventSource:
         return out
 
     def connected(self) -> bool:
-        """Whether any broker connection is up (kafka-python's client state)."""
+        """Whether the brokers answer: a broker connection is up (kafka-python's client
+        state) *and* the last metadata probe was answered.
+
+        Connection state alone is not enough: a hung broker, or a network partition that
+        drops packets, leaves the socket "connected" until kafka-python's request
+        timeout closes it, and a reconnect to a frozen broker can look connected again.
+        So each call (the consume thread's health round, every few seconds) and each
+        commit also send a cheap metadata request when none is in flight and none was
+        sent in the last :data:`PROBE_INTERVAL_S` seconds; a probe unanswered for
+        :data:`PROBE_STALE_S` seconds, or failed, means disconnected until one succeeds.
+        The answer arrives on kafka-python's IO thread: this never blocks.
+        """
         client = self._consumer._client
         try:
             brokers = client.cluster.brokers()
-            return any(client.connected(b.node_id) for b in brokers)
+            up = any(client.connected(b.node_id) for b in brokers)
+            self._probe()
         except (AttributeError, KafkaError):
             return False
+        return up and self._broker_answers()
+
+    def _broker_answers(self) -> bool:
+        with self._probe_lock:
+            if self._probe_failed:
+                return False
+            since = self._probe_sent_at
+            return since is None or time.monotonic() - since <= PROBE_STALE_S
+
+    def _probe(self) -> None:
+        """Ask for a metadata refresh unless one is in flight or was sent recently."""
+        cluster = self._consumer._client.cluster
+        now = time.monotonic()
+        with self._probe_lock:
+            if self._probe_sent_at is not None:
+                return  # in flight: its age is what _broker_answers judges
+            if now - self._probe_last_sent < PROBE_INTERVAL_S:
+                return
+            self._probe_sent_at = self._probe_last_sent = now
+            token = object()
+            self._probe_token = token
+
+        def done(ok: bool) -> None:
+            with self._probe_lock:
+                if self._probe_token is token:
+                    self._probe_sent_at = None
+                    self._probe_failed = not ok
+
+        future = cluster.request_update()
+        future.add_callback(lambda _: done(True))
+        future.add_errback(lambda _: done(False))
 
     def partition_count(self, topic: str) -> int:
         """Partitions of ``topic`` from cluster metadata (0 when unknown)."""
