@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from drift_monitor.config import AppConfig, load_config
+from drift_monitor.config import AppConfig, check_secrets, load_config
 
 
 def register(sub: Any) -> None:
@@ -23,7 +23,7 @@ def register(sub: Any) -> None:
 
 def _validate(args: argparse.Namespace) -> int:
     cfg = load_config(args.path)
-    cfg.webhooks.check_secrets()
+    check_secrets(cfg, args.path)
     models = ", ".join(m.name for m in cfg.models)
     print(
         f"{args.path}: ok ({len(cfg.models)} model(s): {models}; "

@@ -6,7 +6,7 @@ import argparse
 import logging
 from typing import Any
 
-from drift_monitor.config import load_config
+from drift_monitor.config import check_secrets, load_config
 from drift_monitor.logs import configure_logging
 
 log = logging.getLogger("drift_monitor.daemon")
@@ -21,6 +21,7 @@ def register(sub: Any) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
+    check_secrets(config, args.config)
     configure_logging(config.logging.level, config.logging.format)
     # Imported here so that `drift-monitor check` never loads kafka-python.
     from drift_monitor.daemon import Monitor  # noqa: PLC0415

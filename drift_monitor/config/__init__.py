@@ -1,6 +1,11 @@
 """The daemon's configuration: pydantic models and the YAML loader."""
 
-from drift_monitor.config.loader import apply_env_overrides, load_config, validate_config
+from drift_monitor.config.loader import (
+    apply_env_overrides,
+    check_secrets,
+    load_config,
+    validate_config,
+)
 from drift_monitor.config.models import (
     AppConfig,
     DecodeSettings,
@@ -18,6 +23,7 @@ __all__ = [
     "ModelSettings",
     "WindowSettings",
     "apply_env_overrides",
+    "check_secrets",
     "load_config",
     "validate_config",
 ]

@@ -54,6 +54,21 @@ def load_config(
     return validate_config(data, str(p))
 
 
+def check_secrets(config: AppConfig, source: str, environ: Mapping[str, str] | None = None) -> None:
+    """Resolve every secret reference now (webhook secrets and headers, Kafka SASL/SSL
+    passwords) so that a missing env variable or unreadable file is reported at start-up
+    as one line naming ``source`` and the field — never the secret's value."""
+    try:
+        config.webhooks.check_secrets(environ)
+        k = config.kafka
+        if k.sasl is not None:
+            k.sasl.password.resolve("kafka.sasl.password", environ)
+        if k.ssl is not None and k.ssl.password is not None:
+            k.ssl.password.resolve("kafka.ssl.password", environ)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+
+
 def validate_config(data: dict[str, Any], source: str = "config") -> AppConfig:
     """Validate a config mapping; ConfigError naming ``source`` and the first bad field."""
     try:
