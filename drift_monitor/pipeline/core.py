@@ -10,6 +10,11 @@ in a window not yet evaluated (it is re-read after a crash). The commit metadata
 carries each model's ``closed_until`` and the partition's high-water offset, so a
 restarted (or newly assigned) consumer recognises re-read events of windows that were
 already evaluated as replays instead of evaluating a partial window again.
+
+Counting: a record is counted (``events_total`` by outcome, invalid reasons, the
+dead-letter copy) once per process. Records this process re-reads after a rebalance
+(:meth:`Pipeline.reset`, then a seek to the committed offset) go into the rebuilt
+windows again but are not counted again.
 """
 
 from __future__ import annotations
@@ -88,6 +93,8 @@ class Pipeline:
         self._next_offset: dict[TopicPartition, int] = {}
         self._first_read: dict[TopicPartition, int] = {}
         self._replay_until: dict[TopicPartition, int] = {}
+        # Per partition, the offset this process has counted records up to (set on reset).
+        self._counted_until: dict[TopicPartition, int] = {}
         self._restored_closed: dict[str, float] = {}
         self._models_on: dict[TopicPartition, set[str]] = {}
         self._limiter = RateLimiter(config.logging.invalid_events_per_minute, clock)
@@ -151,22 +158,29 @@ class Pipeline:
             if tp not in self._next_offset:
                 self._first_read.setdefault(tp, rec.offset)
             self._next_offset[tp] = rec.offset + 1
+            # Re-read after a rebalance: already counted (and dead-lettered) by this process.
+            counted = rec.offset < self._counted_until.get(tp, -1)
             try:
                 event = decode(rec.value, rec.key, rec.topic, rec.timestamp_ms)
             except EventError as err:
-                self._invalid(rec, err, "-")
+                if not counted:
+                    self._invalid(rec, err, "-")
                 continue
             windows = self.windows.get(event.model) or self._windows_for(event.model)
             if windows is None:
-                self.state.count(
-                    event.model if event.model in self._settings else "-", "unknown_model"
-                )
-                self._route(rec, "unknown_model", f"no baseline loaded for model {event.model!r}")
+                if not counted:
+                    self.state.count(
+                        event.model if event.model in self._settings else "-", "unknown_model"
+                    )
+                    self._route(
+                        rec, "unknown_model", f"no baseline loaded for model {event.model!r}"
+                    )
                 continue
             try:
                 nums, codes = windows.layout.extract(event)
             except EventError as err:
-                self._invalid(rec, err, event.model)
+                if not counted:
+                    self._invalid(rec, err, event.model)
                 continue
             replay = rec.offset < self._replay_until.get(tp, -1)
             models_on = self._models_on.get(tp)
@@ -177,9 +191,11 @@ class Pipeline:
                 nums, codes, event.timestamp, tp, rec.offset, event.event_id, now, replay
             )
             if result.outcome == "accepted":
-                accepted[event.model] = accepted.get(event.model, 0) + 1
+                if not counted:
+                    accepted[event.model] = accepted.get(event.model, 0) + 1
             elif result.outcome == "late":
-                self.state.count(event.model, "late")
+                if not counted:
+                    self.state.count(event.model, "late")
             else:
                 self.state.count_replayed(event.model)
             for w in result.closed:
@@ -360,6 +376,7 @@ class Pipeline:
                 )
         for tp, nxt in self._next_offset.items():
             self._replay_until[tp] = max(self._replay_until.get(tp, 0), nxt)
+            self._counted_until[tp] = max(self._counted_until.get(tp, 0), nxt)
         self.windows.clear()
         self._next_offset.clear()
         self._first_read.clear()
