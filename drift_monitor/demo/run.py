@@ -78,14 +78,14 @@ def _free_port(preferred: int) -> int:
             return int(s.getsockname()[1])
 
 
-def _config(opts: DemoOptions, port: int, receiver_url: str) -> Any:
+def _config(opts: DemoOptions, port: int, receiver_url: str, topic: str) -> Any:
     kafka = opts.kafka or "in-memory:0"
     return validate_config(
         {
             "kafka": {
                 "bootstrap_servers": [kafka],
-                "topics": ["credit-predictions"],
-                "group_id": f"drift-monitor-demo-{secrets.token_hex(3)}",
+                "topics": [topic],
+                "group_id": f"drift-monitor-{topic}",
                 "poll_timeout_ms": 100,
             },
             "baselines": {"dir": str(opts.out / "baselines")},
@@ -189,9 +189,10 @@ class _Live:
         self.out.flush()
 
 
-def run_demo(opts: DemoOptions, out: TextIO = sys.stdout) -> int:
-    """Run the demo; returns 0 when the drifted columns found are exactly the injected
-    ones, 1 otherwise."""
+def run_demo(opts: DemoOptions, out: TextIO | None = None) -> int:
+    """Run the demo (printing to ``out``, default stdout); returns 0 when the drifted
+    columns found are exactly the injected ones, 1 otherwise."""
+    out = out or sys.stdout
     t_start = time.monotonic()
     if opts.out.exists():
         shutil.rmtree(opts.out / "state", ignore_errors=True)
@@ -212,7 +213,9 @@ def run_demo(opts: DemoOptions, out: TextIO = sys.stdout) -> int:
     receiver = DemoReceiver(secret)
     receiver.start()
     port = _free_port(opts.port)
-    config = _config(opts, port, receiver.url)
+    # A fresh topic per run: a second demo on the same broker must not re-read the first.
+    topic = f"credit-predictions-{secrets.token_hex(4)}"
+    config = _config(opts, port, receiver.url, topic)
 
     source: EventSource
     producer: Any = None
@@ -247,12 +250,12 @@ def run_demo(opts: DemoOptions, out: TextIO = sys.stdout) -> int:
     def flush(chunk: list[bytes]) -> None:
         if producer is not None:
             for value in chunk:
-                producer.send("credit-predictions", value=value, key=MODEL.encode())
+                producer.send(topic, value=value, key=MODEL.encode())
             producer.flush()
         else:
             assert isinstance(source, MemorySource)
             for value in chunk:
-                source.append("credit-predictions", value, key=MODEL.encode())
+                source.append(topic, value, key=MODEL.encode())
 
     def drain(until_sent: int) -> None:
         deadline = time.monotonic() + 30

@@ -1,0 +1,60 @@
+"""`drift-monitor demo`: the whole loop, no infrastructure, drifted columns exact."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+from pathlib import Path
+
+from drift_monitor.cli import main
+from drift_monitor.demo.dataset import DEFAULT_DRIFT, drifted_columns
+from drift_monitor.demo.run import DemoOptions, run_demo
+from drift_monitor.logs import JsonFormatter
+
+
+def test_demo_detects_exactly_the_injected_drift_and_fires_one_verified_webhook(
+    tmp_path: Path,
+) -> None:
+    out = io.StringIO()
+    code = run_demo(DemoOptions(out=tmp_path / "demo", port=0, pace=0.0, live=False), out)
+    text = out.getvalue()
+    assert code == 0, text
+    detected = re.search(r"detected drift : (.*?)\s{3}", text)
+    assert detected is not None
+    assert set(detected.group(1).split(", ")) == set(drifted_columns(DEFAULT_DRIFT))
+    assert "(exactly the injected columns)" in text
+    verdicts = re.search(r"insufficient\): ([OWAI ]+)", text)
+    assert verdicts is not None
+    # six clean windows, then six drifted ones
+    assert verdicts.group(1).split() == ["O"] * 6 + ["A"] * 6
+    assert "1 received by the demo's retraining endpoint" in text
+    assert "drift.detected id=drift-credit-" in text and "signature verified" in text
+    report = tmp_path / "demo" / "drift-report.html"
+    html = report.read_text()
+    assert "<svg" in html and "credit_score" in html
+    assert (tmp_path / "demo" / "baselines" / "credit.dmb").exists()
+
+
+def test_demo_cli_fast(tmp_path: Path, capsys) -> None:
+    assert main(["demo", "--fast", "--out", str(tmp_path / "d"), "--port", "0"]) == 0
+    assert "next steps:" in capsys.readouterr().out
+
+
+def test_json_logs_carry_structured_fields() -> None:
+    record = logging.LogRecord(
+        "drift_monitor.pipeline",
+        logging.WARNING,
+        __file__,
+        1,
+        "rejected event at %s/%d@%d",
+        ("t", 3, 42),
+        None,
+    )
+    record.model = "fraud"
+    record.topic, record.partition, record.offset = "t", 3, 42
+    doc = json.loads(JsonFormatter().format(record))
+    assert doc["message"] == "rejected event at t/3@42"
+    assert (doc["model"], doc["topic"], doc["partition"], doc["offset"]) == ("fraud", "t", 3, 42)
+    assert doc["level"] == "warning" and doc["ts"].endswith("Z")
