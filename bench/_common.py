@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import faulthandler
 import logging
 import os
 import shlex
@@ -19,6 +20,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
@@ -43,6 +45,8 @@ CLI = str(Path(sys.executable).parent / "drift-monitor")
 SCORE = "score"
 #: Event time of the first event (2026-01-01T00:00:00Z).
 T0 = 1_767_225_600.0
+#: Training rows of the benchmark baselines (= reference sample size, up to 100 000).
+BASELINE_ROWS = {"small": 20_000, "full": 100_000}
 
 
 # -- arguments and reporting ---------------------------------------------------------
@@ -89,8 +93,13 @@ def result(name: str, value: str) -> None:
     sys.stdout.flush()
 
 
-def ratio(name: str, value: float, target: float, higher_is_better: bool = True) -> bool:
-    """One ratio against its target; returns whether the target is met."""
+def ratio(name: str, value: float, target: float | None, higher_is_better: bool = True) -> bool:
+    """One ratio against its target (None: a diagnostic without one); returns whether
+    the target is met."""
+    if target is None:
+        print(f"ratio {name}: {value:.3g} (diagnostic, no target)")
+        sys.stdout.flush()
+        return True
     met = value >= target if higher_is_better else value <= target
     op = ">=" if higher_is_better else "<="
     print(f"ratio {name}: {value:.3g} (target {op} {target:g}) -> {'met' if met else 'MISSED'}")
@@ -246,6 +255,10 @@ class EventStream:
         """Events generated so far."""
         return self._index
 
+    def seek(self, index: int) -> None:
+        """Give the next event the event time of event number ``index``."""
+        self._index = index
+
     def _pool(self) -> list[bytes]:
         rows = self._pools.get(self.drift)
         if rows is None:
@@ -348,8 +361,10 @@ def app_config(
     episodes: dict[str, Any] | None = None,
     webhooks: dict[str, Any] | None = None,
     log_level: str = "WARNING",
+    baselines_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """A daemon config (as a mapping, ready to validate or dump as YAML)."""
+    """A daemon config (as a mapping, ready to validate or dump as YAML); baselines in
+    ``baselines_dir`` (default ``workdir/baselines``), state in ``workdir/state``."""
     cfg: dict[str, Any] = {
         "kafka": {
             "bootstrap_servers": [bootstrap],
@@ -357,7 +372,10 @@ def app_config(
             "group_id": group,
             "poll_timeout_ms": 200,
         },
-        "baselines": {"dir": str(workdir / "baselines"), "reload_interval_seconds": 30},
+        "baselines": {
+            "dir": str(baselines_dir or workdir / "baselines"),
+            "reload_interval_seconds": 30,
+        },
         "state": {"dir": str(workdir / "state")},
         "http": {"host": "127.0.0.1", "port": http_port},
         "defaults": {"window": window or window_config(), "episodes": episodes or {}},
@@ -508,6 +526,41 @@ def wait_for(probe: Callable[[], Any], timeout: float, what: str, interval: floa
         if time.monotonic() > deadline:
             raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(interval)
+
+
+class Watchdog:
+    """Ends the benchmark (exit 3, with every thread's stack) when ``progress`` has not
+    changed for ``stall_s`` seconds: a consumer blocked inside a client call never
+    returns to a deadline check of its own."""
+
+    def __init__(self, what: str, stall_s: float = 120.0) -> None:
+        self.what = what
+        self.stall_s = stall_s
+        self.progress = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True, name="bench-watchdog")
+
+    def __enter__(self) -> Watchdog:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+
+    def _watch(self) -> None:
+        seen, since = self.progress, time.monotonic()
+        while not self._stop.wait(1.0):
+            if self.progress != seen:
+                seen, since = self.progress, time.monotonic()
+            elif time.monotonic() - since > self.stall_s:
+                print(
+                    f"STALLED: {self.what} made no progress for {self.stall_s:.0f} s "
+                    f"(at {seen:,}); stacks of every thread:",
+                    flush=True,
+                )
+                faulthandler.dump_traceback(file=sys.stdout, all_threads=True)
+                sys.stdout.flush()
+                os._exit(3)
 
 
 # -- /metrics and RSS --------------------------------------------------------------------

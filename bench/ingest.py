@@ -23,13 +23,16 @@ import tempfile
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 
 from bench._common import (
+    BASELINE_ROWS,
     EventStream,
     Schema,
+    Watchdog,
     app_config,
     create_topic,
     delete_topic,
@@ -57,9 +60,34 @@ WINDOW_SECONDS = 300.0
 TARGET = 0.70  # daemon / bare
 
 
-def bare_loop(bootstrap: str, topic: str, total: int) -> tuple[float, float]:
-    """Poll + orjson.loads every value until ``total``; (join seconds, seconds from the
-    first record to the last)."""
+@dataclass(frozen=True)
+class Run:
+    """One measured consumer run: ``join`` seconds until the first record, then
+    ``seconds`` (wall) and ``cpu`` (this process, all threads) until the last."""
+
+    total: int
+    join: float
+    seconds: float
+    cpu: float
+    windows: int = 0
+
+    @property
+    def rate(self) -> float:
+        return self.total / self.seconds
+
+    @property
+    def cpu_us(self) -> float:
+        return self.cpu / self.total * 1e6
+
+    def describe(self) -> str:
+        text = f"{rate(self.total, self.seconds)}, {self.cpu_us:.1f} us CPU/event"
+        if self.windows:
+            text += f", {self.windows} windows evaluated"
+        return text + f"; {self.join:.1f} s to the first record"
+
+
+def bare_loop(bootstrap: str, topic: str, total: int) -> Run:
+    """Poll + orjson.loads every value until ``total``."""
     from kafka import KafkaConsumer  # noqa: PLC0415
 
     t0 = time.perf_counter()
@@ -73,48 +101,49 @@ def bare_loop(bootstrap: str, topic: str, total: int) -> tuple[float, float]:
     )
     loads = orjson.loads
     n = 0
-    first = None
+    first = cpu0 = 0.0
     try:
-        while n < total:
-            batches = consumer.poll(timeout_ms=200, max_records=5000)
-            for msgs in batches.values():
-                if first is None:
-                    first = time.perf_counter()
-                for m in msgs:
-                    loads(m.value)
-                n += len(msgs)
-        end = time.perf_counter()
+        with Watchdog("the bare consumer loop") as dog:
+            while n < total:
+                batches = consumer.poll(timeout_ms=200, max_records=5000)
+                for msgs in batches.values():
+                    if not first:
+                        first, cpu0 = time.perf_counter(), time.process_time()
+                    for m in msgs:
+                        loads(m.value)
+                    n += len(msgs)
+                dog.progress = n
+        end, cpu1 = time.perf_counter(), time.process_time()
     finally:
         consumer.close(autocommit=False)
-    assert first is not None
-    return first - t0, end - first
+    return Run(total, first - t0, end - first, cpu1 - cpu0)
 
 
 def _processed(monitor: Monitor) -> int:
     return sum(monitor.state.events.values())
 
 
-def run_monitor(config: AppConfig, source: EventSource, total: int) -> tuple[float, float, int]:
-    """Run the daemon's consume loop until ``total`` events are counted; (seconds to the
-    first processed batch, seconds from there to the last, windows evaluated)."""
+def run_monitor(config: AppConfig, source: EventSource, total: int) -> Run:
+    """Run the daemon's consume loop until ``total`` events are counted."""
     t0 = time.perf_counter()
     monitor = Monitor(config, source)
     monitor.start_background()
-    first = None
+    first = cpu0 = 0.0
     try:
-        while True:
-            monitor.run_once()
-            done = _processed(monitor)
-            if first is None and done:
-                first = time.perf_counter()
-            if done >= total:
-                break
-        end = time.perf_counter()
+        with Watchdog("the daemon's consume loop") as dog:
+            while True:
+                monitor.run_once()
+                done = _processed(monitor)
+                dog.progress = done
+                if not first and done:
+                    first, cpu0 = time.perf_counter(), time.process_time()
+                if done >= total:
+                    break
+        end, cpu1 = time.perf_counter(), time.process_time()
         windows = sum(monitor.state.windows_closed.values())
     finally:
         monitor.shutdown()
-    assert first is not None
-    return first - t0, end - first, windows
+    return Run(total, first - t0, end - first, cpu1 - cpu0, windows)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -130,8 +159,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         work = Path(tmp)
         t = time.perf_counter()
-        write_baselines(work / "baselines", Schema(), models)
-        result("baselines", f"{MODELS} x 100,000 training rows in {time.perf_counter() - t:.1f} s")
+        rows = BASELINE_ROWS[args.size]
+        write_baselines(work / "baselines", Schema(), models, rows=rows)
+        result("baselines", f"{MODELS} x {rows:,} training rows in {time.perf_counter() - t:.1f} s")
         with kafka(args.bootstrap) as bootstrap:
             topic = f"bench-ingest-{uuid.uuid4().hex[:8]}"
             create_topic(bootstrap, topic, PARTITIONS)
@@ -145,23 +175,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             result("window", f"tumbling {WINDOW_SECONDS:.0f} s, ~{per_window:,.0f} events/model")
             try:
-                j1, bare1 = bare_loop(bootstrap, topic, total)
-                result("bare loop #1", rate(total, bare1) + f", group join {j1:.1f} s")
-
+                bare1 = bare_loop(bootstrap, topic, total)
+                result("bare loop #1", bare1.describe())
                 cfg = app_config(work, models, bootstrap=bootstrap, topic=topic)
                 cfg["kafka"]["group_id"] = f"bench-daemon-{uuid.uuid4().hex[:8]}"
-                cfg["kafka"]["poll_timeout_ms"] = 200
                 config = validated(cfg)
                 from drift_monitor.source.kafka import KafkaEventSource  # noqa: PLC0415
 
-                jd, daemon_s, windows = run_monitor(config, KafkaEventSource(config.kafka), total)
-                result(
-                    "daemon (Kafka)",
-                    rate(total, daemon_s) + f", {windows} windows evaluated, join {jd:.1f} s",
-                )
-
-                j2, bare2 = bare_loop(bootstrap, topic, total)
-                result("bare loop #2", rate(total, bare2) + f", group join {j2:.1f} s")
+                daemon = run_monitor(config, KafkaEventSource(config.kafka), total)
+                result("daemon (Kafka)", daemon.describe())
+                bare2 = bare_loop(bootstrap, topic, total)
+                result("bare loop #2", bare2.describe())
             finally:
                 delete_topic(bootstrap, topic)
 
@@ -169,23 +193,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         source = MemorySource()
         source.feed(records)
         del records
-        mcfg = validated(app_config(work, models, topic="mem"))
-        _, mem_s, mwin = run_monitor(mcfg, source, total)
-        result("pipeline (MemorySource)", rate(total, mem_s) + f", {mwin} windows evaluated")
+        mem = run_monitor(validated(app_config(work, models, topic="mem")), source, total)
+        result("pipeline (MemorySource)", mem.describe())
 
-    bare_rate = total / ((bare1 + bare2) / 2)
-    daemon_rate = total / daemon_s
-    mem_rate = total / mem_s
-    result("bare loop (mean of #1, #2)", f"{bare_rate:,.0f} events/s")
-    # Per-event costs: if client and pipeline costs simply add up, daemon ~ 1/(1/bare+1/mem).
+    bare_rate = 2 * total / (bare1.seconds + bare2.seconds)
+    bare_cpu = (bare1.cpu_us + bare2.cpu_us) / 2
+    result("bare loop (mean of #1, #2)", f"{bare_rate:,.0f} events/s, {bare_cpu:.1f} us CPU/event")
     result(
-        "cost per event",
-        f"bare {1e6 / bare_rate:.1f} us, pipeline {1e6 / mem_rate:.1f} us, "
-        f"daemon {1e6 / daemon_rate:.1f} us (bare + pipeline = "
-        f"{1e6 / bare_rate + 1e6 / mem_rate:.1f} us)",
+        "CPU per event",
+        f"bare {bare_cpu:.1f} us, daemon {daemon.cpu_us:.1f} us, pipeline alone "
+        f"{mem.cpu_us:.1f} us (bare + pipeline = {bare_cpu + mem.cpu_us:.1f} us)",
     )
-    ratio("daemon / bare", daemon_rate / bare_rate, TARGET)
-    ratio("pipeline (no Kafka) / bare", mem_rate / bare_rate, 1.0)
+    ratio("daemon / bare (wall-clock rate)", daemon.rate / bare_rate, TARGET)
+    ratio("daemon / bare (by CPU per event)", bare_cpu / daemon.cpu_us, TARGET)
+    ratio("pipeline alone (no Kafka) / bare (wall-clock rate)", mem.rate / bare_rate, None)
     return 0
 
 

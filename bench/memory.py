@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from bench._common import (
+    BASELINE_ROWS,
     EventStream,
     Schema,
     app_config,
@@ -120,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     checkpoints = [total // 10, total // 2, total]
     with tempfile.TemporaryDirectory(prefix="bench-memory-") as tmp:
         work = Path(tmp)
-        write_baselines(work / "baselines", Schema(), models)
+        write_baselines(work / "baselines", Schema(), models, rows=BASELINE_ROWS[args.size])
         cfg = app_config(work, models, topic="generated", window=window_config(WINDOW_SECONDS))
         config = validated(cfg)
         stream = EventStream(Schema(), models, event_rate, PARTITIONS, seed=5)

@@ -1,0 +1,146 @@
+"""Scale-out: one daemon process against two in one consumer group.
+
+N events keyed by 8 models (2 per partition) are produced to a 4-partition topic; then
+``drift-monitor run --config ...`` subprocesses (1, then 2 in a fresh group) consume
+the topic. The benchmark polls every daemon's /metrics (``events_total``) with a
+deadline and records the sum over time.
+
+Reported per run: the time from the first counted event to N counted (end to end,
+including the rebalance when the second daemon joins), and the steady rate between
+25 % and 85 % of N (after the group has settled; a record re-read after a rebalance
+is counted again by the process it moved to, which only happens right after it).
+Target: two daemons >= 1.7x one.
+
+    .venv/bin/python -m bench.scaleout [--size small|full] [--bootstrap HOST:PORT]
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+from bench._common import (
+    BASELINE_ROWS,
+    Daemon,
+    EventStream,
+    Schema,
+    app_config,
+    create_topic,
+    delete_topic,
+    events_total,
+    free_port,
+    header,
+    kafka,
+    model_names,
+    parser,
+    produce,
+    rate,
+    ratio,
+    result,
+    window_config,
+    write_baselines,
+    write_yaml,
+)
+
+SIZES = {"small": 20_000, "full": 600_000}
+MODELS = 8
+PARTITIONS = 4
+WINDOWS = 12
+WINDOW_SECONDS = 300.0
+TARGET = 1.7
+STEADY = (0.25, 0.85)
+
+
+def consume(
+    n_daemons: int, work: Path, bootstrap: str, topic: str, total: int, timeout: float
+) -> tuple[float, float, list[float]]:
+    """Run ``n_daemons`` in a fresh group until they have counted ``total`` events;
+    (seconds from the first counted event to ``total``, steady rate, per-daemon counts)."""
+    group = f"bench-scaleout-{n_daemons}-{uuid.uuid4().hex[:6]}"
+    models = model_names(MODELS)
+    daemons: list[Daemon] = []
+    try:
+        for i in range(n_daemons):
+            d = work / f"run{n_daemons}-daemon{i}"
+            d.mkdir(parents=True)
+            port = free_port()
+            cfg = app_config(
+                d,
+                models,
+                bootstrap=bootstrap,
+                topic=topic,
+                group=group,
+                http_port=port,
+                baselines_dir=work / "baselines",
+                window=window_config(WINDOW_SECONDS),
+            )
+            cfg["kafka"]["client_id"] = f"bench-{i}"
+            daemons.append(Daemon(write_yaml(d / "config.yaml", cfg), d / "daemon.log", port))
+        samples: list[tuple[float, float]] = []
+        counts = [0.0] * n_daemons
+        deadline = time.monotonic() + timeout
+        while True:
+            for i, dmn in enumerate(daemons):
+                m = dmn.metrics()
+                if m is not None:
+                    counts[i] = events_total(m)
+            now = time.perf_counter()
+            done = sum(counts)
+            samples.append((now, done))
+            if done >= total:
+                break
+            if time.monotonic() > deadline:
+                logs = "\n".join(d.log_tail() for d in daemons)
+                raise RuntimeError(f"{done:,.0f}/{total:,} events after {timeout:.0f} s\n{logs}")
+            time.sleep(0.1)
+    finally:
+        for dmn in daemons:
+            dmn.stop()
+    first = next(t for t, n in samples if n > 0)
+    end = samples[-1][0]
+    lo = next((t, n) for t, n in samples if n >= STEADY[0] * total)
+    hi = next((t, n) for t, n in samples if n >= STEADY[1] * total)
+    steady = (hi[1] - lo[1]) / (hi[0] - lo[0])
+    return end - first, steady, counts
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--bootstrap", help="use this broker instead of starting a private one")
+    p.add_argument("--events", type=int, help="override the number of events")
+    p.add_argument("--timeout", type=float, default=900.0, help="deadline of one run (s)")
+    args = p.parse_args(argv)
+    total = args.events or SIZES[args.size]
+    header(f"scale-out: {total:,} events, {MODELS} models keyed onto {PARTITIONS} partitions")
+    models = model_names(MODELS)
+    event_rate = (total / (MODELS * WINDOWS)) * MODELS / WINDOW_SECONDS
+    with tempfile.TemporaryDirectory(prefix="bench-scaleout-") as tmp:
+        work = Path(tmp)
+        write_baselines(work / "baselines", Schema(), models, rows=BASELINE_ROWS[args.size])
+        with kafka(args.bootstrap) as bootstrap:
+            topic = f"bench-scaleout-{uuid.uuid4().hex[:8]}"
+            create_topic(bootstrap, topic, PARTITIONS)
+            try:
+                stream = EventStream(Schema(), models, event_rate, PARTITIONS, seed=3)
+                produce(bootstrap, topic, stream, total)
+                result("produced", f"{total:,} events, 2 models per partition")
+                one_s, one_rate, _ = consume(1, work, bootstrap, topic, total, args.timeout)
+                result("one daemon", f"{rate(total, one_s)}; steady {one_rate:,.0f} events/s")
+                two_s, two_rate, counts = consume(2, work, bootstrap, topic, total, args.timeout)
+                split = " + ".join(f"{c:,.0f}" for c in counts)
+                result(
+                    "two daemons",
+                    f"{rate(total, two_s)}; steady {two_rate:,.0f} events/s; counted {split}",
+                )
+            finally:
+                delete_topic(bootstrap, topic)
+    ratio("two / one (steady rate)", two_rate / one_rate, TARGET)
+    ratio("two / one (end to end, incl. rebalance)", one_s / two_s, TARGET)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

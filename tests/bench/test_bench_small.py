@@ -1,0 +1,64 @@
+"""Every benchmark runs at ``--size small`` and prints its results.
+
+These prove the scripts work (broker, daemons, receivers, comparisons); they assert no
+timing: the numbers of a shared 2-core machine are not a pass/fail criterion. The
+evaluation benchmark does assert that every statistic equals scipy's.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.services.kafka import KafkaBroker
+
+TIMEOUT_S = 300
+
+
+def run_bench(name: str, *args: str) -> str:
+    proc = subprocess.run(
+        [sys.executable, "-m", f"bench.{name}", "--size", "small", *args],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        check=False,
+    )
+    assert proc.returncode == 0, f"bench.{name} failed:\n{proc.stdout}\n{proc.stderr}"
+    assert f"-m bench.{name} --size small" in proc.stdout  # the command line is printed
+    return proc.stdout
+
+
+def test_evaluation_small_matches_scipy() -> None:
+    out = run_bench("evaluation", "--no-evidently")
+    assert "(a) statistics vs scipy" in out and "(b) statistics vs scipy" in out
+    assert "ratio (a) scipy / ours" in out and "ratio (b) scipy / ours" in out
+
+
+def test_memory_small_reports_rss_checkpoints() -> None:
+    out = run_bench("memory")
+    assert out.count("RSS at") == 4
+    assert "ratio max |RSS / warm-up RSS - 1|" in out
+
+
+@pytest.mark.kafka
+def test_ingest_small(kafka_broker: KafkaBroker) -> None:
+    out = run_bench("ingest", "--bootstrap", kafka_broker.bootstrap)
+    for line in ("bare loop #1", "daemon (Kafka)", "pipeline (MemorySource)"):
+        assert line in out
+    assert "ratio daemon / bare" in out
+
+
+@pytest.mark.kafka
+def test_scaleout_small(kafka_broker: KafkaBroker) -> None:
+    out = run_bench("scaleout", "--bootstrap", kafka_broker.bootstrap)
+    assert "one daemon" in out and "two daemons" in out
+    assert "ratio two / one (steady rate)" in out
+
+
+@pytest.mark.kafka
+def test_latency_small(kafka_broker: KafkaBroker) -> None:
+    out = run_bench("latency", "--bootstrap", kafka_broker.bootstrap)
+    assert "window close -> gauge on /metrics: p50" in out
+    assert "window close -> webhook received: p50" in out
