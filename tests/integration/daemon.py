@@ -1,0 +1,348 @@
+"""The daemon as a real subprocess (``drift-monitor run --config FILE``) for the
+integration tests: config writing, start/stop/kill, and typed reads of its endpoints.
+
+Nothing here sleeps to wait for a result: :func:`wait_for` polls a condition with a
+deadline and says what it was waiting for (and the last value seen) when it gives up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from prometheus_client.parser import text_string_to_metric_families
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+# The console script of the venv running the tests (falls back to `python -m`).
+_SCRIPT = Path(sys.executable).parent / "drift-monitor"
+CLI: list[str] = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "drift_monitor"]
+
+START_TIMEOUT_S = 30.0
+SIGTERM_TIMEOUT_S = 20.0
+POLL_INTERVAL_S = 0.1
+
+T = TypeVar("T")
+
+
+class WaitTimeout(AssertionError):
+    """A condition polled by :func:`wait_for` did not hold before its deadline."""
+
+
+def wait_for(
+    probe: Callable[[], T | None],
+    timeout: float,
+    what: str,
+    *,
+    interval: float = POLL_INTERVAL_S,
+    on_timeout: Callable[[], str] | None = None,
+) -> T:
+    """Call ``probe`` until it returns something truthy; return that. Raises
+    :class:`WaitTimeout` naming ``what`` (plus ``on_timeout()``'s text) after
+    ``timeout`` seconds. Exceptions of ``probe`` propagate."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            extra = on_timeout() if on_timeout is not None else ""
+            raise WaitTimeout(f"timed out after {timeout:.0f}s waiting for {what}\n{extra}")
+        time.sleep(interval)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now (the daemon binds it next)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# -- metrics -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """One parsed /metrics scrape: samples by name, each with its labels."""
+
+    samples: dict[str, list[tuple[dict[str, str], float]]]
+    families: dict[str, str]  # family name -> type
+
+    @classmethod
+    def parse(cls, text: str) -> Metrics:
+        samples: dict[str, list[tuple[dict[str, str], float]]] = {}
+        families: dict[str, str] = {}
+        for fam in text_string_to_metric_families(text):
+            families[fam.name] = fam.type
+            for s in fam.samples:
+                samples.setdefault(s.name, []).append((dict(s.labels), float(s.value)))
+        return cls(samples, families)
+
+    def get(self, name: str, **labels: str) -> float | None:
+        """The value of the one sample ``name`` whose labels include ``labels``
+        (None when there is none; AssertionError when several match)."""
+        found = self.select(name, **labels)
+        if not found:
+            return None
+        assert len(found) == 1, f"{name}{labels} matches {len(found)} samples: {found}"
+        return found[0][1]
+
+    def value(self, name: str, default: float = 0.0, **labels: str) -> float:
+        """Like :meth:`get`, with ``default`` for an absent sample (e.g. a counter
+        that has not been incremented yet)."""
+        v = self.get(name, **labels)
+        return default if v is None else v
+
+    def select(self, name: str, **labels: str) -> list[tuple[dict[str, str], float]]:
+        """Every sample ``name`` whose labels include ``labels``."""
+        return [
+            (lab, v)
+            for lab, v in self.samples.get(name, [])
+            if all(lab.get(k) == want for k, want in labels.items())
+        ]
+
+    def by_label(self, name: str, key: str, **labels: str) -> dict[str, float]:
+        """``{label value of key: sample value}`` over :meth:`select`."""
+        return {lab[key]: v for lab, v in self.select(name, **labels)}
+
+    def total(self, name: str, **labels: str) -> float:
+        """Sum of every matching sample."""
+        return sum(v for _, v in self.select(name, **labels))
+
+
+# -- config --------------------------------------------------------------------------
+
+
+@dataclass
+class DaemonConfig:
+    """What a test varies in a daemon's YAML config; :meth:`write` renders the file."""
+
+    bootstrap: str
+    topics: list[str]
+    group_id: str
+    models: list[str]
+    baselines_dir: Path
+    state_dir: Path
+    port: int = field(default_factory=free_port)
+    window_seconds: float = 60.0
+    allowed_lateness_seconds: float = 2.0
+    idle_timeout_seconds: float = 3.0
+    min_events: int = 100
+    audit_windows: bool = False
+    dead_letter_topic: str | None = None
+    max_event_bytes: int | None = None
+    kafka_extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def document(self) -> dict[str, Any]:
+        kafka: dict[str, Any] = {
+            "bootstrap_servers": [self.bootstrap],
+            "topics": list(self.topics),
+            "group_id": self.group_id,
+            "client_id": f"it-{self.group_id}",
+            "auto_offset_reset": "earliest",
+            # A SIGKILLed member blocks the group's next rebalance until its session
+            # expires: keep that at the broker's minimum (6 s).
+            "session_timeout_ms": 6000,
+            "poll_timeout_ms": 200,
+            **self.kafka_extra,
+        }
+        if self.dead_letter_topic:
+            kafka["dead_letter_topic"] = self.dead_letter_topic
+        doc: dict[str, Any] = {
+            "kafka": kafka,
+            "baselines": {"dir": str(self.baselines_dir), "reload_interval_seconds": 3600},
+            "state": {"dir": str(self.state_dir), "audit_windows": self.audit_windows},
+            "http": {"host": "127.0.0.1", "port": self.port},
+            "defaults": {
+                "window": {
+                    "type": "tumbling",
+                    "size_seconds": self.window_seconds,
+                    "allowed_lateness_seconds": self.allowed_lateness_seconds,
+                    "idle_timeout_seconds": self.idle_timeout_seconds,
+                },
+                "detection": {"min_events": self.min_events},
+            },
+            "models": [{"name": m} for m in self.models],
+            "logging": {"level": "INFO", "format": "text", "invalid_events_per_minute": 100},
+        }
+        if self.max_event_bytes is not None:
+            doc["decode"] = {"max_event_bytes": self.max_event_bytes}
+        doc.update(self.extra)
+        return doc
+
+    def write(self, path: Path) -> Path:
+        path.write_text(yaml.safe_dump(self.document(), sort_keys=False))
+        return path
+
+
+# -- the process ---------------------------------------------------------------------
+
+
+class DaemonProcess:
+    """``drift-monitor run --config FILE`` in a subprocess; stdout+stderr go to a log
+    file that is appended to across restarts (each start is marked in it)."""
+
+    def __init__(self, name: str, config: DaemonConfig, workdir: Path) -> None:
+        self.name = name
+        self.config = config
+        self.workdir = workdir
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.config_path = config.write(workdir / f"{name}.yaml")
+        self.log_path = workdir / f"{name}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.config.port}"
+
+    @property
+    def audit_path(self) -> Path:
+        return self.config.state_dir / "windows-audit.jsonl"
+
+    def start(self, *, wait_ready: bool = True) -> DaemonProcess:
+        """Start the process and wait for /healthz (and /readyz with ``wait_ready``)."""
+        assert self.proc is None or self.proc.poll() is not None, f"{self.name} is running"
+        self.starts += 1
+        with self.log_path.open("ab") as fh:
+            fh.write(f"\n===== start #{self.starts} of {self.name} =====\n".encode())
+            env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+            env.pop("DRIFT_MONITOR__KAFKA__GROUP_ID", None)
+            self.proc = subprocess.Popen(
+                [*CLI, "run", "--config", str(self.config_path)],
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                cwd=self.workdir,
+                env=env,
+            )
+        wait_for(
+            lambda: self._probe("/healthz") == 200,
+            START_TIMEOUT_S,
+            f"{self.name} /healthz",
+            on_timeout=self.log_tail,
+        )
+        if wait_ready:
+            self.wait_ready()
+        return self
+
+    def _probe(self, path: str) -> int | None:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise AssertionError(
+                f"{self.name} exited with {self.proc.returncode} while waiting for {path}\n"
+                + self.log_tail()
+            )
+        try:
+            return self.get(path)[0]
+        except OSError:
+            return None
+
+    def wait_ready(self, timeout: float = START_TIMEOUT_S) -> None:
+        """Until /readyz is 200 (baselines loaded, Kafka connected, partitions assigned)."""
+        wait_for(
+            lambda: self._probe("/readyz") == 200,
+            timeout,
+            f"{self.name} /readyz",
+            on_timeout=self.log_tail,
+        )
+
+    def get(self, path: str, timeout: float = 5.0) -> tuple[int, bytes]:
+        """(status code, body) of GET ``path``; raises OSError when nothing answers."""
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=timeout) as resp:
+                return resp.status, resp.read()
+        except urllib.error.HTTPError as err:
+            return err.code, err.read()
+
+    def metrics(self) -> Metrics:
+        code, body = self.get("/metrics")
+        assert code == 200, f"/metrics answered {code}"
+        return Metrics.parse(body.decode())
+
+    def status(self) -> dict[str, Any]:
+        code, body = self.get("/status")
+        assert code == 200, f"/status answered {code}"
+        doc: dict[str, Any] = json.loads(body)
+        return doc
+
+    def accepted(self, model: str | None = None) -> float:
+        """``events_total{outcome="accepted"}`` (of ``model``, or summed over models)."""
+        labels = {"outcome": "accepted"} | ({"model": model} if model else {})
+        return self.metrics().total("drift_monitor_events_total", **labels)
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def sigterm(self, timeout: float = SIGTERM_TIMEOUT_S) -> int:
+        """SIGTERM; assert the process exits with 0 within ``timeout`` seconds."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            raise AssertionError(
+                f"{self.name} did not exit within {timeout:.0f}s of SIGTERM\n{self.log_tail()}"
+            ) from None
+        assert code == 0, f"{self.name} exited with {code} after SIGTERM\n{self.log_tail()}"
+        return code
+
+    def sigkill(self) -> None:
+        """kill -9, and reap it."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def cleanup(self) -> None:
+        """Kill a process a test left running (teardown)."""
+        if self.running():
+            assert self.proc is not None
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+    def log_tail(self, lines: int = 60) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return f"({self.name}: no log)"
+        tail = "\n".join(text.splitlines()[-lines:])
+        return f"----- last {lines} lines of {self.log_path} -----\n{tail}"
+
+
+# -- the window audit log ------------------------------------------------------------
+
+
+def read_audit(path: Path) -> list[dict[str, Any]]:
+    """The complete lines of a window audit log (a line cut by kill -9 is skipped)."""
+    try:
+        raw = path.read_text()
+    except FileNotFoundError:
+        return []
+    out = []
+    for line in raw.splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # the last line of a killed writer
+    return out
+
+
+def audit_ids(windows: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """event id -> how many audited windows hold it."""
+    counts: dict[str, int] = {}
+    for w in windows:
+        for i in w["ids"]:
+            counts[i] = counts.get(i, 0) + 1
+    return counts

@@ -1,0 +1,177 @@
+"""Event streams for the integration tests: the demo dataset's events on a fixed
+event-time grid, and producing/consuming them with kafka-python."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import pandas as pd
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
+
+from drift_monitor.demo.dataset import DriftScenario, events, production_frame
+
+WINDOW_S = 60.0
+SPACING_S = 0.05  # 20 events per second of event time: 1200 per 60 s window
+
+
+def window_start(hours_ago: float = 3.0) -> float:
+    """An epoch time ``hours_ago`` in the past, aligned to a :data:`WINDOW_S` boundary
+    (in the past so that no event is ahead of its broker timestamp)."""
+    t = time.time() - hours_ago * 3600.0
+    return t - (t % WINDOW_S)
+
+
+def iso(ts: float) -> str:
+    return (
+        dt.datetime.fromtimestamp(ts, dt.UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
+
+
+def timed_events(
+    model: str,
+    n: int,
+    start: float,
+    *,
+    seed: int,
+    drift: DriftScenario | None = None,
+    spacing: float = SPACING_S,
+    frame: pd.DataFrame | None = None,
+) -> list[dict[str, Any]]:
+    """``n`` SPEC-shaped events of ``model`` from the demo dataset, event ``i`` at
+    ``start + i * spacing`` (a fixed grid, so window boundaries are known exactly)."""
+    frame = production_frame(n, seed, drift) if frame is None else frame
+    out = []
+    for i, ev in enumerate(events(frame, model, dt.datetime.now(dt.UTC), 1.0, seed=seed)):
+        ev["timestamp"] = iso(start + i * spacing)
+        out.append(ev)
+    return out
+
+
+def encode(evs: Iterable[dict[str, Any]]) -> list[bytes]:
+    return [orjson.dumps(e) for e in evs]
+
+
+def producer(bootstrap: str, **options: Any) -> KafkaProducer:
+    opts: dict[str, Any] = {"acks": "all", "linger_ms": 20, "batch_size": 256 * 1024}
+    opts.update(options)
+    return KafkaProducer(bootstrap_servers=bootstrap, **opts)
+
+
+def produce(
+    bootstrap: str,
+    topic: str,
+    values: Sequence[bytes | None],
+    keys: Sequence[bytes | None] | None = None,
+    *,
+    partitions: Sequence[int | None] | None = None,
+) -> None:
+    """Produce every value (in order; None is a tombstone), flush, and check every
+    send succeeded."""
+    p = producer(bootstrap)
+    try:
+        futures = [
+            p.send(
+                topic,
+                value=v,
+                key=None if keys is None else keys[i],
+                partition=None if partitions is None else partitions[i],
+            )
+            for i, v in enumerate(values)
+        ]
+        p.flush(timeout=120)
+        for f in futures:
+            f.get(timeout=60)
+    finally:
+        p.close(timeout=10)
+
+
+@dataclass
+class BackgroundProducer:
+    """Produces ``values`` (with ``keys``) in chunks from a thread at about ``rate``
+    records/s, so a test can crash the consumer while data still arrives."""
+
+    bootstrap: str
+    topic: str
+    values: Sequence[bytes]
+    keys: Sequence[bytes | None]
+    rate: float
+    chunk: int = 500
+    partitions: Sequence[int] | None = None
+
+    def __post_init__(self) -> None:
+        self.sent = 0
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="it-producer", daemon=True)
+
+    def start(self) -> BackgroundProducer:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        p = producer(self.bootstrap)
+        try:
+            t0 = time.monotonic()
+            for lo in range(0, len(self.values), self.chunk):
+                futures = [
+                    p.send(
+                        self.topic,
+                        value=self.values[i],
+                        key=self.keys[i],
+                        partition=None if self.partitions is None else self.partitions[i],
+                    )
+                    for i in range(lo, min(lo + self.chunk, len(self.values)))
+                ]
+                p.flush(timeout=60)
+                for f in futures:
+                    f.get(timeout=60)
+                self.sent = lo + len(futures)
+                ahead = self.sent / self.rate - (time.monotonic() - t0)
+                if ahead > 0:
+                    time.sleep(ahead)  # pacing the producer, not waiting for a result
+        except BaseException as exc:  # reported by join()
+            self.error = exc
+        finally:
+            p.close(timeout=10)
+
+    def join(self, timeout: float = 120.0) -> None:
+        self._thread.join(timeout)
+        assert not self._thread.is_alive(), f"producer still running after {timeout:.0f}s"
+        if self.error is not None:
+            raise AssertionError(f"background producer failed: {self.error!r}")
+        assert self.sent == len(self.values)
+
+
+def read_topic(
+    bootstrap: str, topic: str, expected: int, timeout: float = 30.0
+) -> list[ConsumerRecord]:
+    """Every record of ``topic`` from the beginning, until ``expected`` arrived (or
+    ``timeout``); then one more short poll to see any excess."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        parts = None
+        deadline = time.monotonic() + timeout
+        while not parts and time.monotonic() < deadline:
+            parts = consumer.partitions_for_topic(topic)
+            if not parts:
+                time.sleep(0.2)  # metadata of a topic the daemon creates on first send
+        assert parts, f"topic {topic} does not exist"
+        consumer.assign([TopicPartition(topic, p) for p in sorted(parts)])
+        consumer.seek_to_beginning()
+        records: list[ConsumerRecord] = []
+        while len(records) < expected and time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=500).values():
+                records.extend(batch)
+        for batch in consumer.poll(timeout_ms=500).values():
+            records.extend(batch)
+        return records
+    finally:
+        consumer.close()
