@@ -34,9 +34,18 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(doc, default=str)
 
 
+class _ShutdownNoise(logging.Filter):
+    """kafka-python logs an ERROR when closing cancels its in-flight metadata request;
+    on a clean shutdown that line would only mislead whoever reads the logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name == "kafka.cluster" and "Cancelled" in record.getMessage())
+
+
 def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     """Route drift-monitor's logs to stderr as ``text`` or ``json``."""
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(_ShutdownNoise())
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
