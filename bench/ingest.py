@@ -19,8 +19,12 @@ the first record received (the group join is reported separately).
 
 from __future__ import annotations
 
+import os
+import sys
 import tempfile
+import threading
 import time
+import traceback
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -58,6 +62,9 @@ PARTITIONS = 4
 WINDOWS = 12  # event-time windows per model over the whole stream
 WINDOW_SECONDS = 300.0
 TARGET = 0.70  # daemon / bare
+STALL_S = 90.0
+#: Events done when a guarded run stalled (the process must then end with os._exit).
+STALLS: list[int] = []
 
 
 @dataclass(frozen=True)
@@ -124,7 +131,7 @@ def _processed(monitor: Monitor) -> int:
 
 
 def run_monitor(config: AppConfig, source: EventSource, total: int) -> Run:
-    """Run the daemon's consume loop until ``total`` events are counted."""
+    """Run the daemon's consume loop until ``total`` events are counted (this thread)."""
     t0 = time.perf_counter()
     monitor = Monitor(config, source)
     monitor.start_background()
@@ -144,6 +151,55 @@ def run_monitor(config: AppConfig, source: EventSource, total: int) -> Run:
     finally:
         monitor.shutdown()
     return Run(total, first - t0, end - first, cpu1 - cpu0, windows)
+
+
+def run_monitor_guarded(config: AppConfig, source: EventSource, total: int) -> Run:
+    """:func:`run_monitor` on a worker thread, watched from this one: when the loop
+    makes no progress for STALL_S (a client call that never returns), report what it
+    did until its last progress, with the stuck thread's stack, and go on."""
+    out: list[Run] = []
+    errors: list[BaseException] = []
+    progress: list[tuple[float, float, int]] = []  # (wall, cpu, events) at each change
+    t0 = time.perf_counter()
+
+    def loop() -> None:
+        try:
+            monitor = Monitor(config, source)
+            monitor.start_background()
+            while True:
+                monitor.run_once()
+                done = _processed(monitor)
+                if not progress or progress[-1][2] != done:
+                    progress.append((time.perf_counter(), time.process_time(), done))
+                if done >= total:
+                    break
+            windows = sum(monitor.state.windows_closed.values())
+            monitor.shutdown()
+            first, last = progress[0], progress[-1]
+            out.append(Run(total, first[0] - t0, last[0] - first[0], last[1] - first[1], windows))
+        except BaseException as exc:
+            errors.append(exc)
+
+    worker = threading.Thread(target=loop, daemon=True, name="bench-daemon-loop")
+    worker.start()
+    while worker.is_alive():
+        worker.join(1.0)
+        last = progress[-1][0] if progress else t0
+        if worker.is_alive() and time.perf_counter() - last > STALL_S:
+            frame = sys._current_frames().get(worker.ident or -1)
+            stack = "".join(traceback.format_stack(frame)[-8:]) if frame else "?"
+            done = progress[-1][2] if progress else 0
+            print(
+                f"STALLED: the daemon's consume loop made no progress for {STALL_S:.0f} s "
+                f"after {done:,} of {total:,} events; its thread is blocked in:\n{stack}",
+                flush=True,
+            )
+            STALLS.append(done)
+            first, lastp = progress[0], progress[-1]
+            return Run(done, first[0] - t0, lastp[0] - first[0], lastp[1] - first[1], 0)
+    if errors:
+        raise errors[0]
+    return out[0]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -182,8 +238,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 config = validated(cfg)
                 from drift_monitor.source.kafka import KafkaEventSource  # noqa: PLC0415
 
-                daemon = run_monitor(config, KafkaEventSource(config.kafka), total)
-                result("daemon (Kafka)", daemon.describe())
+                daemon = run_monitor_guarded(config, KafkaEventSource(config.kafka), total)
+                stalled = " (STALLED: rate over the events before the stall)" if STALLS else ""
+                result("daemon (Kafka)" + stalled, daemon.describe())
                 bare2 = bare_loop(bootstrap, topic, total)
                 result("bare loop #2", bare2.describe())
             finally:
@@ -226,4 +283,8 @@ def _records(stream: EventStream, total: int) -> list[Record]:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    code = main()
+    if STALLS:  # a stuck client thread would block the interpreter's exit
+        sys.stdout.flush()
+        os._exit(code)
+    raise SystemExit(code)
