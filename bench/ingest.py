@@ -26,7 +26,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,6 +77,7 @@ class Run:
     seconds: float
     cpu: float
     windows: int = 0
+    attempt: int = 1
 
     @property
     def rate(self) -> float:
@@ -90,14 +91,19 @@ class Run:
         text = f"{rate(self.total, self.seconds)}, {self.cpu_us:.1f} us CPU/event"
         if self.windows:
             text += f", {self.windows} windows evaluated"
-        return text + f"; {self.join:.1f} s to the first record"
+        text += f"; {self.join:.1f} s to the first record"
+        if self.attempt > 1:
+            text += f" (attempt {self.attempt}: the earlier ones stalled)"
+        return text
 
 
-def bare_loop(bootstrap: str, topic: str, total: int) -> Run:
-    """Poll + orjson.loads every value until ``total``."""
+Progress = list[tuple[float, float, int]]  # (wall, CPU, events) at each change
+
+
+def bare_loop(bootstrap: str, topic: str, total: int, progress: Progress) -> int:
+    """Poll + orjson.loads every value until ``total``; returns windows evaluated (0)."""
     from kafka import KafkaConsumer  # noqa: PLC0415
 
-    t0 = time.perf_counter()
     consumer = KafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
@@ -108,22 +114,90 @@ def bare_loop(bootstrap: str, topic: str, total: int) -> Run:
     )
     loads = orjson.loads
     n = 0
-    first = cpu0 = 0.0
     try:
-        with Watchdog("the bare consumer loop") as dog:
-            while n < total:
-                batches = consumer.poll(timeout_ms=200, max_records=5000)
-                for msgs in batches.values():
-                    if not first:
-                        first, cpu0 = time.perf_counter(), time.process_time()
-                    for m in msgs:
-                        loads(m.value)
-                    n += len(msgs)
-                dog.progress = n
-        end, cpu1 = time.perf_counter(), time.process_time()
+        while n < total:
+            batches = consumer.poll(timeout_ms=200, max_records=5000)
+            for msgs in batches.values():
+                if not progress:
+                    progress.append((time.perf_counter(), time.process_time(), 0))
+                for m in msgs:
+                    loads(m.value)
+                n += len(msgs)
+            if batches:
+                progress.append((time.perf_counter(), time.process_time(), n))
     finally:
         consumer.close(autocommit=False)
-    return Run(total, first - t0, end - first, cpu1 - cpu0)
+    return 0
+
+
+def kafka_daemon_loop(config: AppConfig, total: int, progress: Progress) -> int:
+    """The daemon (:class:`Monitor` on a :class:`KafkaEventSource`) until ``total``
+    events are counted; returns windows evaluated."""
+    from drift_monitor.source.kafka import KafkaEventSource  # noqa: PLC0415
+
+    monitor = Monitor(config, KafkaEventSource(config.kafka))
+    monitor.start_background()
+    try:
+        while True:
+            monitor.run_once()
+            done = _processed(monitor)
+            if done and not progress:
+                progress.append((time.perf_counter(), time.process_time(), 0))
+            if done and progress[-1][2] != done:
+                progress.append((time.perf_counter(), time.process_time(), done))
+            if done >= total:
+                return sum(monitor.state.windows_closed.values())
+    finally:
+        monitor.shutdown()
+
+
+def guarded(what: str, body: Callable[[Progress], int], total: int, attempts: int = 3) -> Run:
+    """Run ``body`` on a worker thread, watched from this one. A run that makes no
+    progress for STALL_S (a client call that never returns) is reported with the stuck
+    thread's stack and abandoned; the next attempt starts afresh."""
+    for attempt in range(1, attempts + 1):
+        progress: Progress = []
+        out: list[int] = []
+        errors: list[BaseException] = []
+        t0 = time.perf_counter()
+
+        def work(
+            progress: Progress = progress,
+            out: list[int] = out,
+            errors: list[BaseException] = errors,
+        ) -> None:
+            try:
+                out.append(body(progress))
+            except BaseException as exc:
+                errors.append(exc)
+
+        worker = threading.Thread(target=work, daemon=True, name=f"bench-{attempt}")
+        worker.start()
+        stalled = False
+        while worker.is_alive():
+            worker.join(1.0)
+            last = progress[-1][0] if progress else t0
+            if worker.is_alive() and time.perf_counter() - last > STALL_S:
+                frame = sys._current_frames().get(worker.ident or -1)
+                stack = "".join(traceback.format_stack(frame)[-7:]) if frame else "?"
+                done = progress[-1][2] if progress else 0
+                print(
+                    f"STALLED: {what} (attempt {attempt}) made no progress for {STALL_S:.0f} s "
+                    f"after {done:,} of {total:,} events; its thread is blocked in:\n{stack}",
+                    flush=True,
+                )
+                STALLS.append(done)
+                stalled = True
+                break
+        if stalled:
+            continue
+        if errors:
+            raise errors[0]
+        first, last_p = progress[0], progress[-1]
+        return Run(
+            total, first[0] - t0, last_p[0] - first[0], last_p[1] - first[1], out[0], attempt
+        )
+    raise RuntimeError(f"{what} stalled {attempts} times")
 
 
 def _processed(monitor: Monitor) -> int:
@@ -151,55 +225,6 @@ def run_monitor(config: AppConfig, source: EventSource, total: int) -> Run:
     finally:
         monitor.shutdown()
     return Run(total, first - t0, end - first, cpu1 - cpu0, windows)
-
-
-def run_monitor_guarded(config: AppConfig, source: EventSource, total: int) -> Run:
-    """:func:`run_monitor` on a worker thread, watched from this one: when the loop
-    makes no progress for STALL_S (a client call that never returns), report what it
-    did until its last progress, with the stuck thread's stack, and go on."""
-    out: list[Run] = []
-    errors: list[BaseException] = []
-    progress: list[tuple[float, float, int]] = []  # (wall, cpu, events) at each change
-    t0 = time.perf_counter()
-
-    def loop() -> None:
-        try:
-            monitor = Monitor(config, source)
-            monitor.start_background()
-            while True:
-                monitor.run_once()
-                done = _processed(monitor)
-                if not progress or progress[-1][2] != done:
-                    progress.append((time.perf_counter(), time.process_time(), done))
-                if done >= total:
-                    break
-            windows = sum(monitor.state.windows_closed.values())
-            monitor.shutdown()
-            first, last = progress[0], progress[-1]
-            out.append(Run(total, first[0] - t0, last[0] - first[0], last[1] - first[1], windows))
-        except BaseException as exc:
-            errors.append(exc)
-
-    worker = threading.Thread(target=loop, daemon=True, name="bench-daemon-loop")
-    worker.start()
-    while worker.is_alive():
-        worker.join(1.0)
-        last = progress[-1][0] if progress else t0
-        if worker.is_alive() and time.perf_counter() - last > STALL_S:
-            frame = sys._current_frames().get(worker.ident or -1)
-            stack = "".join(traceback.format_stack(frame)[-8:]) if frame else "?"
-            done = progress[-1][2] if progress else 0
-            print(
-                f"STALLED: the daemon's consume loop made no progress for {STALL_S:.0f} s "
-                f"after {done:,} of {total:,} events; its thread is blocked in:\n{stack}",
-                flush=True,
-            )
-            STALLS.append(done)
-            first, lastp = progress[0], progress[-1]
-            return Run(done, first[0] - t0, lastp[0] - first[0], lastp[1] - first[1], 0)
-    if errors:
-        raise errors[0]
-    return out[0]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -231,17 +256,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             result("window", f"tumbling {WINDOW_SECONDS:.0f} s, ~{per_window:,.0f} events/model")
             try:
-                bare1 = bare_loop(bootstrap, topic, total)
+                bare1 = guarded(
+                    "the bare loop", lambda pr: bare_loop(bootstrap, topic, total, pr), total
+                )
                 result("bare loop #1", bare1.describe())
                 cfg = app_config(work, models, bootstrap=bootstrap, topic=topic)
                 cfg["kafka"]["group_id"] = f"bench-daemon-{uuid.uuid4().hex[:8]}"
                 config = validated(cfg)
-                from drift_monitor.source.kafka import KafkaEventSource  # noqa: PLC0415
-
-                daemon = run_monitor_guarded(config, KafkaEventSource(config.kafka), total)
-                stalled = " (STALLED: rate over the events before the stall)" if STALLS else ""
-                result("daemon (Kafka)" + stalled, daemon.describe())
-                bare2 = bare_loop(bootstrap, topic, total)
+                daemon = guarded(
+                    "the daemon's consume loop",
+                    lambda pr: kafka_daemon_loop(_fresh_group(config), total, pr),
+                    total,
+                )
+                result("daemon (Kafka)", daemon.describe())
+                bare2 = guarded(
+                    "the bare loop", lambda pr: bare_loop(bootstrap, topic, total, pr), total
+                )
                 result("bare loop #2", bare2.describe())
             finally:
                 delete_topic(bootstrap, topic)
@@ -265,6 +295,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ratio("daemon / bare (by CPU per event)", bare_cpu / daemon.cpu_us, TARGET)
     ratio("pipeline alone (no Kafka) / bare (wall-clock rate)", mem.rate / bare_rate, None)
     return 0
+
+
+def _fresh_group(config: AppConfig) -> AppConfig:
+    """``config`` with a new consumer group (each attempt reads the topic from the start)."""
+    kafka = config.kafka.model_copy(update={"group_id": f"bench-daemon-{uuid.uuid4().hex[:8]}"})
+    return config.model_copy(update={"kafka": kafka})
 
 
 def _records(stream: EventStream, total: int) -> list[Record]:
