@@ -214,7 +214,9 @@ class Monitor:
 
     def _run_job(self, job: str) -> None:
         if job == "tick":
-            self.pipeline.tick()
+            # Partitions with unread records: their models are behind, not idle.
+            lagging = {tp for tp, n in self.source.lag().items() if n > 0}
+            self.pipeline.tick(lagging)
         elif job == "reload":
             self.pipeline.reload_baselines()
         elif job == "health":

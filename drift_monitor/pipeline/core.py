@@ -24,7 +24,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 from drift_monitor.clock import Clock
@@ -262,12 +262,19 @@ class Pipeline:
 
     # -- time-driven work --------------------------------------------------------------
 
-    def tick(self) -> int:
-        """Idle-timeout closes and periodic open-window previews; returns windows closed."""
+    def tick(self, lagging: Collection[TopicPartition] = ()) -> int:
+        """Idle-timeout closes and periodic open-window previews; returns windows closed.
+
+        ``lagging``: partitions holding records not read yet. A model seen on one of
+        them is behind, not idle (e.g. catching up after a restart while the consumer
+        serves other partitions): its windows are not closed by the idle timeout, or
+        the unread events of the open window would arrive late and be dropped.
+        """
         now = self.clock.now()
+        behind = {m for tp in lagging for m in self._models_on.get(tp, ())}
         closed = 0
         for model, w in list(self.windows.items()):
-            for cw in w.idle_close(now):
+            for cw in () if model in behind else w.idle_close(now):
                 self._evaluate(cw)
                 closed += 1
             every = w.settings.evaluate_open_every_seconds
