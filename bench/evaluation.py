@@ -45,8 +45,9 @@ FLOOR = 1e-4
 TARGET_VS_EVIDENTLY = 20.0
 EVIDENTLY_REFERENCE_ROWS = 100_000
 #: Relative tolerance for statistics that are not computed by the very same float
-#: operations as scipy's (reported: the largest relative difference actually seen).
-REL_TOL = 1e-12
+#: operations as scipy's (the unit tests' rtol; the largest relative difference actually
+#: seen is reported - summation order, ~1e-13, up to ~1e-12 for a tiny Jensen-Shannon).
+REL_TOL = 1e-9
 
 
 @dataclass(frozen=True)
