@@ -52,6 +52,23 @@ WINDOWS = 12
 WINDOW_SECONDS = 300.0
 TARGET = 1.7
 STEADY = (0.25, 0.85)
+STALL_S = 90.0
+
+
+class Stalled(RuntimeError):
+    """The daemons' events_total stopped moving (a consumer blocked in kafka-python)."""
+
+
+def consume_retrying(
+    n_daemons: int, work: Path, bootstrap: str, topic: str, total: int, timeout: float
+) -> tuple[float, float, list[float]]:
+    """:func:`consume`, again with a fresh group (up to 3 runs) when it stalls."""
+    for attempt in range(1, 4):
+        try:
+            return consume(n_daemons, work, bootstrap, topic, total, timeout)
+        except Stalled as exc:
+            print(f"STALLED: {exc} (attempt {attempt}); retrying with a fresh group", flush=True)
+    raise RuntimeError(f"{n_daemons} daemon(s) stalled 3 times")
 
 
 def consume(
@@ -64,7 +81,7 @@ def consume(
     daemons: list[Daemon] = []
     try:
         for i in range(n_daemons):
-            d = work / f"run{n_daemons}-daemon{i}"
+            d = work / f"run{n_daemons}-{uuid.uuid4().hex[:6]}-daemon{i}"
             d.mkdir(parents=True)
             port = free_port()
             cfg = app_config(
@@ -81,6 +98,7 @@ def consume(
             daemons.append(Daemon(write_yaml(d / "config.yaml", cfg), d / "daemon.log", port))
         samples: list[tuple[float, float]] = []
         counts = [0.0] * n_daemons
+        last_change = time.monotonic()
         deadline = time.monotonic() + timeout
         while True:
             for i, dmn in enumerate(daemons):
@@ -95,6 +113,10 @@ def consume(
             if time.monotonic() > deadline:
                 logs = "\n".join(d.log_tail() for d in daemons)
                 raise RuntimeError(f"{done:,.0f}/{total:,} events after {timeout:.0f} s\n{logs}")
+            if len(samples) < 2 or done != samples[-2][1]:
+                last_change = time.monotonic()
+            elif time.monotonic() - last_change > STALL_S:
+                raise Stalled(f"{n_daemons} daemon(s) stalled at {done:,.0f}/{total:,} events")
             time.sleep(0.1)
     finally:
         for dmn in daemons:
@@ -127,9 +149,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 stream = EventStream(Schema(), models, event_rate, PARTITIONS, seed=3)
                 produce(bootstrap, topic, stream, total)
                 result("produced", f"{total:,} events, 2 models per partition")
-                one_s, one_rate, _ = consume(1, work, bootstrap, topic, total, args.timeout)
+                one_s, one_rate, _ = consume_retrying(
+                    1, work, bootstrap, topic, total, args.timeout
+                )
                 result("one daemon", f"{rate(total, one_s)}; steady {one_rate:,.0f} events/s")
-                two_s, two_rate, counts = consume(2, work, bootstrap, topic, total, args.timeout)
+                two_s, two_rate, counts = consume_retrying(
+                    2, work, bootstrap, topic, total, args.timeout
+                )
                 split = " + ".join(f"{c:,.0f}" for c in counts)
                 result(
                     "two daemons",
