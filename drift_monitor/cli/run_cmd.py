@@ -26,13 +26,13 @@ def _run(args: argparse.Namespace) -> int:
     # Imported here so that `drift-monitor check` never loads kafka-python.
     from drift_monitor.daemon import Monitor  # noqa: PLC0415
     from drift_monitor.source.kafka import (  # noqa: PLC0415
+        ConnectingKafkaSource,
         KafkaDeadLetters,
-        KafkaEventSource,
         KafkaReports,
     )
 
     k = config.kafka
-    source = KafkaEventSource(k)
+    source = ConnectingKafkaSource(k)
     dlq = KafkaDeadLetters(k, k.dead_letter_topic) if k.dead_letter_topic else None
     reports = KafkaReports(k, k.report_topic) if k.report_topic else None
     monitor = Monitor(config, source, dead_letters=dlq, reports=reports)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -29,6 +30,11 @@ from drift_monitor.config.models import KafkaSettings
 from drift_monitor.source.base import Commit, Record, TopicPartition
 
 log = logging.getLogger("drift_monitor.kafka")
+
+#: How long constructing a client waits for a first broker answer (ms).
+BOOTSTRAP_TIMEOUT_MS = 5000
+#: How often an unconnected source retries (seconds).
+RECONNECT_INTERVAL_S = 5.0
 
 #: Seconds between two broker liveness probes (metadata requests), at most.
 PROBE_INTERVAL_S = 2.0
@@ -98,6 +104,9 @@ class KafkaEventSource:
             auto_offset_reset=settings.auto_offset_reset,
             max_poll_records=settings.max_poll_records,
             session_timeout_ms=settings.session_timeout_ms,
+            # kafka-python's default (3 s) is too high for short session timeouts.
+            heartbeat_interval_ms=min(3000, settings.session_timeout_ms // 3),
+            bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
             **client_options(settings),
         )
         self._consumer.subscribe(topics=list(settings.topics), listener=_Listener(self._rebalanced))
@@ -239,20 +248,143 @@ class KafkaEventSource:
         self._consumer.close(autocommit=False)
 
 
+class ConnectingKafkaSource:
+    """:class:`KafkaEventSource` that starts without a reachable broker.
+
+    kafka-python's consumer needs a broker to be constructed. Until one answers, this
+    source polls nothing (waiting ``timeout_ms``), reports itself disconnected and
+    unassigned (``/readyz`` 503, ``kafka_connected`` 0) and retries every
+    :data:`RECONNECT_INTERVAL_S` seconds, so the daemon starts, serves its probes and
+    stops on SIGTERM while the brokers are down.
+    """
+
+    def __init__(self, settings: KafkaSettings, clock: Callable[[], float] = time.monotonic):
+        self._settings = settings
+        self._clock = clock
+        self._inner: KafkaEventSource | None = None
+        self._callbacks: list[Callable[[], None]] = []
+        self._next_try = -math.inf
+
+    def _connect(self) -> KafkaEventSource | None:
+        if self._inner is not None or self._clock() < self._next_try:
+            return self._inner
+        try:
+            # kafka-python starts an IO thread before its bootstrap and leaves it running
+            # when the bootstrap fails: try a plain TCP connection first, so that retries
+            # against a down cluster do not pile up threads.
+            _reachable(self._settings.bootstrap_servers)
+            inner = KafkaEventSource(self._settings)
+        except (KafkaError, OSError) as exc:
+            self._next_try = self._clock() + RECONNECT_INTERVAL_S
+            log.warning(
+                "Kafka brokers %s unreachable (%s); retrying every %.0fs",
+                ",".join(self._settings.bootstrap_servers),
+                type(exc).__name__,
+                RECONNECT_INTERVAL_S,
+            )
+            return None
+        for cb in self._callbacks:
+            inner.on_rebalance(cb)
+        self._inner = inner
+        log.info("connected to Kafka brokers %s", ",".join(self._settings.bootstrap_servers))
+        return inner
+
+    def on_rebalance(self, callback: Callable[[], None]) -> None:
+        """Register ``callback`` now and on the consumer once it exists."""
+        self._callbacks.append(callback)
+        if self._inner is not None:
+            self._inner.on_rebalance(callback)
+
+    def poll(self, timeout_ms: int, max_records: int) -> list[Record]:
+        """The consumer's next batch; nothing (after ``timeout_ms``) while unconnected."""
+        inner = self._connect()
+        if inner is None:
+            time.sleep(timeout_ms / 1000)
+            return []
+        return inner.poll(timeout_ms, max_records)
+
+    def commit(self, positions: Mapping[TopicPartition, Commit]) -> None:
+        """Commit through the consumer; KafkaError while unconnected."""
+        if not positions:
+            return
+        if self._inner is None:
+            raise KafkaError("not connected to Kafka")
+        self._inner.commit(positions)
+
+    def committed(self, tp: TopicPartition) -> Commit | None:
+        """The committed position (never asked while unconnected: nothing is assigned)."""
+        return self._inner.committed(tp) if self._inner is not None else None
+
+    def assignment(self) -> set[TopicPartition]:
+        """Assigned partitions (none while unconnected)."""
+        return self._inner.assignment() if self._inner is not None else set()
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        """Seek through the consumer."""
+        if self._inner is not None:
+            self._inner.seek(tp, offset)
+
+    def lag(self) -> dict[TopicPartition, int]:
+        """Per-partition lag (empty while unconnected)."""
+        return self._inner.lag() if self._inner is not None else {}
+
+    def connected(self) -> bool:
+        """False until the consumer exists, then its own judgement."""
+        return self._inner is not None and self._inner.connected()
+
+    def partition_count(self, topic: str) -> int:
+        """Partitions of ``topic`` (0 while unconnected)."""
+        return self._inner.partition_count(topic) if self._inner is not None else 0
+
+    def close(self) -> None:
+        """Close the consumer if there is one."""
+        if self._inner is not None:
+            self._inner.close()
+
+
+def _reachable(servers: list[str], timeout: float = 2.0) -> None:
+    """Return when one bootstrap server accepts a TCP connection; else raise OSError."""
+    last: OSError = OSError("no bootstrap servers")
+    for server in servers:
+        host, _, port = server.rpartition(":")
+        try:
+            socket.create_connection((host.strip("[]") or server, int(port)), timeout).close()
+            return
+        except (OSError, ValueError) as exc:
+            last = exc if isinstance(exc, OSError) else OSError(str(exc))
+    raise last
+
+
 class _Producer:
+    """A producer created on first use: dead letters and reports are only produced
+    while records flow, i.e. while a broker answers."""
+
     def __init__(self, settings: KafkaSettings, topic: str) -> None:
         self.topic = topic
-        self._producer = KafkaProducer(
-            acks="all", linger_ms=5, retries=5, **client_options(settings)
-        )
+        self._settings = settings
+        self._lazy: KafkaProducer | None = None
+
+    @property
+    def _producer(self) -> KafkaProducer:
+        if self._lazy is None:
+            self._lazy = KafkaProducer(
+                acks="all",
+                linger_ms=5,
+                retries=5,
+                bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
+                **client_options(self._settings),
+            )
+        return self._lazy
 
     def flush(self) -> None:
         """Block until every message is acknowledged."""
-        self._producer.flush(timeout=30)
+        if self._lazy is not None:
+            self._lazy.flush(timeout=30)
 
     def close(self) -> None:
         """Flush and close."""
-        self._producer.close(timeout=10)
+        if self._lazy is not None:
+            self._lazy.close(timeout=10)
 
 
 class KafkaDeadLetters(_Producer):
