@@ -8,6 +8,8 @@ import logging
 import re
 from pathlib import Path
 
+import pytest
+
 from drift_monitor.cli import main
 from drift_monitor.demo.dataset import DEFAULT_DRIFT, drifted_columns
 from drift_monitor.demo.run import DemoOptions, run_demo
@@ -15,8 +17,9 @@ from drift_monitor.logs import JsonFormatter
 
 
 def test_demo_detects_exactly_the_injected_drift_and_fires_one_verified_webhook(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("DRIFT_MONITOR_DEMO_WEBHOOK_SECRET", "placeholder")
     out = io.StringIO()
     code = run_demo(DemoOptions(out=tmp_path / "demo", port=0, pace=0.0, live=False), out)
     text = out.getvalue()
@@ -37,7 +40,20 @@ def test_demo_detects_exactly_the_injected_drift_and_fires_one_verified_webhook(
     assert (tmp_path / "demo" / "baselines" / "credit.dmb").exists()
 
 
-def test_demo_cli_fast(tmp_path: Path, capsys) -> None:
+@pytest.fixture
+def restore_logging():
+    """The CLI configures logging process-wide; put it back for the tests that follow."""
+    root = logging.getLogger()
+    ours = logging.getLogger("drift_monitor")
+    saved = (root.handlers[:], root.level, ours.level)
+    yield
+    root.handlers[:], root.level = saved[0], saved[1]
+    ours.setLevel(saved[2])
+
+
+def test_demo_cli_fast(tmp_path: Path, capsys, restore_logging, monkeypatch) -> None:
+    # the demo sets its webhook secret in the environment; undo it afterwards
+    monkeypatch.setenv("DRIFT_MONITOR_DEMO_WEBHOOK_SECRET", "placeholder")
     assert main(["demo", "--fast", "--out", str(tmp_path / "d"), "--port", "0"]) == 0
     assert "next steps:" in capsys.readouterr().out
 
