@@ -36,6 +36,11 @@ BOOTSTRAP_TIMEOUT_MS = 5000
 #: How often an unconnected source retries (seconds).
 RECONNECT_INTERVAL_S = 5.0
 
+#: Longest backoff between two reconnection attempts to a broker (ms). kafka-python's
+#: default (30 000; the Java client's is 1 000) kept the daemon not ready for up to
+#: ~36 s after a broker came back from an outage of more than ~20 s.
+RECONNECT_BACKOFF_MAX_MS = 5000
+
 #: Seconds between two broker liveness probes (metadata requests), at most.
 PROBE_INTERVAL_S = 2.0
 #: A probe unanswered for this long means the brokers are unreachable, whatever the
@@ -52,6 +57,7 @@ def client_options(settings: KafkaSettings) -> dict[str, Any]:
         "bootstrap_servers": list(settings.bootstrap_servers),
         "client_id": settings.client_id,
         "security_protocol": settings.security_protocol,
+        "reconnect_backoff_max_ms": RECONNECT_BACKOFF_MAX_MS,
     }
     if settings.ssl is not None:
         ssl = settings.ssl
