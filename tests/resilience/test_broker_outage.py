@@ -43,7 +43,7 @@ WINDOW_S = 5.0
 PARTITIONS = 3
 #: Longest time the daemon may take to notice the outage / the broker's return.
 DETECT_DEADLINE_S = 30.0
-RECOVER_DEADLINE_S = 90.0
+RECOVER_DEADLINE_S = 30.0
 READY = (200, 1.0)
 NOT_READY = (503, 0.0)
 
