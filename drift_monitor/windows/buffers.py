@@ -1,8 +1,10 @@
 """Column buffers of one window pane, bounded by a uniform reservoir sample.
 
 Values are appended to compact ``array`` buffers (8 bytes per number, 4 per category
-code). Beyond ``capacity`` events, Vitter's Algorithm R keeps a uniform random sample
-of rows (all columns of an event stay together), while ``count`` stays exact: memory
+code), row after row: one ``extend`` per event and kind instead of an ``append`` per
+column (the per-event cost of a window); columns are taken out as strided copies when
+the window closes. Beyond ``capacity`` events, Vitter's Algorithm R keeps a uniform
+random sample of rows (all columns of an event stay together), while ``count`` stays exact: memory
 is bounded by configuration, never by the stream's length.
 """
 
@@ -28,6 +30,8 @@ class PaneBuffer:
         "first_offsets",
         "max_ts",
         "min_ts",
+        "n_categorical",
+        "n_numeric",
         "nums",
         "start",
     )
@@ -46,8 +50,11 @@ class PaneBuffer:
         self.end = end
         self.capacity = capacity
         self.count = 0
-        self.nums = [array("d") for _ in range(n_numeric)]
-        self.codes = [array("i") for _ in range(n_categorical)]
+        self.n_numeric = n_numeric
+        self.n_categorical = n_categorical
+        # Row-major: row r's numeric values are nums[r * n_numeric : (r + 1) * n_numeric].
+        self.nums = array("d")
+        self.codes = array("i")
         self.first_offsets: dict[tuple[str, int], int] = {}
         self.event_ids: list[str] | None = [] if keep_ids else None
         self.min_ts = float("inf")
@@ -64,6 +71,8 @@ class PaneBuffer:
         event_id: str | None,
     ) -> None:
         """Append one event's row (or replace a random row once over capacity)."""
+        if len(nums) != self.n_numeric or len(codes) != self.n_categorical:
+            raise ValueError("row does not match the pane's columns")
         self.count += 1
         if tp not in self.first_offsets or offset < self.first_offsets[tp]:
             self.first_offsets[tp] = offset
@@ -72,25 +81,24 @@ class PaneBuffer:
         if self.event_ids is not None:
             self.event_ids.append(event_id if event_id is not None else f"{tp[0]}:{tp[1]}:{offset}")
         if self.count <= self.capacity:
-            for buf, v in zip(self.nums, nums, strict=True):
-                buf.append(v)
-            for cbuf, c in zip(self.codes, codes, strict=True):
-                cbuf.append(c)
+            self.nums.extend(nums)
+            self.codes.extend(codes)
             return
         j = self._rng.randrange(self.count)
         if j < self.capacity:
-            for buf, v in zip(self.nums, nums, strict=True):
-                buf[j] = v
-            for cbuf, c in zip(self.codes, codes, strict=True):
-                cbuf[j] = c
+            n, k = self.n_numeric, self.n_categorical
+            self.nums[j * n : (j + 1) * n] = array("d", nums)
+            self.codes[j * k : (j + 1) * k] = array("i", codes)
 
     def numeric_array(self, i: int) -> npt.NDArray[np.float64]:
         """Column ``i``'s kept values as float64 (a copy)."""
-        return np.frombuffer(self.nums[i], dtype=np.float64).copy()
+        rows = np.frombuffer(self.nums, dtype=np.float64).reshape(-1, self.n_numeric)
+        return rows[:, i].copy()
 
     def code_array(self, i: int) -> npt.NDArray[np.int32]:
         """Categorical column ``i``'s kept codes as int32 (a copy)."""
-        return np.frombuffer(self.codes[i], dtype=np.int32).copy()
+        rows = np.frombuffer(self.codes, dtype=np.int32).reshape(-1, self.n_categorical)
+        return rows[:, i].copy()
 
     @property
     def kept(self) -> int:
