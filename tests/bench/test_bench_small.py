@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from tests.services.kafka import KafkaBroker
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT_S = 300
 
 
@@ -24,6 +26,7 @@ def run_bench(name: str, *args: str) -> str:
         text=True,
         timeout=TIMEOUT_S,
         check=False,
+        cwd=REPO_ROOT,
     )
     assert proc.returncode == 0, f"bench.{name} failed:\n{proc.stdout}\n{proc.stderr}"
     assert f"-m bench.{name} --size small" in proc.stdout  # the command line is printed
@@ -40,6 +43,11 @@ def test_memory_small_reports_rss_checkpoints() -> None:
     out = run_bench("memory")
     assert out.count("RSS at") == 4
     assert "ratio max |RSS / warm-up RSS - 1|" in out
+
+
+def test_hotpath_profile_small() -> None:
+    out = run_bench("hotpath", "--top", "5")
+    assert "-- top 5 by own time" in out and "-- top 5 by cumulative time" in out
 
 
 @pytest.mark.kafka
