@@ -4,7 +4,7 @@
   runs) or ``large`` (the by-hand run whose figures go into docs/RELIABILITY.md);
 - :func:`report`: one summary line on stdout, and the same as JSON appended to the
   file named by ``DRIFT_MONITOR_RESILIENCE_RESULTS`` (when set);
-- a small, fast model (three features and a score, ~170-byte events) and its baseline,
+- a small, fast model (three features and a score, ~130-byte events) and its baseline,
   so that hundreds of thousands of events go through a 2-core machine in minutes;
 - :class:`ResilienceConfig`: the integration tests' daemon config with any section
   overridden (webhooks, episodes, decode, logging ...).
