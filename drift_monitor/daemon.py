@@ -216,7 +216,7 @@ class Monitor:
         if job == "tick":
             # Partitions with unread records: their models are behind, not idle.
             lagging = {tp for tp, n in self.source.lag().items() if n > 0}
-            self.pipeline.tick(lagging)
+            self.pipeline.tick(lagging, source_up=self.state.kafka_connected)
         elif job == "reload":
             self.pipeline.reload_baselines()
         elif job == "health":

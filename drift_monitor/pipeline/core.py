@@ -262,19 +262,24 @@ class Pipeline:
 
     # -- time-driven work --------------------------------------------------------------
 
-    def tick(self, lagging: Collection[TopicPartition] = ()) -> int:
+    def tick(self, lagging: Collection[TopicPartition] = (), source_up: bool = True) -> int:
         """Idle-timeout closes and periodic open-window previews; returns windows closed.
 
         ``lagging``: partitions holding records not read yet. A model seen on one of
         them is behind, not idle (e.g. catching up after a restart while the consumer
         serves other partitions): its windows are not closed by the idle timeout, or
         the unread events of the open window would arrive late and be dropped.
+        ``source_up`` False (brokers unreachable): no model is idle, its events may be
+        waiting in producers' buffers; the idle clocks restart when the source returns.
         """
         now = self.clock.now()
+        if not source_up:
+            for w in self.windows.values():
+                w.touch(now)
         behind = {m for tp in lagging for m in self._models_on.get(tp, ())}
         closed = 0
         for model, w in list(self.windows.items()):
-            for cw in () if model in behind else w.idle_close(now):
+            for cw in () if model in behind or not source_up else w.idle_close(now):
                 self._evaluate(cw)
                 closed += 1
             every = w.settings.evaluate_open_every_seconds

@@ -207,6 +207,12 @@ class ModelWindows:
             return []
         return self.close_until(max(open_ends))
 
+    def touch(self, now: float) -> None:
+        """Restart the idle clock at processing time ``now`` (when events are known to
+        be held up elsewhere, e.g. while the brokers are unreachable)."""
+        if self.last_event_at is not None:
+            self.last_event_at = max(self.last_event_at, now)
+
     def idle_close(self, now: float) -> list[ClosedWindow]:
         """Close everything when no event arrived for ``idle_timeout_seconds``
         (processing time ``now``, epoch seconds)."""

@@ -160,3 +160,20 @@ def test_crash_and_restart_loses_nothing(setup) -> None:
     ids = audit_ids(tmp / "state" / "windows-audit.jsonl")
     assert set(ids) == {f"e{i}" for i in range(6000)}  # missing == 0
     assert len(ids) - len(set(ids)) == 0  # this crash point leaves no duplicates
+
+
+def test_idle_clock_pauses_while_the_source_is_down(setup) -> None:
+    cfg, _ = setup
+    src = MemorySource()
+    for v in stream(100, drift_from=10**9):
+        src.append("t", v, key=b"m")
+    clock = ManualClock(T0)
+    mon = Monitor(cfg, src, clock=clock, serve_http=False)
+    run(mon, 3)
+    pipeline = mon.pipeline
+    clock.advance(30)  # far past the 5 s idle timeout, but the brokers are down
+    assert pipeline.tick(source_up=False) == 0
+    # back up: producers may now deliver what they buffered; the idle clock restarted
+    assert pipeline.tick(source_up=True) == 0
+    clock.advance(5)
+    assert pipeline.tick(source_up=True) == 1
