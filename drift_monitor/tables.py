@@ -118,9 +118,7 @@ def _read_text(p: Path, progress: Progress | None, csv: bool) -> pd.DataFrame:
             sep = "\t" if ".tsv" in p.name.lower() else ","
             reader = pd.read_csv(src, chunksize=_CHUNK_ROWS, sep=sep)
         else:
-            reader = pd.read_json(
-                src, lines=True, chunksize=_CHUNK_ROWS, dtype=False, convert_dates=False
-            )
+            reader = pd.read_json(src, lines=True, chunksize=_CHUNK_ROWS, dtype=False)
         with reader:
             for chunk in reader:
                 frames.append(chunk)
