@@ -116,7 +116,13 @@ def consume(
             if len(samples) < 2 or done != samples[-2][1]:
                 last_change = time.monotonic()
             elif time.monotonic() - last_change > STALL_S:
-                raise Stalled(f"{n_daemons} daemon(s) stalled at {done:,.0f}/{total:,} events")
+                per = " + ".join(f"{c:,.0f}" for c in counts)
+                logs = "\n".join(
+                    f"-- daemon {i} log:\n{d.log_tail(15)}" for i, d in enumerate(daemons)
+                )
+                raise Stalled(
+                    f"{n_daemons} daemon(s) stalled at {done:,.0f}/{total:,} events ({per})\n{logs}"
+                )
             time.sleep(0.1)
     finally:
         for dmn in daemons:
