@@ -334,8 +334,15 @@ def _records(stream: EventStream, total: int) -> list[Record]:
 
 
 if __name__ == "__main__":
-    code = main()
-    if STALLS:  # a stuck client thread would block the interpreter's exit
+    try:
+        code = main()
+    except Exception:
+        if not STALLS:
+            raise
+        traceback.print_exc()
+        code = 1
+    if STALLS:  # a stuck client thread could block the interpreter's exit
         sys.stdout.flush()
+        sys.stderr.flush()
         os._exit(code)
     raise SystemExit(code)
