@@ -110,7 +110,12 @@ class Monitor:
         self.http: MonitorHttpServer | None = None
         if serve_http:
             self.http = MonitorHttpServer(
-                config.http.host, config.http.port, self.registry, self.state, self._status_extras
+                config.http.host,
+                config.http.port,
+                self.registry,
+                self.state,
+                self._status_extras,
+                config.http.liveness_timeout_seconds,
             )
         self._stop = threading.Event()
         self._rebalanced = threading.Event()
@@ -194,6 +199,7 @@ class Monitor:
 
     def run_once(self) -> int:
         """One poll -> process -> (maybe) commit round; returns records processed."""
+        self.state.beat()
         k = self.config.kafka
         records = self.source.poll(k.poll_timeout_ms, k.max_poll_records)
         if self._rebalanced.is_set():

@@ -96,6 +96,13 @@ class HttpSettings(_Strict):
 
     host: str = Field(default="127.0.0.1", description="Bind address (0.0.0.0 in containers).")
     port: int = Field(default=9108, ge=0, le=65535, description="Port (0 = any free port).")
+    liveness_timeout_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="/healthz answers 503 when the consume loop has not completed a round "
+        "for this long (e.g. a Kafka client call that never returns), so a liveness probe "
+        "restarts the process.",
+    )
 
 
 class DecodeSettings(_Strict):

@@ -1,8 +1,10 @@
 """A small threaded HTTP server (stdlib) for scrapes, probes and /status.
 
 ``/metrics``: Prometheus text from the injected registry. ``/healthz``: 200 while the
-process serves. ``/readyz``: 200 when every baseline is loaded, partitions are
-assigned and Kafka is reachable, else 503 with the reason. ``/status``: JSON per model
+consume loop completes rounds (503 when it has been stuck for
+``http.liveness_timeout_seconds``: kafka-python 3 can block inside ``poll()``
+forever). ``/readyz``: 200 when every baseline is loaded, partitions are assigned and
+Kafka is reachable, else 503 with the reason. ``/status``: JSON per model
 (status, last window, top drifted columns with statistics, open incident); no secrets.
 """
 
@@ -110,8 +112,9 @@ class MonitorHttpServer:
         registry: CollectorRegistry,
         state: MonitorState,
         extras: StatusExtras | None = None,
+        liveness_timeout: float = 120.0,
     ) -> None:
-        handler = _make_handler(registry, state, extras)
+        handler = _make_handler(registry, state, extras, liveness_timeout)
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -142,7 +145,10 @@ class MonitorHttpServer:
 
 
 def _make_handler(
-    registry: CollectorRegistry, state: MonitorState, extras: StatusExtras | None
+    registry: CollectorRegistry,
+    state: MonitorState,
+    extras: StatusExtras | None,
+    liveness_timeout: float,
 ) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = f"drift-monitor/{__version__}"
@@ -152,7 +158,10 @@ def _make_handler(
             if path == "/metrics":
                 self._send(200, generate_latest(registry), CONTENT_TYPE_LATEST)
             elif path == "/healthz":
-                self._send(200, b"ok\n", "text/plain; charset=utf-8")
+                alive, reason = state.alive(liveness_timeout)
+                self._send(
+                    200 if alive else 503, (reason + "\n").encode(), "text/plain; charset=utf-8"
+                )
             elif path == "/readyz":
                 ready, reason = state.ready()
                 self._send(

@@ -7,7 +7,9 @@ dictionary updates and copies, never during I/O or statistics.
 from __future__ import annotations
 
 import threading
+import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from drift_monitor.evaluation.results import WindowResult
@@ -46,8 +48,15 @@ class BaselineInfo:
 class MonitorState:
     """Counters, the latest window verdicts, and health flags; thread-safe."""
 
-    def __init__(self, models: list[str], window_seconds: dict[str, float]) -> None:
+    def __init__(
+        self,
+        models: list[str],
+        window_seconds: dict[str, float],
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._lock = threading.Lock()
+        self._monotonic = monotonic
+        self._loop_beat = monotonic()
         self.models = list(models)
         self.window_seconds = dict(window_seconds)
         self.events: dict[tuple[str, str], int] = defaultdict(int)
@@ -107,6 +116,21 @@ class MonitorState:
             self.kafka_connected = connected
             self.assigned = assigned
             self.lag = dict(lag)
+
+    def beat(self) -> None:
+        """The consume loop completed a round (liveness)."""
+        self._loop_beat = self._monotonic()
+
+    def loop_age(self) -> float:
+        """Seconds since the consume loop last completed a round."""
+        return self._monotonic() - self._loop_beat
+
+    def alive(self, max_age: float) -> tuple[bool, str]:
+        """(alive, reason): the consume loop completed a round within ``max_age`` s."""
+        age = self.loop_age()
+        if age > max_age:
+            return False, f"consume loop has not completed a round for {age:.0f}s"
+        return True, "ok"
 
     def warn(self, key: str, message: str | None) -> None:
         """Set (or clear, with None) an operator-visible warning shown in /status."""

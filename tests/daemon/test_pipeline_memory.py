@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +18,9 @@ from drift_monitor.baseline import build_baseline, save_baseline
 from drift_monitor.clock import ManualClock
 from drift_monitor.config import validate_config
 from drift_monitor.daemon import Monitor
+from drift_monitor.http.server import MonitorHttpServer
+from drift_monitor.pipeline.state import MonitorState
+from drift_monitor.sinks.metrics import build_registry
 from drift_monitor.source.memory import MemoryDeadLetters, MemorySource
 
 T0 = dt.datetime(2026, 11, 26, 10, 0, tzinfo=dt.UTC).timestamp()
@@ -177,3 +182,28 @@ def test_idle_clock_pauses_while_the_source_is_down(setup) -> None:
     assert pipeline.tick(source_up=True) == 0
     clock.advance(5)
     assert pipeline.tick(source_up=True) == 1
+
+
+def test_healthz_fails_when_the_consume_loop_is_stuck() -> None:
+    clock = ManualClock(100.0)
+    state = MonitorState(["m"], {}, monotonic=clock.now)
+    registry = build_registry(state)
+    server = MonitorHttpServer("127.0.0.1", 0, registry, state, liveness_timeout=120)
+    server.start()
+    try:
+
+        def healthz() -> int:
+            try:
+                with urllib.request.urlopen(server.url + "/healthz", timeout=5) as r:
+                    return int(r.status)
+            except urllib.error.HTTPError as e:
+                return int(e.code)
+
+        clock.advance(119)
+        assert healthz() == 200
+        clock.advance(2)  # a poll() that never returns: no beat for 121 s
+        assert healthz() == 503
+        state.beat()
+        assert healthz() == 200
+    finally:
+        server.stop()
