@@ -127,8 +127,7 @@ class ModelWindows:
         if s.type == "count":
             return self._add_count(nums, codes, ts, tp, offset, event_id)
         if ts < self.closed_until:
-            retained_from = self.closed_until - (self._panes_per_window - 1) * self._pane
-            if not replay or ts < retained_from:
+            if not replay or ts < self._retained_from:
                 return AddResult("replayed" if replay else "late")
         start = math.floor(ts / self._pane) * self._pane
         pane = self.panes.get(start)
@@ -260,8 +259,13 @@ class ModelWindows:
         )
         return ClosedWindow(self.model, start, end, sum(p.count for p in panes), data, ids)
 
+    @property
+    def _retained_from(self) -> float:
+        """Event time from which closed panes are still needed by a future window."""
+        return self.closed_until - (self._panes_per_window - 1) * self._pane
+
     def _drop_expired(self) -> None:
-        keep_from = self.closed_until - (self._panes_per_window - 1) * self._pane
+        keep_from = self._retained_from
         for start in [s for s, p in self.panes.items() if p.end <= keep_from + 1e-9]:
             del self.panes[start]
         if self._panes_per_window == 1:
