@@ -126,9 +126,8 @@ class ModelWindows:
         self.last_event_at = now
         if s.type == "count":
             return self._add_count(nums, codes, ts, tp, offset, event_id)
-        if ts < self.closed_until:
-            if not replay or ts < self._retained_from:
-                return AddResult("replayed" if replay else "late")
+        if ts < self.closed_until and (not replay or ts < self._retained_from):
+            return AddResult("replayed" if replay else "late")
         start = math.floor(ts / self._pane) * self._pane
         pane = self.panes.get(start)
         if pane is None:
