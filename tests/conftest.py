@@ -1,1 +1,1 @@
-from tests.services.kafka import kafka_broker  # noqa: F401
+from tests.services.kafka import kafka_broker, own_broker  # noqa: F401

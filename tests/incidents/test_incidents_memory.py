@@ -27,8 +27,8 @@ from drift_monitor.config import validate_config
 from drift_monitor.daemon import Monitor
 from drift_monitor.source.memory import MemorySource
 from drift_monitor.webhooks import canonical_json
-from tests.incidents.receiver import Hit, HookReceiver
 from tests.incidents.streams import BASELINE_VERSION, DRIFTED, MODEL, stream, write_baseline
+from tests.services.receiver import Hit, HookReceiver
 
 TOPIC = "credit-predictions"
 WINDOW = 300.0

@@ -34,9 +34,9 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.incidents.receiver import HookReceiver
 from tests.incidents.streams import MODEL, stream, write_baseline
 from tests.services.kafka import KafkaBroker
+from tests.services.receiver import HookReceiver
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 

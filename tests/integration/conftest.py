@@ -1,41 +1,28 @@
 """Fixtures of the integration tests: baselines, unique names, daemon subprocesses
-(killed at teardown, their log tails printed when the test failed)."""
+(killed at teardown, their log tails printed when the test failed; the last two are the
+shared ones of tests/services/daemons.py, re-exported here)."""
 
 from __future__ import annotations
 
 import dataclasses
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from drift_monitor.baseline import Baseline, build_baseline, save_baseline
-from drift_monitor.demo.dataset import SCORE, training_frame
-from tests.integration.daemon import DaemonConfig, DaemonProcess
+from drift_monitor.baseline import Baseline, save_baseline
+from tests.services import streams
+from tests.services.daemons import daemons, pytest_runtest_makereport, unique
 from tests.services.kafka import KafkaBroker
 
 BASELINE_VERSION = "it-train-20000-seed7"
 
 
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
-    report = yield
-    setattr(item, f"rep_{report.when}", report)
-    return report
-
-
 @pytest.fixture(scope="session")
 def training_baseline() -> Baseline:
     """The demo dataset's training baseline (model name ``credit``)."""
-    return build_baseline(
-        training_frame(20_000, seed=7),
-        "credit",
-        prediction=[SCORE],
-        version=BASELINE_VERSION,
-        source="drift_monitor.demo.dataset.training_frame(20000, seed=7)",
-    )
+    return streams.training_baseline(BASELINE_VERSION)
 
 
 @pytest.fixture
@@ -54,33 +41,15 @@ def baselines_dir(tmp_path: Path, training_baseline: Baseline) -> Callable[..., 
 
 
 @pytest.fixture
-def unique() -> Callable[[str], str]:
-    """``unique("topic")`` -> a name no other test uses (topics, groups)."""
-    tag = uuid.uuid4().hex[:8]
-    return lambda prefix: f"it-{prefix}-{tag}"
+def name_prefix() -> str:
+    """Prefix of the ``unique`` names of the integration tests."""
+    return "it"
 
 
 @pytest.fixture
-def daemons(
-    request: pytest.FixtureRequest, tmp_path: Path, kafka_broker: KafkaBroker
-) -> Iterator[Callable[..., DaemonProcess]]:
-    """``daemons(name, **DaemonConfig fields)`` -> a (not yet started) daemon whose
-    state lives in ``tmp_path/<name>``. Every daemon is killed at teardown; when the
-    test failed, the tail of each one's log is printed."""
-    made: list[DaemonProcess] = []
+def daemon_defaults(kafka_broker: KafkaBroker) -> dict[str, Any]:
+    """Every integration daemon consumes from the session broker."""
+    return {"bootstrap": kafka_broker.bootstrap}
 
-    def make(name: str = "d", **fields: Any) -> DaemonProcess:
-        workdir = tmp_path / name
-        fields.setdefault("state_dir", workdir / "state")
-        cfg = DaemonConfig(bootstrap=kafka_broker.bootstrap, **fields)
-        d = DaemonProcess(name, cfg, workdir)
-        made.append(d)
-        return d
 
-    yield make
-    for d in made:
-        d.cleanup()
-    rep = getattr(request.node, "rep_call", None)
-    if rep is None or rep.failed:
-        for d in made:
-            print(f"\n{d.log_tail(80)}")
+__all__ = ["daemons", "pytest_runtest_makereport", "unique"]

@@ -17,15 +17,15 @@ from typing import Any
 
 import pytest
 
-from tests.integration.daemon import DaemonProcess, audit_ids, read_audit, wait_for
-from tests.integration.streams import (
+from tests.services.daemon import DaemonProcess, audit_ids, read_audit, wait_for
+from tests.services.kafka import KafkaBroker
+from tests.services.streams import (
     WINDOW_S,
     BackgroundProducer,
     encode,
     timed_events,
     window_start,
 )
-from tests.services.kafka import KafkaBroker
 
 pytestmark = pytest.mark.kafka
 

@@ -12,9 +12,9 @@ import pytest
 
 from drift_monitor.demo.dataset import DEFAULT_DRIFT, drifted_columns, training_frame
 from tests.integration.conftest import BASELINE_VERSION
-from tests.integration.daemon import CLI, DaemonProcess, read_audit, wait_for
-from tests.integration.streams import WINDOW_S, encode, produce, timed_events, window_start
+from tests.services.daemon import CLI, DaemonProcess, read_audit, wait_for
 from tests.services.kafka import KafkaBroker
+from tests.services.streams import WINDOW_S, encode, produce, timed_events, window_start
 
 pytestmark = pytest.mark.kafka
 

@@ -15,9 +15,9 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.integration.daemon import DaemonProcess, Metrics, wait_for
-from tests.integration.streams import encode, iso, produce, read_topic, timed_events, window_start
+from tests.services.daemon import DaemonProcess, Metrics, wait_for
 from tests.services.kafka import KafkaBroker
+from tests.services.streams import encode, iso, produce, read_topic, timed_events, window_start
 
 pytestmark = pytest.mark.kafka
 

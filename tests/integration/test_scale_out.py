@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.daemon import DaemonProcess, Metrics, audit_ids, read_audit, wait_for
-from tests.integration.streams import (
+from tests.services.daemon import DaemonProcess, Metrics, audit_ids, read_audit, wait_for
+from tests.services.kafka import KafkaBroker
+from tests.services.streams import (
     BackgroundProducer,
     encode,
     produce,
     timed_events,
     window_start,
 )
-from tests.services.kafka import KafkaBroker
 
 pytestmark = pytest.mark.kafka
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.daemon import DaemonProcess, wait_for
-from tests.integration.streams import encode, produce, timed_events, window_start
+from tests.services.daemon import DaemonProcess, wait_for
 from tests.services.kafka import KafkaBroker
+from tests.services.streams import encode, produce, timed_events, window_start
 
 pytestmark = pytest.mark.kafka
 

@@ -6,11 +6,9 @@
   file named by ``DRIFT_MONITOR_RESILIENCE_RESULTS`` (when set);
 - a small, fast model (three features and a score, ~130-byte events) and its baseline,
   so that hundreds of thousands of events go through a 2-core machine in minutes;
-- :class:`ResilienceConfig`: the integration tests' daemon config with any section
-  overridden (webhooks, episodes, decode, logging ...).
-
-The daemon subprocess itself, the audit-log readers and the polling helper are the
-integration tests' (``tests/integration/daemon.py``).
+The daemon subprocess and its config (``DaemonConfig(overrides=...)`` for any section:
+webhooks, episodes, decode, logging ...), the audit-log readers and the polling helper
+are the shared harness's (``tests/services/daemon.py``).
 """
 
 from __future__ import annotations
@@ -21,7 +19,6 @@ import os
 import random
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +28,6 @@ import pandas as pd
 from kafka.partitioner.default import murmur2
 
 from drift_monitor.baseline import build_baseline, save_baseline
-from tests.integration.daemon import DaemonConfig
 
 SCALE_ENV = "DRIFT_MONITOR_RESILIENCE_SCALE"
 RESULTS_ENV = "DRIFT_MONITOR_RESILIENCE_RESULTS"
@@ -138,30 +134,6 @@ def aligned_past(window_s: float, hours_ago: float = 2.0) -> float:
     return math.floor(t / window_s) * window_s
 
 
-# -- the daemon's config -----------------------------------------------------------------
-
-
-def deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    """``over`` merged into a copy of ``base`` (nested mappings merged, the rest replaced)."""
-    out = dict(base)
-    for k, v in over.items():
-        if isinstance(v, Mapping) and isinstance(out.get(k), dict):
-            out[k] = deep_merge(out[k], v)
-        else:
-            out[k] = v
-    return out
-
-
-@dataclass
-class ResilienceConfig(DaemonConfig):
-    """:class:`DaemonConfig` plus ``overrides`` deep-merged into the YAML document."""
-
-    overrides: dict[str, Any] = field(default_factory=dict)
-
-    def document(self) -> dict[str, Any]:
-        return deep_merge(super().document(), self.overrides)
-
-
 # -- the window audit log, read incrementally --------------------------------------------
 
 
@@ -236,7 +208,7 @@ class RealtimeProducer:
 
     def run_for(self, seconds: float, chunk: int = 100) -> int:
         """Produce for ``seconds`` at :attr:`rate`; returns how many were sent."""
-        from tests.integration.streams import producer  # noqa: PLC0415
+        from tests.services.streams import producer  # noqa: PLC0415
 
         p = producer(self.bootstrap, linger_ms=5)
         sent = 0

@@ -17,12 +17,11 @@ Sizes (``DRIFT_MONITOR_RESILIENCE_SCALE``): ``ci`` 15 s outage, ``large`` 60 s.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.integration.daemon import DaemonProcess, wait_for
 from tests.resilience.kafka_support import (
     AuditTail,
     RealtimeProducer,
@@ -31,7 +30,8 @@ from tests.resilience.kafka_support import (
     scaled,
     write_baselines,
 )
-from tests.services.kafka import KafkaBroker, start_broker_for_tests
+from tests.services.daemon import DaemonProcess, wait_for
+from tests.services.kafka import KafkaBroker
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -46,15 +46,6 @@ DETECT_DEADLINE_S = 30.0
 RECOVER_DEADLINE_S = 30.0
 READY = (200, 1.0)
 NOT_READY = (503, 0.0)
-
-
-@pytest.fixture
-def own_broker(tmp_path: Path) -> Iterator[KafkaBroker]:
-    broker = start_broker_for_tests(tmp_path / "broker")
-    try:
-        yield broker
-    finally:
-        broker.stop()
 
 
 def _health(d: DaemonProcess) -> tuple[int, float]:

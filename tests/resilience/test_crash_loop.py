@@ -23,8 +23,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.daemon import DaemonProcess, wait_for
-from tests.integration.streams import BackgroundProducer
 from tests.resilience.kafka_support import (
     AuditTail,
     aligned_past,
@@ -34,7 +32,9 @@ from tests.resilience.kafka_support import (
     scaled,
     write_baselines,
 )
+from tests.services.daemon import DaemonProcess, wait_for
 from tests.services.kafka import KafkaBroker
+from tests.services.streams import BackgroundProducer
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 

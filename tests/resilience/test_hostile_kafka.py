@@ -27,11 +27,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.daemon import DaemonProcess, Metrics, wait_for
-from tests.integration.streams import read_topic
 from tests.resilience.fuzz import KINDS, VALID_KINDS, hostile, valid_event
 from tests.resilience.kafka_support import AuditTail, report, scaled, write_baselines
+from tests.services.daemon import DaemonProcess, Metrics, wait_for
 from tests.services.kafka import KafkaBroker
+from tests.services.streams import read_topic
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 

@@ -27,11 +27,11 @@ import pytest
 
 import drift_monitor
 from drift_monitor.config.models import HttpSettings
-from tests.incidents.receiver import HookReceiver
-from tests.integration.daemon import CLI, DaemonProcess, wait_for
-from tests.integration.streams import produce
 from tests.resilience.kafka_support import aligned_past, event, report, write_baselines
+from tests.services.daemon import CLI, DaemonProcess, wait_for
 from tests.services.kafka import KafkaBroker
+from tests.services.receiver import HookReceiver
+from tests.services.streams import produce
 
 PACKAGE = Path(drift_monitor.__file__).parent
 SECRET_ENV = "DRIFT_MONITOR_RESILIENCE_SECURITY_SECRET"

@@ -3,7 +3,7 @@ delivered exactly once, signed, and nothing is given up on.
 
 Two models stream windows that alternate drifted and clean (``episodes: {enter_after:
 1, resolve_after: 1}``), so each opens and resolves several incidents. The receiver
-(tests/incidents/receiver.py: a real HTTP server that verifies every signature) is
+(tests/services/receiver.py: a real HTTP server that verifies every signature) is
 
 1. not listening (connection refused) while the first windows close,
 2. answering 503 while more windows close,
@@ -28,9 +28,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.incidents.receiver import HookReceiver
-from tests.integration.daemon import DaemonProcess, Metrics, wait_for
-from tests.integration.streams import produce
 from tests.resilience.kafka_support import (
     AuditTail,
     aligned_past,
@@ -40,7 +37,10 @@ from tests.resilience.kafka_support import (
     scaled,
     write_baselines,
 )
+from tests.services.daemon import DaemonProcess, Metrics, wait_for
 from tests.services.kafka import KafkaBroker
+from tests.services.receiver import HookReceiver
+from tests.services.streams import produce
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 

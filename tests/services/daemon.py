@@ -1,5 +1,6 @@
 """The daemon as a real subprocess (``drift-monitor run --config FILE``) for the
-integration tests: config writing, start/stop/kill, and typed reads of its endpoints.
+integration, resilience, incident and SRE tests: config writing, start/stop/kill, and
+typed reads of its endpoints.
 
 Nothing here sleeps to wait for a result: :func:`wait_for` polls a condition with a
 deadline and says what it was waiting for (and the last value seen) when it gives up.
@@ -16,7 +17,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -124,9 +126,23 @@ class Metrics:
 # -- config --------------------------------------------------------------------------
 
 
+def deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """``over`` merged into a copy of ``base`` (nested mappings merged, the rest replaced)."""
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
 @dataclass
 class DaemonConfig:
-    """What a test varies in a daemon's YAML config; :meth:`write` renders the file."""
+    """What a test varies in a daemon's YAML config; :meth:`write` renders the file.
+
+    ``extra`` replaces whole top-level sections; ``overrides`` is then deep-merged into
+    the document (webhooks, episodes, decode, logging ...)."""
 
     bootstrap: str
     topics: list[str]
@@ -144,6 +160,7 @@ class DaemonConfig:
     max_event_bytes: int | None = None
     kafka_extra: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    overrides: dict[str, Any] = field(default_factory=dict)
 
     def document(self) -> dict[str, Any]:
         kafka: dict[str, Any] = {
@@ -180,7 +197,7 @@ class DaemonConfig:
         if self.max_event_bytes is not None:
             doc["decode"] = {"max_event_bytes": self.max_event_bytes}
         doc.update(self.extra)
-        return doc
+        return deep_merge(doc, self.overrides)
 
     def write(self, path: Path) -> Path:
         path.write_text(yaml.safe_dump(self.document(), sort_keys=False))
@@ -192,11 +209,21 @@ class DaemonConfig:
 
 class DaemonProcess:
     """``drift-monitor run --config FILE`` in a subprocess; stdout+stderr go to a log
-    file that is appended to across restarts (each start is marked in it)."""
+    file that is appended to across restarts (each start is marked in it). ``env`` is
+    added to the process's environment (from which every ``DRIFT_MONITOR__*`` variable
+    is removed, so only the config file configures it)."""
 
-    def __init__(self, name: str, config: DaemonConfig, workdir: Path) -> None:
+    def __init__(
+        self,
+        name: str,
+        config: DaemonConfig,
+        workdir: Path,
+        *,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self.name = name
         self.config = config
+        self.env = dict(env or {})
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.config_path = config.write(workdir / f"{name}.yaml")
@@ -218,17 +245,18 @@ class DaemonProcess:
         self.starts += 1
         with self.log_path.open("ab") as fh:
             fh.write(f"\n===== start #{self.starts} of {self.name} =====\n".encode())
-            env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-            env.pop("DRIFT_MONITOR__KAFKA__GROUP_ID", None)
+            env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFT_MONITOR__")}
+            env.update({"PYTHONUNBUFFERED": "1", **self.env})
             self.proc = subprocess.Popen(
                 [*CLI, "run", "--config", str(self.config_path)],
                 stdout=fh,
                 stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
                 cwd=self.workdir,
                 env=env,
             )
         wait_for(
-            lambda: self._probe("/healthz") == 200,
+            lambda: self.probe("/healthz") == 200,
             START_TIMEOUT_S,
             f"{self.name} /healthz",
             on_timeout=self.log_tail,
@@ -237,7 +265,9 @@ class DaemonProcess:
             self.wait_ready()
         return self
 
-    def _probe(self, path: str) -> int | None:
+    def probe(self, path: str) -> int | None:
+        """Status code of ``path`` (None when nothing answers); AssertionError once the
+        process has exited."""
         if self.proc is not None and self.proc.poll() is not None:
             raise AssertionError(
                 f"{self.name} exited with {self.proc.returncode} while waiting for {path}\n"
@@ -251,7 +281,7 @@ class DaemonProcess:
     def wait_ready(self, timeout: float = START_TIMEOUT_S) -> None:
         """Until /readyz is 200 (baselines loaded, Kafka connected, partitions assigned)."""
         wait_for(
-            lambda: self._probe("/readyz") == 200,
+            lambda: self.probe("/readyz") == 200,
             timeout,
             f"{self.name} /readyz",
             on_timeout=self.log_tail,
@@ -299,6 +329,19 @@ class DaemonProcess:
         assert code == 0, f"{self.name} exited with {code} after SIGTERM\n{self.log_tail()}"
         return code
 
+    def stop(self, timeout: float = SIGTERM_TIMEOUT_S) -> None:
+        """SIGTERM, then SIGKILL after ``timeout`` seconds (no check of the exit code;
+        nothing to do when the process is not running)."""
+        if not self.running():
+            return
+        assert self.proc is not None
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
     def sigkill(self) -> None:
         """kill -9, and reap it."""
         assert self.proc is not None
@@ -319,6 +362,21 @@ class DaemonProcess:
             return f"({self.name}: no log)"
         tail = "\n".join(text.splitlines()[-lines:])
         return f"----- last {lines} lines of {self.log_path} -----\n{tail}"
+
+
+@contextmanager
+def running_daemon(daemon: DaemonProcess, *, wait_ready: bool = False) -> Iterator[DaemonProcess]:
+    """``daemon`` started (/healthz answering; /readyz too with ``wait_ready``) and
+    stopped with :meth:`DaemonProcess.stop` on exit; its log tail is printed when the
+    block fails."""
+    try:
+        daemon.start(wait_ready=wait_ready)
+        yield daemon
+    except BaseException:
+        print(daemon.log_tail(120))
+        raise
+    finally:
+        daemon.stop()
 
 
 # -- the window audit log ------------------------------------------------------------

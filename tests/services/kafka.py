@@ -263,3 +263,14 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBrok
         yield broker
     finally:
         broker.stop()
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[KafkaBroker]:
+    """A broker of the test's own in ``tmp_path/broker`` (for tests that stop, hang or
+    restart it, which the session's broker is shared too much for); stopped at teardown."""
+    broker = start_broker_for_tests(tmp_path / "broker")
+    try:
+        yield broker
+    finally:
+        broker.stop()

@@ -1,10 +1,11 @@
-"""A retraining endpoint for the incident tests: a real stdlib HTTP server on 127.0.0.1.
+"""A retraining endpoint for the tests that send webhooks (incidents, resilience, SRE):
+a real stdlib HTTP server on 127.0.0.1.
 
 Every request is verified with :func:`drift_monitor.webhooks.verify` (the receiver's
 own secret, the injected clock's time) and recorded with its verdict. Answers are
 scripted: a list of statuses used in order, then ``default``; :meth:`refuse` stops
 listening on the port (the sender gets ``connection refused``) and :meth:`listen`
-serves on the same port again.
+serves on the same port again. As a context manager it listens inside the block.
 """
 
 from __future__ import annotations
@@ -102,6 +103,12 @@ class HookReceiver:
             self._thread = None
 
     close = refuse
+
+    def __enter__(self) -> HookReceiver:
+        return self.listen()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- what arrived ----------------------------------------------------------------
 

@@ -1,13 +1,17 @@
-"""Event streams for the integration tests: the demo dataset's events on a fixed
-event-time grid, and producing/consuming them with kafka-python."""
+"""Event streams of the demo dataset's ``credit`` model for the tests that run the
+daemon (integration, resilience, incidents, SRE): its training baseline, events on a
+fixed event-time grid (or evenly spread inside a window, so window boundaries are known
+exactly), and producing/consuming them with kafka-python."""
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -15,17 +19,50 @@ import pandas as pd
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
-from drift_monitor.demo.dataset import DriftScenario, events, production_frame
+from drift_monitor.baseline import Baseline, build_baseline, save_baseline
+from drift_monitor.demo.dataset import (
+    SCORE,
+    DriftScenario,
+    events,
+    production_frame,
+    training_frame,
+)
 
+MODEL = "credit"
+#: Drifted by DEFAULT_DRIFT: one numeric and one categorical column.
+DRIFTED_NUMERIC = "annual_income"
+DRIFTED_CATEGORICAL = "loan_purpose"
 WINDOW_S = 60.0
 SPACING_S = 0.05  # 20 events per second of event time: 1200 per 60 s window
+TRAINING_SOURCE = "drift_monitor.demo.dataset.training_frame(20000, seed=7)"
 
 
-def window_start(hours_ago: float = 3.0) -> float:
-    """An epoch time ``hours_ago`` in the past, aligned to a :data:`WINDOW_S` boundary
+@functools.cache
+def training_baseline(version: str, source: str = TRAINING_SOURCE) -> Baseline:
+    """The demo dataset's training baseline of model ``credit`` (20 000 rows, seed 7),
+    built once per session for each ``version``."""
+    return build_baseline(
+        training_frame(20_000, seed=7),
+        MODEL,
+        prediction=[SCORE],
+        version=version,
+        source=source,
+    )
+
+
+def write_baseline(directory: Path, version: str, source: str = TRAINING_SOURCE) -> Path:
+    """Save :func:`training_baseline` as ``<directory>/credit.dmb``; returns the file."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{MODEL}.dmb"
+    save_baseline(training_baseline(version, source), path)
+    return path
+
+
+def window_start(hours_ago: float = 3.0, window_s: float = WINDOW_S) -> float:
+    """An epoch time ``hours_ago`` in the past, aligned to a ``window_s`` boundary
     (in the past so that no event is ahead of its broker timestamp)."""
     t = time.time() - hours_ago * 3600.0
-    return t - (t % WINDOW_S)
+    return t - (t % window_s)
 
 
 def iso(ts: float) -> str:
@@ -52,6 +89,26 @@ def timed_events(
     out = []
     for i, ev in enumerate(events(frame, model, dt.datetime.now(dt.UTC), 1.0, seed=seed)):
         ev["timestamp"] = iso(start + i * spacing)
+        out.append(ev)
+    return out
+
+
+def window_events(
+    model: str,
+    start: float,
+    window_s: float,
+    n: int,
+    *,
+    seed: int,
+    drift: DriftScenario | None = None,
+) -> list[dict[str, Any]]:
+    """``n`` SPEC-shaped events of ``model`` from the demo dataset (clean, or drifted by
+    ``drift``), evenly spread inside the window ``[start, start + window_s)``: event
+    ``i`` at ``start + (i + 0.5) * window_s / n``."""
+    frame = production_frame(n, seed, drift)
+    out = []
+    for i, ev in enumerate(events(frame, model, dt.datetime.now(dt.UTC), 1.0, seed=seed)):
+        ev["timestamp"] = iso(start + (i + 0.5) * window_s / n)
         out.append(ev)
     return out
 

@@ -12,38 +12,31 @@ would (``(a|b)``), so the numeric-only (KS, Wasserstein) and categorical-only
 
 from __future__ import annotations
 
-import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from kafka import KafkaConsumer, TopicPartition
 
+from drift_monitor.demo.dataset import DEFAULT_DRIFT
 from drift_monitor.webhooks.signing import verify
 from tests.deploy.dashboard import dashboard_queries
+from tests.services.daemon import DaemonConfig, DaemonProcess, running_daemon, wait_for
 from tests.services.kafka import KafkaBroker
 from tests.services.prometheus import PrometheusServer, require_binary
-from tests.sre.daemon import (
-    WEBHOOK_SECRET,
-    WebhookReceiver,
-    daemon_config,
-    free_port,
-    running_daemon,
-    sample_sum,
-    wait_for,
-)
-from tests.sre.streams import (
+from tests.services.receiver import HookReceiver
+from tests.services.streams import (
     DRIFTED_CATEGORICAL,
     DRIFTED_NUMERIC,
     MODEL,
-    TRAINING_VERSION,
-    aligned_past,
     encode,
+    read_topic,
     window_events,
+    window_start,
     write_baseline,
 )
+from tests.sre import TRAINING_VERSION
 
 pytestmark = [pytest.mark.kafka, pytest.mark.prometheus]
 
@@ -52,12 +45,14 @@ PER_WINDOW = 300
 CLEAN_WINDOWS = 2
 DRIFTED_WINDOWS = 3
 FEATURES = f"({DRIFTED_NUMERIC}|{DRIFTED_CATEGORICAL})"
+WEBHOOK_SECRET = "whsec_c3JlLXRlc3Qtd2ViaG9vay1zZWNyZXQtMDEyMzQ1"
+SECRET_ENV = "SRE_TEST_WEBHOOK_SECRET"
 
 
 def invalid_records(start: float) -> list[bytes]:
     """Records the daemon must count as invalid and dead-letter: two of model ``credit``
     with a feature of the wrong type (counted under the model), two undecodable."""
-    ev = window_events(start, WINDOW_S, 1, seed=5, drifted=False)[0]
+    ev = window_events(MODEL, start, WINDOW_S, 1, seed=5)[0]
     wrong_type = [
         orjson.dumps({**ev, "features": {**ev["features"], DRIFTED_NUMERIC: "lots"}}),
         orjson.dumps({**ev, "features": {**ev["features"], "age": [1, 2]}}),
@@ -71,34 +66,19 @@ def stream(start: float) -> tuple[list[bytes], int]:
     values: list[bytes] = []
     for w in range(CLEAN_WINDOWS):
         values += encode(
-            window_events(start + w * WINDOW_S, WINDOW_S, PER_WINDOW, seed=20 + w, drifted=False)
+            window_events(MODEL, start + w * WINDOW_S, WINDOW_S, PER_WINDOW, seed=20 + w)
         )
     invalid = invalid_records(start + CLEAN_WINDOWS * WINDOW_S)
     for w in range(CLEAN_WINDOWS, CLEAN_WINDOWS + DRIFTED_WINDOWS):
         drifted = encode(
-            window_events(start + w * WINDOW_S, WINDOW_S, PER_WINDOW, seed=20 + w, drifted=True)
+            window_events(
+                MODEL, start + w * WINDOW_S, WINDOW_S, PER_WINDOW, seed=20 + w, drift=DEFAULT_DRIFT
+            )
         )
         if w == CLEAN_WINDOWS:
             drifted = drifted[:100] + invalid + drifted[100:]
         values += drifted
     return values, len(invalid)
-
-
-def read_all(bootstrap: str, topic: str, expected: int, timeout: float = 30.0) -> list[Any]:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    try:
-        consumer.assign([TopicPartition(topic, 0)])
-        consumer.seek_to_beginning()
-        records: list[Any] = []
-        deadline = time.monotonic() + timeout
-        while len(records) < expected and time.monotonic() < deadline:
-            for batch in consumer.poll(timeout_ms=500).values():
-                records.extend(batch)
-        for batch in consumer.poll(timeout_ms=300).values():
-            records.extend(batch)
-        return records
-    finally:
-        consumer.close()
 
 
 def test_every_dashboard_panel_returns_data_from_the_live_daemon(
@@ -109,28 +89,42 @@ def test_every_dashboard_panel_returns_data_from_the_live_daemon(
     topic, dlq = f"sre-dash-{tag}", f"sre-dash-{tag}-dlq"
     kafka_broker.create_topic(topic)
     kafka_broker.create_topic(dlq)
-    values, n_invalid = stream(aligned_past(WINDOW_S))
+    values, n_invalid = stream(window_start(2.0, WINDOW_S))
     n_windows = CLEAN_WINDOWS + DRIFTED_WINDOWS
 
-    with WebhookReceiver() as receiver:
-        port = free_port()
-        config = daemon_config(
+    with HookReceiver(WEBHOOK_SECRET) as receiver:
+        config = DaemonConfig(
             bootstrap=kafka_broker.bootstrap,
-            topic=topic,
+            topics=[topic],
             group_id=f"sre-dash-{tag}",
-            baselines_dir=write_baseline(tmp_path / "baselines"),
+            models=[MODEL],
+            baselines_dir=write_baseline(tmp_path / "baselines", TRAINING_VERSION).parent,
             state_dir=tmp_path / "state",
-            port=port,
             window_seconds=WINDOW_S,
+            allowed_lateness_seconds=0,
             idle_timeout_seconds=2,
-            enter_after=1,
             dead_letter_topic=dlq,
-            webhook_url=receiver.url,
+            overrides={
+                "defaults": {"episodes": {"enter_after": 1, "resolve_after": 3}},
+                "webhooks": {
+                    "targets": [
+                        {
+                            "name": "retraining",
+                            "url": receiver.url,
+                            "secret": {"env": SECRET_ENV},
+                            "timeout_seconds": 5,
+                        }
+                    ]
+                },
+            },
+        )
+        daemon = DaemonProcess(
+            "daemon", config, tmp_path / "daemon", env={SECRET_ENV: WEBHOOK_SECRET}
         )
         # Prometheus first: it scrapes the daemon from its first second on.
         with (
-            PrometheusServer(targets=[f"127.0.0.1:{port}"]) as prom,
-            running_daemon(config, tmp_path / "daemon") as daemon,
+            PrometheusServer(targets=[f"127.0.0.1:{config.port}"]) as prom,
+            running_daemon(daemon),
         ):
             wait_for(
                 lambda: daemon.probe("/readyz") == 200, 30, "/readyz", on_timeout=daemon.log_tail
@@ -141,7 +135,7 @@ def test_every_dashboard_panel_returns_data_from_the_live_daemon(
             # incident's webhook delivered.
             wait_for(
                 lambda: (
-                    sample_sum(daemon.metrics(), "drift_monitor_evaluation_duration_seconds_count")
+                    daemon.metrics().total("drift_monitor_evaluation_duration_seconds_count")
                     >= n_windows
                 ),
                 60,
@@ -150,10 +144,8 @@ def test_every_dashboard_panel_returns_data_from_the_live_daemon(
             )
             wait_for(
                 lambda: (
-                    sample_sum(
-                        daemon.metrics(),
-                        "drift_monitor_webhook_deliveries_total",
-                        outcome="delivered",
+                    daemon.metrics().total(
+                        "drift_monitor_webhook_deliveries_total", outcome="delivered"
                     )
                     >= 1
                 ),
@@ -161,9 +153,10 @@ def test_every_dashboard_panel_returns_data_from_the_live_daemon(
                 "a delivered webhook",
                 on_timeout=daemon.log_tail,
             )
-            assert [b["type"] for b in receiver.bodies] == ["drift.detected"]
-            verify(WEBHOOK_SECRET, receiver.headers[0], receiver.raw[0])  # signed
-            detected = receiver.bodies[0]
+            hits = receiver.snapshot()
+            assert [h.body["type"] for h in hits] == ["drift.detected"]
+            verify(WEBHOOK_SECRET, hits[0].headers, hits[0].raw)  # signed
+            detected = hits[0].body
             assert detected["model"] == MODEL
             assert detected["baseline_version"] == TRAINING_VERSION
             names = {f["name"] for f in detected["drifted_features"]}
@@ -171,12 +164,9 @@ def test_every_dashboard_panel_returns_data_from_the_live_daemon(
 
             metrics = daemon.metrics()
             accepted = len(values) - n_invalid
-            assert sample_sum(metrics, "drift_monitor_events_total", outcome="accepted") == accepted
-            assert (
-                sample_sum(metrics, "drift_monitor_events_total", model=MODEL, outcome="invalid")
-                == 2
-            )
-            assert sample_sum(metrics, "drift_monitor_events_total", outcome="invalid") == n_invalid
+            assert metrics.total("drift_monitor_events_total", outcome="accepted") == accepted
+            assert metrics.total("drift_monitor_events_total", model=MODEL, outcome="invalid") == 2
+            assert metrics.total("drift_monitor_events_total", outcome="invalid") == n_invalid
 
             # Every panel (and variable) query of the dashboard returns data.
             queries = dashboard_queries(
@@ -229,7 +219,7 @@ def test_every_dashboard_panel_returns_data_from_the_live_daemon(
             assert connected == [1.0, 1.0]
 
     # Invalid records were copied to the dead-letter topic with their reason.
-    dead = read_all(kafka_broker.bootstrap, dlq, n_invalid)
+    dead = read_topic(kafka_broker.bootstrap, dlq, n_invalid)
     assert len(dead) == n_invalid
     reasons = sorted(dict(r.headers)["drift-monitor-reason"].decode() for r in dead)
     assert reasons == ["bad_json", "not_object", "wrong_type", "wrong_type"]

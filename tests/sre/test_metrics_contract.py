@@ -31,13 +31,15 @@ from drift_monitor.config import validate_config
 from drift_monitor.daemon import Monitor
 from drift_monitor.decode.decoder import INVALID_REASONS
 from drift_monitor.demo.dataset import (
+    DEFAULT_DRIFT,
     SCORE,
     training_frame,
 )
 from drift_monitor.source.memory import MemoryDeadLetters, MemorySource
 from drift_monitor.webhooks.transport import MemoryTransport
-from tests.sre import streams
-from tests.sre.streams import TRAINING_VERSION, encode, training_baseline
+from tests.services import streams
+from tests.services.streams import encode
+from tests.sre import TRAINING_VERSION
 
 MODEL = "credit"
 TOPIC = "credit-predictions"
@@ -134,7 +136,8 @@ class Rig:
 def window_events(index: int, *, seed: int, drifted: bool) -> list[bytes]:
     """PER_WINDOW events of window ``index`` (event time T0 + index * WINDOW_S)."""
     start = T0.timestamp() + index * WINDOW_S
-    return encode(streams.window_events(start, WINDOW_S, PER_WINDOW, seed=seed, drifted=drifted))
+    drift = DEFAULT_DRIFT if drifted else None
+    return encode(streams.window_events(MODEL, start, WINDOW_S, PER_WINDOW, seed=seed, drift=drift))
 
 
 def hostile_events(index: int) -> tuple[list[bytes], dict[str, int]]:
@@ -160,7 +163,7 @@ def hostile_events(index: int) -> tuple[list[bytes], dict[str, int]]:
 
 @pytest.fixture(scope="module")
 def v1() -> Baseline:
-    return training_baseline()
+    return streams.training_baseline(TRAINING_VERSION)
 
 
 @pytest.fixture

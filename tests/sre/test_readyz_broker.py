@@ -23,16 +23,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.services.kafka import KafkaBroker, start_broker_for_tests
-from tests.sre.daemon import (
-    DaemonProcess,
-    daemon_config,
-    free_port,
-    running_daemon,
-    sample_sum,
-    wait_for,
-)
-from tests.sre.streams import MODEL, aligned_past, encode, window_events, write_baseline
+from tests.services.daemon import DaemonConfig, DaemonProcess, running_daemon, wait_for
+from tests.services.kafka import KafkaBroker
+from tests.services.streams import MODEL, encode, window_events, window_start, write_baseline
+from tests.sre import TRAINING_VERSION
 
 pytestmark = [pytest.mark.kafka, pytest.mark.prometheus]
 
@@ -44,15 +38,6 @@ OUTAGE_DEADLINE_S = 30.0
 RECOVERY_DEADLINE_S = 60.0
 READY = (200, 1.0)
 NOT_READY = (503, 0.0)
-
-
-@pytest.fixture
-def own_broker(tmp_path: Path) -> Iterator[KafkaBroker]:
-    broker = start_broker_for_tests(tmp_path / "broker")
-    try:
-        yield broker
-    finally:
-        broker.stop()
 
 
 def committed_offset(broker: KafkaBroker, group: str, topic: str) -> int | None:
@@ -70,11 +55,11 @@ def committed_offset(broker: KafkaBroker, group: str, topic: str) -> int | None:
 def health(daemon: DaemonProcess) -> tuple[int | None, float]:
     """(/readyz status, kafka_connected); asserts on every call that the process is alive
     and /healthz answers 200, whatever the broker does."""
-    assert daemon.alive(), f"the daemon died\n{daemon.log_tail()}"
+    assert daemon.running(), f"the daemon died\n{daemon.log_tail()}"
     healthz = daemon.probe("/healthz")
     assert healthz == 200, f"/healthz answered {healthz}\n{daemon.log_tail()}"
     readyz = daemon.probe("/readyz")
-    connected = sample_sum(daemon.metrics(), "drift_monitor_kafka_connected")
+    connected = daemon.metrics().total("drift_monitor_kafka_connected")
     return readyz, connected
 
 
@@ -120,25 +105,27 @@ def test_readyz_follows_the_broker_through_outages(own_broker: KafkaBroker, tmp_
     tag = uuid.uuid4().hex[:8]
     topic, group = f"sre-ready-{tag}", f"sre-ready-{tag}"
     broker.create_topic(topic)
-    start = aligned_past(WINDOW_S)
+    start = window_start(2.0, WINDOW_S)
     key = MODEL.encode()
     broker.produce(
         topic,
-        encode(window_events(start, WINDOW_S, BEFORE, seed=31, drifted=False)),
+        encode(window_events(MODEL, start, WINDOW_S, BEFORE, seed=31)),
         keys=[key] * BEFORE,
     )
-    config = daemon_config(
+    config = DaemonConfig(
         bootstrap=broker.bootstrap,
-        topic=topic,
+        topics=[topic],
         group_id=group,
-        baselines_dir=write_baseline(tmp_path / "baselines"),
+        models=[MODEL],
+        baselines_dir=write_baseline(tmp_path / "baselines", TRAINING_VERSION).parent,
         state_dir=tmp_path / "state",
-        port=free_port(),
         window_seconds=WINDOW_S,
+        allowed_lateness_seconds=0,
         idle_timeout_seconds=2,
+        overrides={"defaults": {"episodes": {"enter_after": 2, "resolve_after": 3}}},
     )
     timings: dict[str, float] = {}
-    with running_daemon(config, tmp_path / "daemon") as daemon:
+    with running_daemon(DaemonProcess("daemon", config, tmp_path / "daemon")) as daemon:
         wait_health(daemon, READY, 30, "after start")
         assert daemon.get("/readyz")[1] == b"ready\n"
         status = daemon.status()
@@ -187,7 +174,7 @@ def test_readyz_follows_the_broker_through_outages(own_broker: KafkaBroker, tmp_
         later = start + 3 * WINDOW_S
         broker.produce(
             topic,
-            encode(window_events(later, WINDOW_S, AFTER, seed=32, drifted=False)),
+            encode(window_events(MODEL, later, WINDOW_S, AFTER, seed=32)),
             keys=[key] * AFTER,
         )
         wait_for(
@@ -205,7 +192,7 @@ def test_readyz_follows_the_broker_through_outages(own_broker: KafkaBroker, tmp_
         )
         assert daemon.accepted() == accepted_before + AFTER
         metrics = daemon.metrics()
-        assert sample_sum(metrics, "drift_monitor_events_total", outcome="late") == 0
-        assert sample_sum(metrics, "drift_monitor_window_events", model=MODEL) == AFTER
+        assert metrics.total("drift_monitor_events_total", outcome="late") == 0
+        assert metrics.total("drift_monitor_window_events", model=MODEL) == AFTER
         assert health(daemon) == READY
     print("readiness timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
