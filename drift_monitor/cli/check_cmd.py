@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from typing import Any
 
@@ -97,12 +96,6 @@ def _settings(config_path: str | None, model: str) -> DetectionSettings:
     return settings
 
 
-def _num(x: float | None) -> float | None:
-    if x is None or not math.isfinite(x):
-        return None
-    return float(x)
-
-
 def result_to_json(r: WindowResult) -> dict[str, Any]:
     """The SPEC's ``check --format json`` object (non-finite numbers become null)."""
     return {
@@ -117,10 +110,7 @@ def result_to_json(r: WindowResult) -> dict[str, Any]:
                 "kind": c.kind,
                 "status": c.status.label,
                 "missing_ratio": c.missing_ratio,
-                "tests": {
-                    t.test: {"statistic": _num(t.statistic), "p_value": _num(t.p_value)}
-                    for t in c.tests.values()
-                },
+                "tests": c.tests_json(),
             }
             for c in r.by_severity()
         ],

@@ -2,8 +2,25 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import Literal
+
+
+def json_number(x: float | None) -> float | None:
+    """``x`` as a JSON-safe float: None (null) for None, NaN and ±inf."""
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+def json_time(
+    t: float | None, timespec: Literal["seconds", "milliseconds"] = "seconds"
+) -> str | None:
+    """Epoch seconds as an RFC 3339 UTC string (``…Z``); None for None or non-finite."""
+    if t is None or not math.isfinite(t):
+        return None
+    return dt.datetime.fromtimestamp(t, dt.UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
 
 
 class Status(IntEnum):
@@ -51,6 +68,14 @@ class ColumnResult:
     unseen_ratio: float | None
     tests: dict[str, TestResult]
     note: str = ""
+
+    def tests_json(self) -> dict[str, dict[str, float | None]]:
+        """``{test: {"statistic": …, "p_value": …}}`` as in ``check --format json``
+        and ``/status`` (non-finite numbers become null)."""
+        return {
+            t.test: {"statistic": json_number(t.statistic), "p_value": json_number(t.p_value)}
+            for t in self.tests.values()
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,10 +10,8 @@ Kafka is reachable, else 503 with the reason. ``/status``: JSON per model
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
-import math
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,7 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import CollectorRegistry
 
 from drift_monitor import __version__
-from drift_monitor.evaluation.results import WindowResult
+from drift_monitor.evaluation.results import WindowResult, json_time
 from drift_monitor.pipeline.state import MonitorState
 
 log = logging.getLogger("drift_monitor.http")
@@ -32,20 +30,10 @@ log = logging.getLogger("drift_monitor.http")
 StatusExtras = Callable[[str], dict[str, Any]]
 
 
-def _iso(t: float | None) -> str | None:
-    if t is None or not math.isfinite(t):
-        return None
-    return dt.datetime.fromtimestamp(t, dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def _num(x: float | None) -> float | None:
-    return None if x is None or not math.isfinite(x) else x
-
-
 def _window(r: WindowResult, top: int) -> dict[str, Any]:
     return {
         "status": r.status.label,
-        "window": {"start": _iso(r.start), "end": _iso(r.end), "events": r.events},
+        "window": {"start": json_time(r.start), "end": json_time(r.end), "events": r.events},
         "drift_share": r.drift_share,
         "baseline_version": r.baseline_version,
         "top_columns": [
@@ -55,10 +43,7 @@ def _window(r: WindowResult, top: int) -> dict[str, Any]:
                 "status": c.status.label,
                 "missing_ratio": c.missing_ratio,
                 "unseen_ratio": c.unseen_ratio,
-                "tests": {
-                    t.test: {"statistic": _num(t.statistic), "p_value": _num(t.p_value)}
-                    for t in c.tests.values()
-                },
+                "tests": c.tests_json(),
             }
             for c in r.by_severity()[:top]
         ],
@@ -80,7 +65,7 @@ def status_document(
                 "error": info.error if info else None,
             },
             "events": {o: n for (mm, o), n in s.events.items() if mm == m},
-            "last_evaluation": _iso(s.evaluated_at.get(m)),
+            "last_evaluation": json_time(s.evaluated_at.get(m)),
         }
         r = s.results.get(m)
         entry.update(_window(r, top) if r else {"status": "no_window_yet"})

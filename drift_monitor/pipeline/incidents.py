@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-import math
 from typing import Any
 
 from drift_monitor.evaluation.episodes import EpisodeTracker, Transition
-from drift_monitor.evaluation.results import Status, WindowResult
+from drift_monitor.evaluation.results import Status, WindowResult, json_number, json_time
 from drift_monitor.source.base import ReportSink
 from drift_monitor.webhooks.delivery import Dispatcher
 from drift_monitor.webhooks.payload import Trigger, canonical_json
 
 log = logging.getLogger("drift_monitor.incidents")
-
-
-def _iso(t: float | None) -> str | None:
-    if t is None or not math.isfinite(t):
-        return None
-    return (
-        dt.datetime.fromtimestamp(t, dt.UTC)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z")
-    )
-
-
-def _num(x: float | None) -> float | None:
-    return None if x is None or not math.isfinite(x) else float(x)
 
 
 def incident_body(transition: Transition, detected_at: float) -> dict[str, Any]:
@@ -46,8 +30,8 @@ def incident_body(transition: Transition, detected_at: float) -> dict[str, Any]:
                         "name": c.name,
                         "kind": c.kind,
                         "test": t.test,
-                        "statistic": _num(t.statistic),
-                        "p_value": _num(t.p_value),
+                        "statistic": json_number(t.statistic),
+                        "p_value": json_number(t.p_value),
                         "threshold": t.threshold,
                         "status": t.status.label,
                     }
@@ -58,10 +42,14 @@ def incident_body(transition: Transition, detected_at: float) -> dict[str, Any]:
         "model": r.model,
         "baseline_version": r.baseline_version,
         "severity": "alert" if transition.type == "drift.detected" else r.status.label,
-        "window": {"start": _iso(r.start), "end": _iso(r.end), "events": r.events},
+        "window": {
+            "start": json_time(r.start, "milliseconds"),
+            "end": json_time(r.end, "milliseconds"),
+            "events": r.events,
+        },
         "drifted_features": features,
         "drift_share": r.drift_share,
-        "detected_at": _iso(detected_at),
+        "detected_at": json_time(detected_at, "milliseconds"),
     }
 
 
