@@ -61,7 +61,8 @@ def run_check(args: argparse.Namespace) -> int:
     for warning in unknown_columns(settings, baseline.column_names):
         print(f"drift-monitor: warning: {warning}", file=sys.stderr)
     df = read_table(args.input)
-    result = evaluate_window(baseline, window_from_frame(baseline, df, args.input), settings)
+    window = window_from_frame(baseline, df, args.input)
+    result = evaluate_window(baseline, window, settings)
     if args.format == "json":
         json.dump(result_to_json(result), sys.stdout, indent=2, allow_nan=False)
         sys.stdout.write("\n")
@@ -70,7 +71,7 @@ def run_check(args: argparse.Namespace) -> int:
     if args.report:
         from drift_monitor.report import write_report  # noqa: PLC0415
 
-        write_report(args.report, result, baseline, window_from_frame(baseline, df, args.input))
+        write_report(args.report, result, baseline, window)
         print(f"report written to {args.report}", file=sys.stderr)
     if result.status == Status.INSUFFICIENT_DATA and not args.allow_insufficient:
         # A CI gate must fail closed: an empty or truncated file is not a pass.
