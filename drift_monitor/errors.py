@@ -9,6 +9,12 @@ The whole hierarchy::
     +-- InputError               unreadable input data file, missing column, bad format
     +-- EventError               one event failed validation (never fatal: counted and routed)
     +-- WebhookError             webhook target or signature problem
+    |   +-- SignatureError       a webhook signature does not verify (webhooks.signing)
+    |   +-- TransportError       a webhook request could not be sent (webhooks.transport)
+    +-- SinkError                a sink could not make a window's or record's effect
+                                 durable (outbox, episode state, audit log, report or
+                                 dead-letter topic): transient; the daemon does not commit
+                                 past it and retries
 
 Messages name the field, file, column or topic/partition/offset and say how to fix it.
 """
@@ -47,3 +53,19 @@ class EventError(DriftMonitorError):
 
 class WebhookError(DriftMonitorError):
     """A webhook target is misconfigured or a signature does not verify."""
+
+
+class SinkError(DriftMonitorError):
+    """A sink could not make an effect durable (disk full, topic missing, broker down).
+
+    Transient by nature: the checkpoint does not commit offsets past the effect and the
+    consume loop retries. ``sink`` is a short bounded name (``outbox``, ``episodes``,
+    ``audit``, ``reports``, ``dead_letters``, ``metrics``) used as a metric label;
+    ``target`` names the path or topic; the message says what to fix.
+    """
+
+    def __init__(self, sink: str, target: str, detail: str) -> None:
+        super().__init__(f"{sink} sink ({target}): {detail}")
+        self.sink = sink
+        self.target = target
+        self.detail = detail

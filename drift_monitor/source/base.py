@@ -77,26 +77,39 @@ class EventSource(Protocol):
 
 
 class DeadLetterSink(Protocol):
-    """Where invalid records are copied, with the reason."""
+    """Where invalid records are copied, with the reason.
+
+    Contract shared by every implementation (Kafka clients, in memory):
+    ``send`` never raises for a property of the record (a copy too large for the
+    producer is truncated, with headers saying so and the original size) and never
+    blocks the consume loop for longer than the producer's configured bound. A copy
+    that could not be acknowledged is kept and retried by the next ``flush``.
+    """
 
     def send(self, record: Record, reason: str, detail: str) -> None:
         """Copy ``record`` with headers ``drift-monitor-reason``/``-detail``."""
         ...
 
     def flush(self) -> None:
-        """Block until every copy is acknowledged."""
+        """Return once every copy sent so far is acknowledged; raise
+        :class:`~drift_monitor.errors.SinkError` (naming the topic and the cause) when
+        that could not be done within the bound. Nothing is committed past a failed
+        flush; a later call retries the copies still unacknowledged."""
         ...
 
 
 class ReportSink(Protocol):
-    """Where drift incidents are published (a Kafka topic)."""
+    """Where drift incidents are published (a Kafka topic). Same contract as
+    :class:`DeadLetterSink`: ``publish`` is bounded and never raises for the message
+    itself; ``flush`` raises :class:`~drift_monitor.errors.SinkError` when not every
+    message was acknowledged, and a later ``flush`` retries them."""
 
     def publish(self, key: str, body: bytes) -> None:
-        """Produce one incident message keyed by model."""
+        """Produce one message keyed by model."""
         ...
 
     def flush(self) -> None:
-        """Block until every message is acknowledged."""
+        """Return once every message is acknowledged; raise SinkError otherwise."""
         ...
 
 
