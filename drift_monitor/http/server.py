@@ -83,6 +83,7 @@ def status_document(
         },
         "invalid_reasons": dict(sorted(s.invalid_reasons.items())),
         "warnings": s.warnings,
+        "sinks": {k: {"ok": v is None, "problem": v} for k, v in sorted(s.sinks.items())},
         "models": models,
     }
 

@@ -71,6 +71,9 @@ class MonitorState:
         self.assigned = False
         self.windows_closed: dict[str, int] = defaultdict(int)
         self.warnings: dict[str, str] = {}
+        # sink name -> None when healthy, else the one-line reason (what to fix)
+        self.sinks: dict[str, str | None] = {}
+        self.sink_failures: dict[str, int] = defaultdict(int)
 
     def count(self, model: str, outcome: str, n: int = 1) -> None:
         """Add ``n`` events of ``outcome`` (accepted|invalid|late|unknown_model)."""
@@ -140,6 +143,18 @@ class MonitorState:
             else:
                 self.warnings[key] = message
 
+    def set_sink(self, sink: str, problem: str | None) -> None:
+        """Record a sink's health: ``problem`` None when it works, else the one-line
+        reason naming the path/topic and the fix. A failing sink makes the process
+        not ready and is rendered as ``drift_monitor_sink_up{sink} 0``; each change
+        from healthy to failing counts one ``sink_failures_total``.
+        ``sink`` is a bounded name (outbox, episodes, audit, reports, dead_letters,
+        metrics)."""
+        with self._lock:
+            if problem is not None and self.sinks.get(sink) is None:
+                self.sink_failures[sink] += 1
+            self.sinks[sink] = problem
+
     def snapshot(self) -> StateSnapshot:
         """A consistent copy for rendering."""
         with self._lock:
@@ -159,6 +174,8 @@ class MonitorState:
                 kafka_connected=self.kafka_connected,
                 assigned=self.assigned,
                 warnings=dict(self.warnings),
+                sinks=dict(self.sinks),
+                sink_failures=dict(self.sink_failures),
             )
 
     def ready(self) -> tuple[bool, str]:
@@ -175,6 +192,9 @@ class MonitorState:
                 return False, "Kafka brokers unreachable"
             if not self.assigned:
                 return False, "no partitions assigned yet"
+            failing = sorted((k, v) for k, v in self.sinks.items() if v is not None)
+            if failing:
+                return False, "; ".join(f"{k} sink failing: {v}" for k, v in failing)
             return True, "ready"
 
 
@@ -195,3 +215,5 @@ class StateSnapshot:
     kafka_connected: bool
     assigned: bool
     warnings: dict[str, str]
+    sinks: dict[str, str | None]
+    sink_failures: dict[str, int]

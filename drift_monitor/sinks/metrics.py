@@ -192,6 +192,24 @@ class DriftCollector(Collector):
         connected.add_metric([], 1 if s.kafka_connected else 0)
         yield connected
 
+        sink_up = GaugeMetricFamily(
+            PREFIX + "sink_up",
+            "1 when the sink makes its effects durable, 0 while it fails (nothing is "
+            "committed past a failing sink; /readyz and /status say why)",
+            labels=["sink"],
+        )
+        for sink, problem in sorted(s.sinks.items()):
+            sink_up.add_metric([sink], 0 if problem is not None else 1)
+        yield sink_up
+        sink_failures = CounterMetricFamily(
+            PREFIX + "sink_failures",
+            "Times a sink went from working to failing",
+            labels=["sink"],
+        )
+        for sink, n in sorted(s.sink_failures.items()):
+            sink_failures.add_metric([sink], n)
+        yield sink_failures
+
         deliveries = CounterMetricFamily(
             PREFIX + "webhook_deliveries",
             "Webhook delivery attempts by outcome",
