@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from drift_monitor.baseline.calibrate import calibrate, with_calibration
 from drift_monitor.baseline.model import (
     Baseline,
     CategoricalProfile,
@@ -127,7 +128,7 @@ def build_baseline(
         "rows": len(df),
         "drift_monitor_version": _version(),
     }
-    return Baseline(
+    baseline = Baseline(
         model=model,
         version=version or now.strftime("%Y%m%dT%H%M%SZ"),
         created_at=now.isoformat(timespec="seconds").replace("+00:00", "Z"),
@@ -135,6 +136,8 @@ def build_baseline(
         build=build,
         columns=tuple(columns),
     )
+    # Calibrated thresholds: the null tables of every column, stored with the baseline.
+    return with_calibration(baseline, calibrate(baseline))
 
 
 def _version() -> str:

@@ -5,6 +5,9 @@ Layout::
     baseline.json          metadata + per-column profiles (UTF-8 JSON, documented below)
     reference/<i>.npy      column i's reference sample, float64, sorted (numpy .npy v1,
                            loaded with allow_pickle=False)
+    thresholds/calibration.json  optional: the null tables of calibrated thresholds (versioned
+                           by its own ``version``; compact JSON, sorted keys; see
+                           drift_monitor/stats/calibration.py). Absent in older files.
 
 ``baseline.json`` holds ``format`` (``"drift-monitor-baseline"``), ``schema_version``,
 ``model``, ``version``, ``created_at``, ``source``, ``build`` (parameters), ``columns``
@@ -20,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import os
 import tempfile
 import tokenize
@@ -30,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from drift_monitor.baseline.calibrate import calibrate
 from drift_monitor.baseline.model import (
     SCHEMA_VERSION,
     Baseline,
@@ -38,9 +43,14 @@ from drift_monitor.baseline.model import (
     NumericProfile,
 )
 from drift_monitor.errors import BaselineError
+from drift_monitor.stats.calibration import Calibration
+
+log = logging.getLogger("drift_monitor.baseline")
 
 FORMAT = "drift-monitor-baseline"
 MANIFEST = "baseline.json"
+#: Optional member holding the calibration tables (covered by the checksum like any member).
+CALIBRATION_MEMBER = "thresholds/calibration.json"
 #: File name suffix of baseline files (a ZIP archive).
 SUFFIX = ".dmb"
 
@@ -103,6 +113,10 @@ def to_document(baseline: Baseline) -> tuple[dict[str, Any], dict[str, bytes]]:
                 "distinct": p.distinct,
             }
         cols.append(entry)
+    if baseline.calibration is not None:
+        arrays[CALIBRATION_MEMBER] = json.dumps(
+            baseline.calibration.to_json(), sort_keys=True, separators=(",", ":")
+        ).encode()
     doc = {
         "format": FORMAT,
         "schema_version": baseline.schema_version,
@@ -158,7 +172,15 @@ def _write_error(target: Path, exc: OSError) -> BaselineError:
 
 def _with_checksum(b: Baseline, checksum: str) -> Baseline:
     return Baseline(
-        b.model, b.version, b.created_at, b.source, b.build, b.columns, b.schema_version, checksum
+        b.model,
+        b.version,
+        b.created_at,
+        b.source,
+        b.build,
+        b.columns,
+        b.schema_version,
+        checksum,
+        calibration=b.calibration,
     )
 
 
@@ -206,9 +228,34 @@ def load_baseline(path: str | os.PathLike[str]) -> Baseline:
             "modified or corrupted; rebuild it with `drift-monitor baseline build`"
         )
     try:
-        return _from_document(doc, members, actual)
-    except (KeyError, TypeError, ValueError) as exc:
+        baseline = _from_document(doc, members, actual)
+        calib = members.get(CALIBRATION_MEMBER)
+        if calib is not None:
+            return _with_calibration(baseline, Calibration.from_json(json.loads(calib)))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise BaselineError(f"{p}: malformed baseline content ({exc!r}); rebuild it") from None
+    # A file from before calibration existed: compute its tables now (deterministic, the
+    # same numbers a rebuild would store); rebuilding the baseline stores them.
+    log.info(
+        "%s: baseline has no calibration tables (built by an older drift-monitor); "
+        "calibrating at load, rebuild the baseline to store them",
+        p,
+    )
+    return _with_calibration(baseline, calibrate(baseline))
+
+
+def _with_calibration(b: Baseline, calibration: Calibration) -> Baseline:
+    return Baseline(
+        b.model,
+        b.version,
+        b.created_at,
+        b.source,
+        b.build,
+        b.columns,
+        b.schema_version,
+        b.checksum,
+        calibration=calibration,
+    )
 
 
 def _load_array(members: dict[str, bytes], name: str, size: int) -> np.ndarray[Any, Any]:

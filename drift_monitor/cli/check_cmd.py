@@ -112,6 +112,7 @@ def result_to_json(r: WindowResult) -> dict[str, Any]:
                 "status": c.status.label,
                 "missing_ratio": c.missing_ratio,
                 "tests": c.tests_json(),
+                "thresholds": c.thresholds_json(),
             }
             for c in r.by_severity()
         ],

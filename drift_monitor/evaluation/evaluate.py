@@ -16,8 +16,9 @@ import numpy as np
 import numpy.typing as npt
 
 from drift_monitor.baseline.model import Baseline, ColumnBaseline
+from drift_monitor.evaluation.calibrated import Candidate, Decision, decide
 from drift_monitor.evaluation.decision import adjust_p_values, model_status, test_status
-from drift_monitor.evaluation.results import ColumnResult, Status, TestResult, WindowResult
+from drift_monitor.evaluation.results import ColumnResult, Level, Status, TestResult, WindowResult
 from drift_monitor.evaluation.settings import DetectionSettings, TestName
 from drift_monitor.stats.categorical import score_counts, tally_codes
 from drift_monitor.stats.numeric import score_numeric
@@ -52,6 +53,7 @@ class _Raw:
     unseen_ratio: float | None
     stats: dict[str, tuple[float, float | None, float]]  # test -> (statistic, p, effect)
     note: str = ""
+    counts: tuple[npt.NDArray[np.int64], int] | None = None  # categorical: (counts, unseen)
 
 
 def evaluate_window(
@@ -78,7 +80,12 @@ def evaluate_window(
         for r, p_adj in zip(owners, adjust_p_values(ps, settings.correction), strict=True):
             adjusted[(r.column.name, test)] = float(p_adj)
 
-    columns = [_decide(r, adjusted, settings) for r in raws]
+    # -- calibrated thresholds hook (drift_monitor/evaluation/calibrated.py) --------
+    verdicts: dict[tuple[str, str], Decision] | None = None
+    if settings.threshold_mode == "calibrated":
+        verdicts = decide(baseline, _candidates(raws, settings), settings)
+    # -- end of hook ---------------------------------------------------------------
+    columns = [_decide(r, adjusted, settings, verdicts) for r in raws]
     status, share = model_status(columns, data.events, settings.min_events, settings.status_rule)
     return WindowResult(
         model=baseline.model,
@@ -149,7 +156,7 @@ def _score_column(
         "jensen_shannon": (c.jensen_shannon, None, c.jensen_shannon),
     }
     stats = {t: ctable[t] for t in compute}
-    return _Raw(col, present, missing, c.unseen_ratio, stats)
+    return _Raw(col, present, missing, c.unseen_ratio, stats, counts=(counts, unseen))
 
 
 def _too_few(present: int, settings: DetectionSettings) -> str:
@@ -160,8 +167,25 @@ def _ratio(a: int, b: int) -> float:
     return a / b if b > 0 else 0.0
 
 
+def _candidates(raws: list[_Raw], settings: DetectionSettings) -> list[Candidate]:
+    """The deciding tests of the evaluated columns, for the calibrated decision."""
+    out: list[Candidate] = []
+    for r in raws:
+        _, decide_tests = settings.tests_for(r.column.name, r.column.kind)
+        counts, unseen = r.counts if r.counts is not None else (None, 0)
+        for test, (stat, p, effect) in r.stats.items():
+            if test in decide_tests:
+                out.append(
+                    Candidate(r.column.name, test, stat, p, effect, r.events, counts, unseen)
+                )
+    return out
+
+
 def _decide(
-    raw: _Raw, adjusted: Mapping[tuple[str, str], float], settings: DetectionSettings
+    raw: _Raw,
+    adjusted: Mapping[tuple[str, str], float],
+    settings: DetectionSettings,
+    verdicts: Mapping[tuple[str, str], Decision] | None = None,
 ) -> ColumnResult:
     col = raw.column
     _, decide = settings.tests_for(col.name, col.kind)
@@ -172,10 +196,29 @@ def _decide(
         th = settings.threshold(col.name, name)
         p_adj = adjusted.get((col.name, test)) if p is not None else None
         status: Status | None = None
+        verdict = verdicts.get((col.name, test)) if verdicts is not None else None
+        if verdict is not None:
+            status = verdict.status
+            worst = max(worst, status)
+            alert = verdict.levels["alert"]
+            tests[test] = TestResult(
+                test,
+                stat,
+                p,
+                verdict.p_adjusted,
+                effect,
+                status,
+                max(alert.threshold, alert.floor or 0.0),
+                verdict.levels,
+                "calibrated",
+            )
+            continue
+        levels: dict[str, Level] | None = None
         if test in decide:
             status = test_status(test, effect, p_adj, th, settings.alpha)
             worst = max(worst, status)
-        tests[test] = TestResult(test, stat, p, p_adj, effect, status, th.alert)
+            levels = {"warning": Level(th.warning, None), "alert": Level(th.alert, None)}
+        tests[test] = TestResult(test, stat, p, p_adj, effect, status, th.alert, levels)
     if not raw.stats:
         worst = Status.INSUFFICIENT_DATA
     return ColumnResult(

@@ -7,7 +7,7 @@ misspelled field is an error, not a silent default.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -52,6 +52,55 @@ def _default_thresholds() -> dict[TestName, Threshold]:
         "wasserstein": Threshold(warning=0.1, alert=0.25),
         "jensen_shannon": Threshold(warning=0.1, alert=0.2),
     }
+
+
+# -- calibrated thresholds (see drift_monitor/evaluation/calibrated.py) ---------------
+ThresholdMode = Literal["calibrated", "fixed"]
+
+
+def _default_floors() -> dict[TestName, Threshold]:
+    # Effect sizes below which a window never warns/alerts, however significant: a
+    # 100 000-event window must not page on a trivial shift. The distance floors sit at
+    # or below the fixed thresholds, so calibrated mode is never less sensitive than fixed
+    # at large n. KS and chi2 use their `thresholds` (already effect floors) instead.
+    return {
+        "psi": Threshold(warning=0.05, alert=0.1),
+        "ks": Threshold(warning=0.05, alert=0.1),
+        "chi2": Threshold(warning=0.1, alert=0.3),
+        "wasserstein": Threshold(warning=0.05, alert=0.1),
+        "jensen_shannon": Threshold(warning=0.05, alert=0.1),
+    }
+
+
+class CalibrationSettings(_Strict):
+    """Calibrated thresholds (``detection.thresholds.mode: calibrated``): a window
+    warns/alerts when a deciding test's statistic exceeds its null quantile at the
+    window's size for the level AND its effect reaches the floor. The levels are a
+    false-alarm budget per window for the whole model, split across the model's
+    deciding tests by ``detection.correction``."""
+
+    alert_rate: float = Field(
+        default=0.01, gt=0, lt=1, description="False-alarm budget per window for alert."
+    )
+    warning_rate: float = Field(
+        default=0.05, gt=0, lt=1, description="False-alarm budget per window for warning."
+    )
+    floors: dict[TestName, Threshold] = Field(
+        default_factory=_default_floors,
+        description=(
+            "Effect-size floors of psi, jensen_shannon and wasserstein (merged over the "
+            "defaults); ks and chi2 take theirs from `thresholds`."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> CalibrationSettings:
+        if self.alert_rate > self.warning_rate:
+            raise ValueError(
+                f"alert_rate ({self.alert_rate}) must be <= warning_rate ({self.warning_rate})"
+            )
+        object.__setattr__(self, "floors", {**_default_floors(), **self.floors})
+        return self
 
 
 class ColumnSettings(_Strict):
@@ -114,9 +163,28 @@ class DetectionSettings(_Strict):
         description="Warning/alert levels per test (merged over the defaults).",
     )
     status_rule: StatusRule = Field(default_factory=StatusRule)
+    threshold_mode: ThresholdMode = Field(
+        default="calibrated",
+        description=(
+            "calibrated: thresholds from the baseline's null distribution at the window's "
+            "size; fixed: the numbers in `thresholds`. Also spelled `thresholds.mode`."
+        ),
+    )
+    calibration: CalibrationSettings = Field(default_factory=CalibrationSettings)
     columns: dict[str, ColumnSettings] = Field(
         default_factory=dict, description="Per-column overrides, by column name."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _thresholds_mode(cls, data: Any) -> Any:
+        # `detection.thresholds.mode` (the documented spelling) lives beside the
+        # per-test thresholds in YAML; move it to `threshold_mode`.
+        if isinstance(data, dict) and isinstance(data.get("thresholds"), dict):
+            th = dict(data["thresholds"])
+            if "mode" in th:
+                data = {**data, "thresholds": th, "threshold_mode": th.pop("mode")}
+        return data
 
     @model_validator(mode="after")
     def _check(self) -> DetectionSettings:
