@@ -23,9 +23,11 @@ finite sample (N training rows, or the reference sample for Wasserstein), which 
 own noise to what a window is compared with: the looked-up quantiles are multiplied by
 ``(1 + n / N)`` (PSI) or ``sqrt(1 + n / N)`` (JS, Wasserstein), the variance of a
 two-sample comparison. Beyond the most extreme stored tail probability the tail is
-extrapolated with the test's asymptotic law (``n * PSI`` and ``8 ln2 n JS^2`` are
-chi2(cells - 1)), or, for Wasserstein, exponentially in the statistic (conservative for
-its sub-Gaussian tail).
+extrapolated both exponentially in the statistic (log p linear through the two most
+extreme stored points) and, for PSI and JS, with the asymptotic law (``n * PSI`` and
+``8 ln2 n JS^2`` are chi2(cells - 1)); the more conservative of the two is used (the law
+alone misses the heavy tail of empty bins at small n, the exponential alone is a few per
+cent conservative at large n).
 """
 
 from __future__ import annotations
@@ -47,15 +49,25 @@ FloatArray = npt.NDArray[np.float64]
 #: Version of the calibration member of a baseline file.
 CALIBRATION_VERSION = 1
 #: Window sizes the null is simulated at (log-spaced, events).
-GRID: tuple[int, ...] = (50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 30_000, 100_000)
+GRID: tuple[int, ...] = (50, 100, 200, 500, 1_000, 3_000, 10_000, 100_000)
 #: Stored upper-tail probabilities, largest first.
-TAIL_PROBS: tuple[float, ...] = (0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005)
-#: Monte Carlo replicates per size for PSI / JS (0.005 -> ~40 exceedances).
-REPLICATES = 8192
+TAIL_PROBS: tuple[float, ...] = (
+    0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001, 5e-4, 2e-4, 1e-4
+)  # fmt: skip
+#: Monte Carlo replicates per size for PSI / JS (0.002 -> ~8 exceedances).
+REPLICATES = 4096
+#: Up to this window size a rare event dominates the PSI/JS tail (a bin left empty
+#: scores (e - 1e-4) ln(e / 1e-4), ~0.7 for a 10 % bin, with probability ~(1 - e)^n):
+#: these sizes get enough replicates to resolve the tail down to 1e-4.
+DEEP_MAX_N = 100
+DEEP_REPLICATES = 16384
+#: A tail probability is estimated from the replicates only with this many exceedances;
+#: deeper ones are extrapolated (see NullTable.threshold).
+_MIN_EXCEEDANCES = 8
 #: Wasserstein is costlier (a multinomial over the atoms): fewer sizes and replicates.
-WASSERSTEIN_GRID: tuple[int, ...] = (50, 200, 1_000, 5_000, 20_000, 100_000)
-WASSERSTEIN_REPLICATES = 1024
-WASSERSTEIN_ATOMS = 128
+WASSERSTEIN_GRID: tuple[int, ...] = (50, 500, 5_000, 100_000)
+WASSERSTEIN_REPLICATES = 512
+WASSERSTEIN_ATOMS = 64
 #: Work cap (multinomial cells x replicates per size) so that a column with hundreds of
 #: categories costs about what a 10-bin one does; never fewer than 1024 replicates.
 _CELL_BUDGET = 1 << 17
@@ -128,22 +140,24 @@ class NullTable:
             return float(q[0] * 2.0 * (1.0 - level))
         if level >= p_min:
             return float(np.interp(-math.log(level), -np.log(self.probs), q))
+        slope = self._exp_slope(q)
+        s_exp = float(q[-1] + (math.log(p_min) - math.log(level)) / slope)
         _, power = _LAWS[self.test]
         if power is None:
-            slope = self._exp_slope(q)
-            return float(q[-1] + (math.log(p_min) - math.log(level)) / slope)
+            return s_exp
         df = max(self.cells - 1, 1)
         ratio = float(special.chdtri(df, level) / special.chdtri(df, p_min))
-        return float(q[-1] * ratio ** (1.0 / power))
+        return max(float(q[-1] * ratio ** (1.0 / power)), s_exp)
 
     def _tail_p(self, statistic: float, q: FloatArray) -> float:
         p_min = float(self.probs[-1])
+        p_exp = float(p_min * math.exp(-self._exp_slope(q) * (statistic - q[-1])))
         _, power = _LAWS[self.test]
-        if power is None:
-            return float(p_min * math.exp(-self._exp_slope(q) * (statistic - q[-1])))
+        if power is None or q[-1] <= 0:
+            return p_exp
         df = max(self.cells - 1, 1)
         law = special.chdtri(df, p_min) * (statistic / q[-1]) ** power
-        return float(special.chdtrc(df, law))
+        return max(float(special.chdtrc(df, law)), p_exp)
 
     def _exp_slope(self, q: FloatArray) -> float:
         # d(-log p)/d(statistic) over the last two stored points.
@@ -172,10 +186,18 @@ class NullTable:
         return cls(test, sizes, probs, quantiles, float(doc["population"]), int(doc["cells"]))
 
 
-def _upper_quantiles(samples: FloatArray) -> FloatArray:
-    """Per column of ``samples`` (replicates x sizes): quantiles at ``TAIL_PROBS``."""
-    probs = 1.0 - np.asarray(TAIL_PROBS)
-    return np.quantile(samples, probs, axis=0).T  # sizes x probs
+def _tail_row(test: str, samples: FloatArray, n: int, cells: int) -> FloatArray:
+    """Quantiles of ``samples`` at ``TAIL_PROBS``: empirical where the replicates resolve
+    them, extrapolated beyond as at run time (a one-size table without inflation)."""
+    probs = np.asarray(TAIL_PROBS)
+    resolved = int(np.sum(probs * samples.shape[0] >= _MIN_EXCEEDANCES))
+    row = np.quantile(samples, 1.0 - probs[:resolved])
+    row = np.maximum.accumulate(row)
+    if resolved == probs.shape[0]:
+        return row
+    one = NullTable(test, np.array([float(n)]), probs[:resolved], row[None, :], 0.0, cells)
+    deep = [one.threshold(float(p), n) for p in probs[resolved:]]
+    return np.maximum.accumulate(np.concatenate([row, deep]))
 
 
 def _rng(seed: int, column: str, test: str) -> np.random.Generator:
@@ -199,19 +221,21 @@ def fraction_nulls(
     reps = int(np.clip(_CELL_BUDGET // max(e.shape[0], 1), 1024, REPLICATES))
     psi_q = np.empty((len(GRID), len(TAIL_PROBS)))
     js_q = np.empty_like(psi_q)
+    cells = int(e.shape[0])
+    deep = int(np.clip(2 * _CELL_BUDGET // max(cells, 1), reps, DEEP_REPLICATES))
     for i, n in enumerate(GRID):
-        counts = rng.multinomial(n, e_pos, size=reps).astype(np.float64)
+        size = deep if n <= DEEP_MAX_N else reps
+        counts = rng.multinomial(n, e_pos, size=size).astype(np.float64)
         a = np.maximum(counts / n, FRACTION_FLOOR)
         psi = np.sum((a - ef) * np.log(a / ef), axis=1)
         p = a / a.sum(axis=1, keepdims=True)
         q = ef / ef.sum()
         m = 0.5 * (p + q)
-        js = 0.5 * (np.sum(p * np.log(p / m), axis=1) + np.sum(q * np.log(q / m))) / math.log(2)
-        psi_q[i] = _upper_quantiles(psi[:, None])[0]
-        js_q[i] = _upper_quantiles(np.sqrt(np.maximum(js, 0.0))[:, None])[0]
+        js = 0.5 * (np.sum(p * np.log(p / m), axis=1) + np.sum(q * np.log(q / m), axis=1)) / math.log(2)
+        psi_q[i] = _tail_row("psi", psi, n, cells)
+        js_q[i] = _tail_row("jensen_shannon", np.sqrt(np.maximum(js, 0.0)), n, cells)
     sizes = np.asarray(GRID, dtype=np.float64)
     probs = np.asarray(TAIL_PROBS, dtype=np.float64)
-    cells = int(e.shape[0])
     return {
         "psi": NullTable("psi", sizes, probs, psi_q, float(population), cells),
         "jensen_shannon": NullTable("jensen_shannon", sizes, probs, js_q, float(population), cells),
@@ -233,7 +257,7 @@ def wasserstein_null(ref_sorted: FloatArray, scale: float, column: str, seed: in
         counts = rng.multinomial(n, np.full(m, 1.0 / m), size=WASSERSTEIN_REPLICATES)
         cdf = np.cumsum(counts[:, :-1], axis=1) / n
         w = np.abs(cdf - target) @ gaps
-        out[i] = _upper_quantiles((w / scale if scale > 0 else w)[:, None])[0]
+        out[i] = _tail_row("wasserstein", w / scale if scale > 0 else w, n, m)
     return NullTable(
         "wasserstein",
         np.asarray(WASSERSTEIN_GRID, dtype=np.float64),
