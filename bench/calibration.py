@@ -215,9 +215,8 @@ def run_dataset(ds: DataSet, plan: Plan, min_events: int) -> dict[str, bool]:
                     counts[m][1] += st >= Status.WARNING
             ca, cw = (c / pw for c in counts["calibrated"])
             fa, fw = (c / pw for c in counts["fixed"])
-            print(
-                f"{n:>7} {target:>4} {delta:>6.3f} | {ca:>11.0%} {cw:>11.0%} | {fa:>11.0%} {fw:>11.0%}"
-            )
+            rates = f"{ca:>11.0%} {cw:>11.0%} | {fa:>11.0%} {fw:>11.0%}"
+            print(f"{n:>7} {target:>4} {delta:>6.3f} | {rates}")
             if target == 0.2 and n >= 500 and ca < 0.95:
                 met["power"] = False
             if n >= 1_000 and (ca < fa or cw < fw):

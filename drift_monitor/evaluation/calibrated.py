@@ -39,6 +39,7 @@ from drift_monitor.stats.calibration import (
     ks_threshold,
     pooled_chi2,
     pooled_chi2_threshold,
+    rare_empty_mass,
 )
 
 
@@ -142,7 +143,19 @@ def _p_value(baseline: Baseline, tables: Calibration, c: Candidate) -> float:
     table = tables.table(c.column, c.test)
     if table is None:  # not a calibrated test of this column: never significant
         return 1.0
-    return table.p_value(c.statistic, c.n)
+    return min(1.0, table.p_value(c.statistic, c.n) + _rare_mass(baseline, c))
+
+
+def _rare_mass(baseline: Baseline, c: Candidate) -> float:
+    """PSI only: the bound on empty-cell events too rare for the Monte Carlo."""
+    if c.test != "psi":
+        return 0.0
+    profile = baseline.column(c.column).profile
+    if isinstance(profile, NumericProfile):
+        return rare_empty_mass(profile.expected_fractions, c.n)
+    if isinstance(profile, CategoricalProfile):
+        return rare_empty_mass(profile.fractions, c.n)
+    return 0.0
 
 
 def _threshold(baseline: Baseline, tables: Calibration, c: Candidate, level: float) -> float:
@@ -158,4 +171,7 @@ def _threshold(baseline: Baseline, tables: Calibration, c: Candidate, level: flo
         # On the effect scale (Cohen's w) of the reported, unpooled statistic.
         return math.sqrt(crit / c.n) if c.n > 0 else math.inf
     table = tables.table(c.column, c.test)
-    return math.inf if table is None else table.threshold(level, c.n)
+    if table is None:
+        return math.inf
+    rest = level - _rare_mass(baseline, c)
+    return table.threshold(rest, c.n) if rest > 0 else math.inf

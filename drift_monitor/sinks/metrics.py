@@ -126,6 +126,19 @@ class DriftCollector(Collector):
         missing = GaugeMetricFamily(
             PREFIX + "feature_missing_ratio", "Share of missing values", labels=["model", "feature"]
         )
+        # Deciding tests' levels (issue 13): bounded by config (models x columns x
+        # deciding tests x 2 levels), never by event data.
+        threshold = GaugeMetricFamily(
+            PREFIX + "feature_threshold",
+            "Threshold of a deciding test's effect for the level, at the last window's size "
+            "(calibrated null quantile, or the fixed threshold)",
+            labels=["model", "feature", "test", "level"],
+        )
+        floor = GaugeMetricFamily(
+            PREFIX + "feature_effect_floor",
+            "Effect-size floor of a deciding test for the level (calibrated mode)",
+            labels=["model", "feature", "test", "level"],
+        )
         for model in s.models:
             if model in s.window_seconds:
                 window_seconds.add_metric([model], s.window_seconds[model])
@@ -146,6 +159,10 @@ class DriftCollector(Collector):
                     stats[stat_fam].add_metric([model, c.name, c.kind], t.statistic)
                     if p_fam is not None and t.p_value is not None:
                         stats[p_fam].add_metric([model, c.name, c.kind], t.p_value)
+                    for level, lv in (t.levels or {}).items():
+                        threshold.add_metric([model, c.name, t.test, level], lv.threshold)
+                        if lv.floor is not None:
+                            floor.add_metric([model, c.name, t.test, level], lv.floor)
         yield window_events
         yield window_seconds
         yield model_status
@@ -155,6 +172,8 @@ class DriftCollector(Collector):
         yield feature_status
         yield unseen
         yield missing
+        yield threshold
+        yield floor
 
         duration = HistogramMetricFamily(
             PREFIX + "evaluation_duration_seconds",

@@ -231,7 +231,11 @@ def fraction_nulls(
         p = a / a.sum(axis=1, keepdims=True)
         q = ef / ef.sum()
         m = 0.5 * (p + q)
-        js = 0.5 * (np.sum(p * np.log(p / m), axis=1) + np.sum(q * np.log(q / m), axis=1)) / math.log(2)
+        js = (
+            0.5
+            * (np.sum(p * np.log(p / m), axis=1) + np.sum(q * np.log(q / m), axis=1))
+            / math.log(2)
+        )
         psi_q[i] = _tail_row("psi", psi, n, cells)
         js_q[i] = _tail_row("jensen_shannon", np.sqrt(np.maximum(js, 0.0)), n, cells)
     sizes = np.asarray(GRID, dtype=np.float64)
@@ -240,6 +244,29 @@ def fraction_nulls(
         "psi": NullTable("psi", sizes, probs, psi_q, float(population), cells),
         "jensen_shannon": NullTable("jensen_shannon", sizes, probs, js_q, float(population), cells),
     }
+
+
+def resolved_probability(n: int, cells: int) -> float:
+    """The smallest tail probability :func:`fraction_nulls`' replicates resolve at ``n``."""
+    reps = int(np.clip(_CELL_BUDGET // max(cells, 1), 1024, REPLICATES))
+    deep = int(np.clip(2 * _CELL_BUDGET // max(cells, 1), reps, DEEP_REPLICATES))
+    return _MIN_EXCEEDANCES / (deep if n <= DEEP_MAX_N else reps)
+
+
+def rare_empty_mass(fractions: npt.ArrayLike, n: int) -> float:
+    """Probability bound of the rare events that the PSI Monte Carlo cannot resolve at
+    ``n``: a cell of fraction e left empty (probability (1 - e)^n) scores
+    (e - 1e-4) ln(e / 1e-4) on its own, ~0.7 for a 10 % bin, far in the tail. Cells
+    whose emptiness is rarer than the resolved probability are summed; added to the
+    calibrated p-value, it keeps the false-alarm rate bounded at small n (a level below
+    this mass cannot be reached by PSI at that size: its threshold is then infinite)."""
+    e = np.asarray(fractions, dtype=np.float64)
+    e = e[e > FRACTION_FLOOR]
+    if e.shape[0] == 0:
+        return 0.0
+    empty = np.exp(n * np.log1p(-np.minimum(e, 1.0 - 1e-12)))
+    rare = empty < resolved_probability(n, int(e.shape[0]) + 1)
+    return float(empty[rare].sum())
 
 
 def wasserstein_null(ref_sorted: FloatArray, scale: float, column: str, seed: int = 0) -> NullTable:
