@@ -25,8 +25,14 @@ def _facts(c: ColumnResult, base_missing: float | None) -> str:
         s = f"{name} {fmt.stat(t.statistic)}"
         if t.test == "chi2":
             s += f" (w {fmt.stat(t.effect)})"
-        s += f" → {t.status.label} (alert at ≥ {fmt.stat(t.threshold)})"
-        parts.append(s)
+        s += f" → {t.status.label} (alert at ≥ {fmt.stat(t.threshold)}"
+        alert = (t.levels or {}).get("alert")
+        if t.mode == "calibrated" and alert is not None:
+            # both numbers (issue 13): the null quantile at this size, and the floor
+            s += f": calibrated {fmt.stat(alert.threshold)} at this size"
+            if alert.floor is not None:
+                s += f", floor {fmt.stat(alert.floor)}"
+        parts.append(s + ")")
     return " · ".join(e(p) for p in parts)
 
 
