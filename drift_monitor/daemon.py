@@ -106,7 +106,11 @@ class Monitor:
             hooks=hooks,
             dead_letters=dead_letters,
         )
-        self.registry = build_registry(self.state, self._webhook_counts)
+        self.registry = build_registry(
+            self.state,
+            self._webhook_counts,
+            {m.name: (m.owner, m.team, m.tier) for m in config.models},
+        )
         self.http: MonitorHttpServer | None = None
         if serve_http:
             self.http = MonitorHttpServer(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
+from prometheus_client import GCCollector, PlatformCollector, ProcessCollector
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -43,14 +44,22 @@ _HELP = {
 }
 
 WebhookCounts = Callable[[], tuple[Mapping[tuple[str, str], int], int]]
+#: model -> (owner, team, tier) from the config, for drift_monitor_model_info
+ModelLabels = Mapping[str, tuple[str, str, str]]
 
 
 class DriftCollector(Collector):
     """Renders every SPEC metric from the state (and webhook counts, when wired)."""
 
-    def __init__(self, state: MonitorState, webhooks: WebhookCounts | None = None) -> None:
+    def __init__(
+        self,
+        state: MonitorState,
+        webhooks: WebhookCounts | None = None,
+        model_labels: ModelLabels | None = None,
+    ) -> None:
         self._state = state
         self._webhooks = webhooks
+        self._model_labels = dict(model_labels or {})
 
     def collect(self) -> Iterable[Metric]:
         """One scrape: a consistent snapshot rendered into metric families."""
@@ -62,6 +71,7 @@ class DriftCollector(Collector):
         )
         build.add_metric([__version__], 1)
         yield build
+        yield self._model_info(s.models)
 
         events = CounterMetricFamily(
             PREFIX + "events", "Events consumed, by model and outcome", labels=["model", "outcome"]
@@ -179,7 +189,8 @@ class DriftCollector(Collector):
 
         lag = GaugeMetricFamily(
             PREFIX + "consumer_lag",
-            "Records behind the partition end",
+            "Consumer lag in messages: records between the consumer's position and the "
+            "partition's high watermark",
             labels=["topic", "partition"],
         )
         for (topic, partition), n in sorted(s.lag.items()):
@@ -228,13 +239,33 @@ class DriftCollector(Collector):
         yield deliveries
         yield pending
 
+    def _model_info(self, models: Iterable[str]) -> Metric:
+        """model_info{model, owner, team, tier} = 1 per configured model (empty = unset)."""
+        info = GaugeMetricFamily(
+            PREFIX + "model_info",
+            "Configured model with its routing labels (owner, team, tier; empty when unset)",
+            labels=["model", "owner", "team", "tier"],
+        )
+        for model in sorted(models):
+            info.add_metric([model, *self._model_labels.get(model, ("", "", ""))], 1)
+        return info
+
 
 def _le(b: float) -> str:
     return repr(float(b))
 
 
-def build_registry(state: MonitorState, webhooks: WebhookCounts | None = None) -> CollectorRegistry:
-    """A fresh registry holding only the drift collector."""
+def build_registry(
+    state: MonitorState,
+    webhooks: WebhookCounts | None = None,
+    model_labels: ModelLabels | None = None,
+) -> CollectorRegistry:
+    """A fresh registry: the drift collector plus client_python's process (``process_*``,
+    Linux only), platform (``python_info``) and GC (``python_gc_*``) collectors, so memory
+    can be alerted on against the container limit."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(DriftCollector(state, webhooks))
+    registry.register(DriftCollector(state, webhooks, model_labels))
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)
     return registry
