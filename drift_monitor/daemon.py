@@ -110,6 +110,7 @@ class Monitor:
             self.state,
             self._webhook_counts,
             {m.name: (m.owner, m.team, m.tier) for m in config.models},
+            self.dispatcher.oldest_pending_age if self.dispatcher is not None else None,
         )
         self.http: MonitorHttpServer | None = None
         if serve_http:

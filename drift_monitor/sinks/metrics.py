@@ -56,9 +56,11 @@ class DriftCollector(Collector):
         state: MonitorState,
         webhooks: WebhookCounts | None = None,
         model_labels: ModelLabels | None = None,
+        outbox_age: Callable[[], float] | None = None,
     ) -> None:
         self._state = state
         self._webhooks = webhooks
+        self._outbox_age = outbox_age
         self._model_labels = dict(model_labels or {})
 
     def collect(self) -> Iterable[Metric]:
@@ -238,6 +240,12 @@ class DriftCollector(Collector):
             pending.add_metric([], 0)
         yield deliveries
         yield pending
+        oldest = GaugeMetricFamily(
+            PREFIX + "webhook_outbox_oldest_pending_age_seconds",
+            "Age of the oldest delivery waiting in the outbox (0 when none is pending)",
+        )
+        oldest.add_metric([], self._outbox_age() if self._outbox_age is not None else 0.0)
+        yield oldest
 
     def _model_info(self, models: Iterable[str]) -> Metric:
         """model_info{model, owner, team, tier} = 1 per configured model (empty = unset)."""
@@ -259,12 +267,13 @@ def build_registry(
     state: MonitorState,
     webhooks: WebhookCounts | None = None,
     model_labels: ModelLabels | None = None,
+    outbox_age: Callable[[], float] | None = None,
 ) -> CollectorRegistry:
     """A fresh registry: the drift collector plus client_python's process (``process_*``,
     Linux only), platform (``python_info``) and GC (``python_gc_*``) collectors, so memory
     can be alerted on against the container limit."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(DriftCollector(state, webhooks, model_labels))
+    registry.register(DriftCollector(state, webhooks, model_labels, outbox_age))
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
     GCCollector(registry=registry)
