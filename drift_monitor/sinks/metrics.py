@@ -22,6 +22,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from drift_monitor import __version__
 from drift_monitor.evaluation.results import Status
 from drift_monitor.pipeline.state import DURATION_BUCKETS, MonitorState
+from drift_monitor.sinks.cgroup import CgroupMemoryCollector
 
 PREFIX = "drift_monitor_"
 
@@ -271,10 +272,11 @@ def build_registry(
 ) -> CollectorRegistry:
     """A fresh registry: the drift collector plus client_python's process (``process_*``,
     Linux only), platform (``python_info``) and GC (``python_gc_*``) collectors, so memory
-    can be alerted on against the container limit."""
+    can be alerted on against the container limit (``drift_monitor_memory_limit_bytes``)."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(DriftCollector(state, webhooks, model_labels, outbox_age))
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
     GCCollector(registry=registry)
+    registry.register(CgroupMemoryCollector())
     return registry

@@ -8,6 +8,7 @@ import gzip
 import logging
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from prometheus_client import REGISTRY
@@ -22,6 +23,7 @@ from drift_monitor.errors import ConfigError
 from drift_monitor.http.server import MonitorHttpServer
 from drift_monitor.logs import _KafkaNoise
 from drift_monitor.pipeline.state import MonitorState
+from drift_monitor.sinks.cgroup import CgroupMemoryCollector, memory_limit_bytes
 from drift_monitor.sinks.metrics import build_registry
 
 BASE = {"kafka": {"bootstrap_servers": ["k:9092"], "topics": ["t"]}}
@@ -170,3 +172,27 @@ def test_auto_create_topic_not_found_is_demoted_and_other_kafka_errors_stay() ->
     assert (
         noise.filter(_record("drift_monitor.x", "Topic %s not found in cluster metadata")) is True
     )
+
+
+# ------------------------------------------------------------------ cgroup limit
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        ({"memory.max": "536870912\n"}, 536870912),
+        ({"memory.max": "max\n"}, None),
+        ({"memory/memory.limit_in_bytes": "268435456\n"}, 268435456),
+        ({"memory/memory.limit_in_bytes": "9223372036854771712\n"}, None),
+        ({}, None),
+        ({"memory.max": "garbage"}, None),
+    ],
+)
+def test_cgroup_memory_limit(tmp_path: Path, files: dict[str, str], expected: int | None) -> None:
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert memory_limit_bytes(tmp_path) == expected
+    registry = CollectorRegistry()
+    registry.register(CgroupMemoryCollector(tmp_path))
+    assert registry.get_sample_value("drift_monitor_memory_limit_bytes") == expected
