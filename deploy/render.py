@@ -33,7 +33,9 @@ HELM_ALERTS = DEPLOY / "helm" / "drift-monitor" / "files" / "alerts.yml"
 
 #: Defaults of the rendered rules; the Helm chart replaces exactly these strings.
 DEFAULT_SELECTOR = 'job="drift-monitor"'
-DEFAULT_RUNBOOK_BASE_URL = "https://github.com/drift-monitor/drift-monitor/blob/main/docs/RUNBOOK.md"
+DEFAULT_RUNBOOK_BASE_URL = (
+    "https://github.com/drift-monitor/drift-monitor/blob/main/docs/RUNBOOK.md"
+)
 _MATCHER = r'\s*[A-Za-z_][A-Za-z0-9_]*\s*(?:=~|!~|!=|=)\s*"(?:[^"\\]|\\.)*"\s*'
 _SELECTOR = re.compile(rf"^(?:{_MATCHER}(?:,{_MATCHER})*)?$")
 #: Joins the model's routing labels (owner, team, tier) onto a per-model expression;
