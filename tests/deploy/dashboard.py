@@ -80,8 +80,8 @@ def dashboard_queries(
 ) -> list[tuple[str, str]]:
     """``(panel title, PromQL)`` for every target of every panel, variables substituted.
 
-    ``job``, ``namespace``, ``model`` and ``feature`` are used inside ``=~"..."`` matchers, so they are
-    regular expressions (``.*`` is the dashboard's "All"); ``rate_interval``,
+    ``job``, ``namespace``, ``model`` and ``feature`` are used inside ``=~"..."``
+    matchers, so they are regular expressions (``.*`` is the dashboard's "All"); ``rate_interval``,
     ``interval`` and ``range_`` are PromQL durations standing in for
     ``$__rate_interval``, ``$__interval`` and ``$__range``. For a Prometheus
     scraping every second, ``rate_interval="10s"`` is plenty.
