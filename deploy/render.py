@@ -8,6 +8,8 @@
 
 - prometheus/alerts.yml           the rules of prometheus/alerts.src.yml, rendered with
                                   the default selector and runbook base URL
+- helm/drift-monitor/files/       copies of prometheus/alerts.yml and config/drift-monitor.yaml
+                                  (a chart cannot read files outside itself)
 - kubernetes/configmap.yaml       embeds config/drift-monitor.yaml (the one config file)
 - kubernetes/prometheusrule.yaml  embeds prometheus/alerts.yml (same groups, same text)
 - kubernetes/deployment.yaml      carries the config's SHA-256 as a pod annotation, so
@@ -29,7 +31,8 @@ DEPLOY = Path(__file__).resolve().parent
 CONFIG = DEPLOY / "config" / "drift-monitor.yaml"
 ALERTS = DEPLOY / "prometheus" / "alerts.yml"
 ALERTS_SOURCE = DEPLOY / "prometheus" / "alerts.src.yml"
-HELM_ALERTS = DEPLOY / "helm" / "drift-monitor" / "files" / "alerts.yml"
+HELM_FILES = DEPLOY / "helm" / "drift-monitor" / "files"
+HELM_ALERTS = HELM_FILES / "alerts.yml"
 
 #: Defaults of the rendered rules; the Helm chart replaces exactly these strings.
 DEFAULT_SELECTOR = 'job="drift-monitor"'
@@ -150,6 +153,7 @@ def rendered() -> dict[Path, str]:
     return {
         ALERTS: alerts(),
         HELM_ALERTS: alerts(),
+        HELM_FILES / "config.yaml": CONFIG.read_text(),
         K8S / "configmap.yaml": configmap(),
         K8S / "prometheusrule.yaml": prometheusrule(),
         K8S / "deployment.yaml": deployment((K8S / "deployment.yaml").read_text()),
