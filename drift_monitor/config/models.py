@@ -9,9 +9,9 @@ Per-model ``window``, ``detection`` and ``episodes`` are merged over ``defaults`
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from drift_monitor.evaluation.settings import DetectionSettings
 from drift_monitor.webhooks.config import SecretRef, WebhookSettings
@@ -199,6 +199,11 @@ class EpisodeSettings(_Strict):
     )
 
 
+def _number_as_text(value: Any) -> Any:
+    """A YAML number (``tier: 1``) as its text; anything else unchanged (bool stays bool)."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
 class ModelSettings(_Strict):
     """One monitored model."""
 
@@ -215,7 +220,8 @@ class ModelSettings(_Strict):
     # alert rules map tier to severity). Bounded: one value each per configured model.
     owner: str = Field(default="", max_length=128, description="Who is paged for this model.")
     team: str = Field(default="", max_length=128, description="Team that owns the model.")
-    tier: str = Field(
+    # `tier: 1` in YAML is an int: taken as "1".
+    tier: Annotated[str, BeforeValidator(_number_as_text)] = Field(
         default="",
         max_length=32,
         description="Criticality tier; the shipped alert rules page (critical) for tier 1, "

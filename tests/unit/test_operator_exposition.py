@@ -63,6 +63,13 @@ def test_model_routing_labels_and_window_offset_from_config() -> None:
     assert churn.window.offset_seconds == 0
 
 
+def test_a_numeric_tier_in_yaml_is_taken_as_text() -> None:
+    cfg = validate_config({**BASE, "models": [{"name": "m", "tier": 1}]})
+    assert cfg.models[0].tier == "1"
+    with pytest.raises(ConfigError, match=r"models\.0\.tier"):
+        validate_config({**BASE, "models": [{"name": "m", "tier": True}]})
+
+
 def test_negative_window_offset_is_a_one_line_error_naming_the_field() -> None:
     with pytest.raises(ConfigError, match=r"offset_seconds"):
         validate_config({**BASE, "models": [{"name": "m", "window": {"offset_seconds": -1}}]})
