@@ -106,7 +106,12 @@ class Monitor:
             hooks=hooks,
             dead_letters=dead_letters,
         )
-        self.registry = build_registry(self.state, self._webhook_counts)
+        self.registry = build_registry(
+            self.state,
+            self._webhook_counts,
+            {m.name: (m.owner, m.team, m.tier) for m in config.models},
+            self.dispatcher.oldest_pending_age if self.dispatcher is not None else None,
+        )
         self.http: MonitorHttpServer | None = None
         if serve_http:
             self.http = MonitorHttpServer(

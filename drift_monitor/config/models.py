@@ -9,9 +9,9 @@ Per-model ``window``, ``detection`` and ``episodes`` are merged over ``defaults`
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from drift_monitor.evaluation.settings import DetectionSettings
 from drift_monitor.webhooks.config import SecretRef, WebhookSettings
@@ -108,7 +108,8 @@ class HttpSettings(_Strict):
 class DecodeSettings(_Strict):
     """How a Kafka record value maps to an event.
 
-    ``nested`` (default): features under ``fields.features``. ``flat``: every top-level
+    ``nested`` (default): features under the ``features`` key (renamed with
+    ``features_field``). ``flat``: every top-level
     key that is not one of the other fields is a feature.
     """
 
@@ -142,12 +143,29 @@ class WindowSettings(_Strict):
     every ``size_events`` events. A window closes when the model's event-time
     watermark (largest timestamp seen minus ``allowed_lateness_seconds``) passes its
     end, or after ``idle_timeout_seconds`` of processing time without events.
+
+    Time windows are aligned to the epoch: they start at whole multiples of
+    ``size_seconds`` (sliding: of ``slide_seconds``) since 1970-01-01T00:00Z, plus
+    ``offset_seconds`` — so daily windows run midnight to midnight UTC unless
+    ``offset_seconds`` moves the grid (``7200``: 02:00 to 02:00 UTC).
+
+    The last window of a finite stream (a replay, a batch) closes by the idle timeout:
+    ``idle_timeout_seconds`` after its last event the window is evaluated, whether or
+    not the watermark passed its end. A daemon stopped by SIGTERM before that does not
+    evaluate its open windows: they are evaluated after the restart, from durable state
+    or by re-reading Kafka. Wait for the idle timeout before stopping it after a replay.
     """
 
     type: Literal["tumbling", "sliding", "count"] = "tumbling"
     size_seconds: float = Field(default=300.0, gt=0)
     slide_seconds: float | None = Field(default=None, gt=0)
     size_events: int = Field(default=10_000, ge=1)
+    offset_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        description="Shift of the window grid: windows start at offset + k * size (or "
+        "slide) seconds since the epoch, e.g. 7200 for days that start at 02:00 UTC.",
+    )
     allowed_lateness_seconds: float = Field(default=30.0, ge=0)
     idle_timeout_seconds: float = Field(default=60.0, gt=0)
     max_events: int = Field(
@@ -181,16 +199,34 @@ class EpisodeSettings(_Strict):
     )
 
 
+def _number_as_text(value: Any) -> Any:
+    """A YAML number (``tier: 1``) as its text; anything else unchanged (bool stays bool)."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
 class ModelSettings(_Strict):
     """One monitored model."""
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")
     baseline: Path | None = Field(
-        default=None, description="Baseline file; default <baselines.dir>/<name>.dmb."
+        default=None,
+        description="Baseline file; default <baselines.dir>/<name>.dmb. A relative path is "
+        "relative to baselines.dir (not to the config file).",
     )
     window: WindowSettings = Field(default_factory=WindowSettings)
     detection: DetectionSettings = Field(default_factory=DetectionSettings)
     episodes: EpisodeSettings = Field(default_factory=EpisodeSettings)
+    # Routing labels of drift_monitor_model_info (Alertmanager routes on them; the
+    # alert rules map tier to severity). Bounded: one value each per configured model.
+    owner: str = Field(default="", max_length=128, description="Who is paged for this model.")
+    team: str = Field(default="", max_length=128, description="Team that owns the model.")
+    # `tier: 1` in YAML is an int: taken as "1".
+    tier: Annotated[str, BeforeValidator(_number_as_text)] = Field(
+        default="",
+        max_length=32,
+        description="Criticality tier; the shipped alert rules page (critical) for tier 1, "
+        "warn for tier 2 and inform for tier 3; empty or other values page.",
+    )
 
 
 class Defaults(_Strict):

@@ -10,6 +10,7 @@ Kafka is reachable, else 503 with the reason. ``/status``: JSON per model
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import threading
@@ -17,7 +18,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import choose_encoder, gzip_accepted
 from prometheus_client.registry import CollectorRegistry
 
 from drift_monitor import __version__
@@ -142,7 +143,7 @@ def _make_handler(
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
             if path == "/metrics":
-                self._send(200, generate_latest(registry), CONTENT_TYPE_LATEST)
+                self._metrics()
             elif path == "/healthz":
                 alive, reason = state.alive(liveness_timeout)
                 self._send(
@@ -162,6 +163,24 @@ def _make_handler(
                     b"not found: try /metrics, /healthz, /readyz, /status\n",
                     "text/plain; charset=utf-8",
                 )
+
+        def _metrics(self) -> None:
+            # client_python's own negotiation: OpenMetrics when the scraper asks for it
+            # (Prometheus does, for exemplars and _created), text 0.0.4 otherwise; gzip
+            # when accepted (a scrape of many models' feature families shrinks ~10x).
+            encoder, ctype = choose_encoder(self.headers.get("Accept", ""))
+            body = encoder(registry)
+            gzipped = gzip_accepted(self.headers.get("Accept-Encoding", ""))
+            if gzipped:
+                body = gzip.compress(body)
+            self.send_response(200)
+            self.send_header("Content-Type", ctype)
+            if gzipped:
+                self.send_header("Content-Encoding", "gzip")
+            self.send_header("Vary", "Accept, Accept-Encoding")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
 
         def _send(self, code: int, body: bytes, ctype: str) -> None:
             self.send_response(code)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
+from prometheus_client import GCCollector, PlatformCollector, ProcessCollector
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -21,6 +22,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from drift_monitor import __version__
 from drift_monitor.evaluation.results import Status
 from drift_monitor.pipeline.state import DURATION_BUCKETS, MonitorState
+from drift_monitor.sinks.cgroup import CgroupMemoryCollector
 
 PREFIX = "drift_monitor_"
 
@@ -43,14 +45,24 @@ _HELP = {
 }
 
 WebhookCounts = Callable[[], tuple[Mapping[tuple[str, str], int], int]]
+#: model -> (owner, team, tier) from the config, for drift_monitor_model_info
+ModelLabels = Mapping[str, tuple[str, str, str]]
 
 
 class DriftCollector(Collector):
     """Renders every SPEC metric from the state (and webhook counts, when wired)."""
 
-    def __init__(self, state: MonitorState, webhooks: WebhookCounts | None = None) -> None:
+    def __init__(
+        self,
+        state: MonitorState,
+        webhooks: WebhookCounts | None = None,
+        model_labels: ModelLabels | None = None,
+        outbox_age: Callable[[], float] | None = None,
+    ) -> None:
         self._state = state
         self._webhooks = webhooks
+        self._outbox_age = outbox_age
+        self._model_labels = dict(model_labels or {})
 
     def collect(self) -> Iterable[Metric]:
         """One scrape: a consistent snapshot rendered into metric families."""
@@ -62,6 +74,7 @@ class DriftCollector(Collector):
         )
         build.add_metric([__version__], 1)
         yield build
+        yield self._model_info(s.models)
 
         events = CounterMetricFamily(
             PREFIX + "events", "Events consumed, by model and outcome", labels=["model", "outcome"]
@@ -179,7 +192,8 @@ class DriftCollector(Collector):
 
         lag = GaugeMetricFamily(
             PREFIX + "consumer_lag",
-            "Records behind the partition end",
+            "Consumer lag in messages: records between the consumer's position and the "
+            "partition's high watermark",
             labels=["topic", "partition"],
         )
         for (topic, partition), n in sorted(s.lag.items()):
@@ -227,14 +241,42 @@ class DriftCollector(Collector):
             pending.add_metric([], 0)
         yield deliveries
         yield pending
+        oldest = GaugeMetricFamily(
+            PREFIX + "webhook_outbox_oldest_pending_age_seconds",
+            "Age of the oldest delivery waiting in the outbox (0 when none is pending)",
+        )
+        oldest.add_metric([], self._outbox_age() if self._outbox_age is not None else 0.0)
+        yield oldest
+
+    def _model_info(self, models: Iterable[str]) -> Metric:
+        """model_info{model, owner, team, tier} = 1 per configured model (empty = unset)."""
+        info = GaugeMetricFamily(
+            PREFIX + "model_info",
+            "Configured model with its routing labels (owner, team, tier; empty when unset)",
+            labels=["model", "owner", "team", "tier"],
+        )
+        for model in sorted(models):
+            info.add_metric([model, *self._model_labels.get(model, ("", "", ""))], 1)
+        return info
 
 
 def _le(b: float) -> str:
     return repr(float(b))
 
 
-def build_registry(state: MonitorState, webhooks: WebhookCounts | None = None) -> CollectorRegistry:
-    """A fresh registry holding only the drift collector."""
+def build_registry(
+    state: MonitorState,
+    webhooks: WebhookCounts | None = None,
+    model_labels: ModelLabels | None = None,
+    outbox_age: Callable[[], float] | None = None,
+) -> CollectorRegistry:
+    """A fresh registry: the drift collector plus client_python's process (``process_*``,
+    Linux only), platform (``python_info``) and GC (``python_gc_*``) collectors, so memory
+    can be alerted on against the container limit (``drift_monitor_memory_limit_bytes``)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(DriftCollector(state, webhooks))
+    registry.register(DriftCollector(state, webhooks, model_labels, outbox_age))
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)
+    registry.register(CgroupMemoryCollector())
     return registry

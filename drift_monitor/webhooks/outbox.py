@@ -320,6 +320,12 @@ class Outbox:
         with self._reading() as db:
             return int(db.execute("SELECT COUNT(*) FROM deliveries").fetchone()[0])
 
+    def oldest_pending_enqueued_at(self) -> float | None:
+        """Epoch seconds the oldest pending delivery was first enqueued; None when empty."""
+        with self._reading() as db:
+            value = db.execute("SELECT MIN(first_enqueued_at) FROM deliveries").fetchone()[0]
+        return None if value is None else float(value)
+
     def history(self, limit: int = 100) -> list[FinishedDelivery]:
         """Up to ``limit`` finished deliveries, most recently finished first."""
         with self._reading() as db:
