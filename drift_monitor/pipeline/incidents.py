@@ -55,7 +55,13 @@ def incident_body(transition: Transition, detected_at: float) -> dict[str, Any]:
 
 class IncidentHandler:
     """Feeds closed-window verdicts to the episode tracker and hands every transition to
-    the webhook outbox and the report topic before the tracker's state is saved."""
+    the webhook outbox and the report topic before the tracker's state is saved.
+
+    Order, so a retry after any failure is idempotent: compute the step (nothing
+    changes), enqueue the webhook (the outbox deduplicates on the incident id),
+    publish and flush the report, then persist the tracker. Any of them raising
+    SinkError leaves the tracker as it was: the retried window proposes the same step
+    with the same id."""
 
     def __init__(
         self,
@@ -68,8 +74,12 @@ class IncidentHandler:
         self._reports = reports
 
     def handle(self, result: WindowResult, now: float) -> Transition | None:
-        """Observe one verdict (epoch-seconds ``now`` stamps ``detected_at``)."""
-        transition = self.tracker.observe(result)
+        """Observe one verdict (epoch-seconds ``now`` stamps ``detected_at``).
+        Raises SinkError when an effect is not durable (see the class docstring)."""
+        step = self.tracker.propose(result)
+        if step is None:
+            return None
+        transition = step.transition
         if transition is not None:
             body = incident_body(transition, now)
             trigger = Trigger(transition.episode_id, transition.type, result.model, body)
@@ -78,6 +88,8 @@ class IncidentHandler:
             if self._reports is not None:
                 self._reports.publish(result.model, canonical_json(body))
                 self._reports.flush()
+        self.tracker.commit(step)
+        if transition is not None:
             log.warning(
                 "%s: model %s, %d drifted column(s): %s",
                 transition.type,
@@ -86,5 +98,4 @@ class IncidentHandler:
                 ", ".join(c.name for c in result.drifted) or "-",
                 extra={"model": result.model, "episode": transition.episode_id},
             )
-        self.tracker.save()
         return transition
