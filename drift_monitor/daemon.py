@@ -148,6 +148,7 @@ class Monitor:
             )
         self.scheduler: BackgroundScheduler | None = None
         self._signals = 0
+        self._shut_down = False
 
     # -- hooks -------------------------------------------------------------------------
 
@@ -267,7 +268,10 @@ class Monitor:
 
     def shutdown(self, commit: bool = True) -> None:
         """Commit (unless ``commit`` is False or a sink is failing), flush producers,
-        stop background threads, close the consumer."""
+        stop background threads, close the consumer. Idempotent."""
+        if self._shut_down:
+            return
+        self._shut_down = True
         try:
             if commit and not self.loop.commit():
                 log.warning("stopping without committing: a sink is failing")

@@ -13,6 +13,8 @@ from drift_monitor.webhooks.payload import Trigger, canonical_json
 
 log = logging.getLogger("drift_monitor.incidents")
 
+_PUBLISHED_KEPT = 1_000  # incidents remembered; far more than can be in flight
+
 
 def incident_body(transition: Transition, detected_at: float) -> dict[str, Any]:
     """The SPEC webhook body for an episode transition.
@@ -72,6 +74,9 @@ class IncidentHandler:
         self.tracker = tracker
         self._dispatcher = dispatcher
         self._reports = reports
+        # (incident id, type) handed to the report producer by this process: a retried
+        # window does not publish again (the producer keeps and retries its copy).
+        self._published: dict[tuple[str, str], None] = {}
 
     def handle(self, result: WindowResult, now: float) -> Transition | None:
         """Observe one verdict (epoch-seconds ``now`` stamps ``detected_at``).
@@ -86,7 +91,12 @@ class IncidentHandler:
             if self._dispatcher is not None:
                 self._dispatcher.submit(trigger)
             if self._reports is not None:
-                self._reports.publish(result.model, canonical_json(body))
+                key = (transition.episode_id, transition.type)
+                if key not in self._published:
+                    self._reports.publish(result.model, canonical_json(body))
+                    self._published[key] = None
+                    if len(self._published) > _PUBLISHED_KEPT:
+                        del self._published[next(iter(self._published))]
                 self._reports.flush()
         self.tracker.commit(step)
         if transition is not None:
