@@ -33,7 +33,7 @@ import math
 import time
 from collections.abc import Callable, Collection, Iterable
 
-from drift_monitor.checkpoint.metadata import CommitMetadata, MetadataError
+from drift_monitor.checkpoint.metadata import METADATA_MAX, CommitMetadata, MetadataError
 from drift_monitor.checkpoint.offsets import OffsetTracker
 from drift_monitor.clock import Clock
 from drift_monitor.config.models import AppConfig
@@ -89,6 +89,8 @@ class Pipeline:
         self._last_preview: dict[str, float] = {}
         #: windows whose effects all succeeded (acked), since start
         self.acked = 0
+        #: characters of commit metadata per partition (Kafka's offset.metadata.max.bytes)
+        self.metadata_limit = METADATA_MAX
         self.apply_baseline_changes(self.baselines.reload())
 
     # -- baselines ---------------------------------------------------------------------
@@ -329,7 +331,7 @@ class Pipeline:
                 for m in p.models
                 if m in self.windows and math.isfinite(self.windows[m].closed_until)
             }
-            encoded = CommitMetadata(max(nxt, p.replay_until), closed).encode()
+            encoded = CommitMetadata(max(nxt, p.replay_until), closed).encode(self.metadata_limit)
             self._say_dropped(tp, encoded.dropped, len(closed))
             out[tp] = Commit(min(held.get(tp, nxt), nxt), encoded.text)
         return out
