@@ -50,15 +50,28 @@ def values() -> list[bytes]:
 class FaultyDaemon:
     """Monitor + MemorySource + failing-capable sinks + a recording transport."""
 
-    def __init__(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        *,
+        audit: bool = True,
+        webhooks: bool = True,
+    ) -> None:
         monkeypatch.setenv(SECRET_ENV, SECRET)
         cfg, _ = make_setup(tmp_path)
         doc = cfg.model_dump(mode="json", exclude_none=True)
-        doc["webhooks"] = {
-            "targets": [
-                {"name": "retrain", "url": "http://127.0.0.1:9/hook", "secret": {"env": SECRET_ENV}}
-            ]
-        }
+        doc["state"]["audit_windows"] = audit
+        if webhooks:
+            doc["webhooks"] = {
+                "targets": [
+                    {
+                        "name": "retrain",
+                        "url": "http://127.0.0.1:9/hook",
+                        "secret": {"env": SECRET_ENV},
+                    }
+                ]
+            }
         self.config = validate_config(doc, "sink-faults test config")
         self.clock = ManualClock(T0)
         self.source = MemorySource()
@@ -110,7 +123,8 @@ class FaultyDaemon:
         return [b for b in bodies if b["type"] == "drift.detected"]
 
     def outbox_rows(self) -> int:
-        assert self.monitor.outbox is not None
+        if self.monitor.outbox is None:
+            return 0
         return self.monitor.outbox.pending_count() + len(self.monitor.outbox.history())
 
     def accepted(self) -> float:
