@@ -146,13 +146,16 @@ class _PaneWindows:
             self.last_event_at = max(self.last_event_at, now)
 
     def idle_close(self, now: float) -> list[ClosedWindow]:
-        """Produce everything when no event arrived for ``idle_timeout_seconds``
-        (processing time ``now``, epoch seconds)."""
+        """Produce every window up to the watermark's pane when no event arrived for
+        ``idle_timeout_seconds`` (processing time ``now``, epoch seconds). Panes beyond
+        it hold only suspect outliers (see :mod:`.watermark`): closing them would move
+        ``closed_until`` past every on-time event to come, so they wait for the stream."""
         if self.last_event_at is None or now - self.last_event_at < (
             self.settings.idle_timeout_seconds
         ):
             return []
-        return self.close_all()
+        horizon = math.floor(self.watermark.max_ts / self._pane) * self._pane + self._pane
+        return [self._window_ending(end) for end in sorted(self._open_ends()) if end <= horizon]
 
     def preview(self) -> WindowPreview | None:
         """The first open window as it is now; None when empty."""

@@ -66,3 +66,21 @@ def test_the_attack_one_record_an_hour_ahead(layout: ModelLayout) -> None:
             closed.append((c.start - t0, c.end - t0, c.events))
     assert outcomes.count("late") == 0
     assert closed == [(0, 300, 300), (300, 600, 300), (600, 900, 300)]
+
+
+def test_idle_close_leaves_the_outlier_pane_open(layout: ModelLayout) -> None:
+    w = open_windows(
+        "m",
+        WindowSettings(size_seconds=300, allowed_lateness_seconds=30, idle_timeout_seconds=5),
+        layout,
+    )
+    t0 = 1_800_000_000.0
+    for i in range(100):
+        w.add(Row([0.0], [], t0 + i, TP, i), now=t0 + i)
+    w.add(Row([0.0], [], t0 + 3300, TP, 100), now=t0 + 100)
+    [c] = w.idle_close(now=t0 + 200)
+    assert (c.start, c.end, c.events) == (t0, t0 + 300, 100)
+    w.ack(c)
+    # the stream resumes on time: nothing is late
+    assert w.add(Row([0.0], [], t0 + 301, TP, 101), now=t0 + 301).outcome == "accepted"
+    assert w.first_offsets() == {TP: 100}  # the outlier's pane still holds the commit
