@@ -192,11 +192,9 @@ class Pipeline:
         for w in result.closed:
             self._close(windows, w)
         # Counted only now: a record whose window effects failed is not done.
-        if counted:
-            pass
-        elif result.outcome == "accepted":
+        if not counted and result.outcome == "accepted":
             accepted[event.model] = accepted.get(event.model, 0) + 1
-        elif result.outcome == "late":
+        elif not counted and result.outcome == "late":
             self.state.count(event.model, "late")
         if result.outcome == "replayed":
             self.state.count_replayed(event.model)
