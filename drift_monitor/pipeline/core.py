@@ -43,6 +43,7 @@ from drift_monitor.evaluation.evaluate import evaluate_window
 from drift_monitor.evaluation.results import WindowResult
 from drift_monitor.pipeline.baselines import BaselineRegistry, LoadedBaseline
 from drift_monitor.pipeline.ratelimit import RateLimiter
+from drift_monitor.pipeline.spread import partial_traffic
 from drift_monitor.pipeline.state import BaselineInfo, MonitorState
 from drift_monitor.source.base import Commit, DeadLetterSink, Record, TopicPartition
 from drift_monitor.windows.factory import open_windows
@@ -374,24 +375,11 @@ class Pipeline:
     def check_partition_spread(
         self, assignment: set[TopicPartition], partition_counts: dict[str, int]
     ) -> None:
-        """Warn when a model's events arrive on several partitions while this process
-        does not own every partition of the topic: its windows then hold only a
-        fraction of the model's traffic (key events by model to avoid it)."""
-        topics_owned: dict[str, set[int]] = {}
-        for t, p in assignment:
-            topics_owned.setdefault(t, set()).add(p)
-        for m, tps in self.offsets.spread().items():
-            partial = len(tps) > 1 and any(
-                len(topics_owned.get(t, set())) < partition_counts.get(t, 0) for t, _ in tps
-            )
-            self.state.warn(
-                f"partial_traffic:{m}",
-                f"model {m!r} arrives on {len(tps)} partitions and this process owns only "
-                "some of them: its windows see a fraction of its traffic. Key events by "
-                "model (record key = model name) so each model lives on one partition."
-                if partial
-                else None,
-            )
+        """Warn (``/status``) about models seen on several partitions while this process
+        owns only some of them (see :func:`~.spread.partial_traffic`)."""
+        spread = self.offsets.spread()
+        for m, message in partial_traffic(spread, assignment, partition_counts).items():
+            self.state.warn(f"partial_traffic:{m}", message)
 
     def first_offsets_read(self) -> dict[TopicPartition, int]:
         """Per partition, the first offset processed since the last :meth:`reset`."""
