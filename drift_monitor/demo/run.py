@@ -40,7 +40,7 @@ from drift_monitor.demo.receiver import DemoReceiver
 from drift_monitor.evaluation.results import Status, WindowResult
 from drift_monitor.source.base import EventSource
 from drift_monitor.source.memory import MemorySource
-from drift_monitor.windows.store import ClosedWindow
+from drift_monitor.windows.runtime import ClosedWindow
 
 MODEL = "credit"
 WINDOW_SECONDS = 300.0

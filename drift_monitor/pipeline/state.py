@@ -74,6 +74,8 @@ class MonitorState:
         # sink name -> None when healthy, else the one-line reason (what to fix)
         self.sinks: dict[str, str | None] = {}
         self.sink_failures: dict[str, int] = defaultdict(int)
+        # partition -> models whose window checkpoint did not fit its commit metadata
+        self.checkpoint_dropped: dict[tuple[str, int], int] = {}
 
     def count(self, model: str, outcome: str, n: int = 1) -> None:
         """Add ``n`` events of ``outcome`` (accepted|invalid|late|unknown_model)."""
@@ -155,6 +157,14 @@ class MonitorState:
                 self.sink_failures[sink] += 1
             self.sinks[sink] = problem
 
+    def set_checkpoint_dropped(self, tp: tuple[str, int], models: int) -> None:
+        """Models of partition ``tp`` left out of its commit metadata (0 = none)."""
+        with self._lock:
+            if models:
+                self.checkpoint_dropped[tp] = models
+            else:
+                self.checkpoint_dropped.pop(tp, None)
+
     def snapshot(self) -> StateSnapshot:
         """A consistent copy for rendering."""
         with self._lock:
@@ -176,6 +186,7 @@ class MonitorState:
                 warnings=dict(self.warnings),
                 sinks=dict(self.sinks),
                 sink_failures=dict(self.sink_failures),
+                checkpoint_dropped=dict(self.checkpoint_dropped),
             )
 
     def ready(self) -> tuple[bool, str]:
@@ -217,3 +228,4 @@ class StateSnapshot:
     warnings: dict[str, str]
     sinks: dict[str, str | None]
     sink_failures: dict[str, int]
+    checkpoint_dropped: dict[tuple[str, int], int]

@@ -223,6 +223,15 @@ class DriftCollector(Collector):
         for sink, n in sorted(s.sink_failures.items()):
             sink_failures.add_metric([sink], n)
         yield sink_failures
+        dropped = GaugeMetricFamily(
+            PREFIX + "checkpoint_models_dropped",
+            "Models whose window checkpoint did not fit the partition's commit metadata "
+            "(re-evaluated from a partial window after a restart; spread models out)",
+            labels=["topic", "partition"],
+        )
+        for (topic, partition), n in sorted(s.checkpoint_dropped.items()):
+            dropped.add_metric([topic, str(partition)], n)
+        yield dropped
 
         deliveries = CounterMetricFamily(
             PREFIX + "webhook_deliveries",

@@ -22,12 +22,17 @@ from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
-from kafka.errors import KafkaError
+from kafka.errors import (
+    CommitFailedError,
+    KafkaConnectionError,
+    KafkaError,
+    KafkaTimeoutError,
+)
 from kafka.structs import OffsetAndMetadata
 from kafka.structs import TopicPartition as KTopicPartition
 
 from drift_monitor.config.models import KafkaSettings
-from drift_monitor.source.base import Commit, Record, TopicPartition
+from drift_monitor.source.base import Commit, CommitRetriable, Record, TopicPartition
 
 log = logging.getLogger("drift_monitor.kafka")
 
@@ -78,6 +83,11 @@ def client_options(settings: KafkaSettings) -> dict[str, Any]:
             "kafka.sasl.password"
         ).get_secret_value()
     return opts
+
+
+#: Commit failures that pass: the group rebalanced (the loop rewinds to the committed
+#: offsets anyway), the coordinator moved or timed out, the brokers are unreachable.
+_TRANSIENT_COMMIT = (CommitFailedError, KafkaTimeoutError, KafkaConnectionError)
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -147,7 +157,8 @@ class KafkaEventSource:
 
     def commit(self, positions: Mapping[TopicPartition, Commit]) -> None:
         """Commit synchronously, waiting at most :data:`COMMIT_TIMEOUT_MS`; raises
-        KafkaError on failure or timeout (the caller retries next round). Bounded so a
+        CommitRetriable on a transient failure or timeout (the caller retries next
+        round; a rebalance rewinds the loop anyway), KafkaError on any other. Bounded so a
         hung broker cannot stall the consume loop (and its health checks) for
         kafka-python's whole request timeout."""
         if not positions:
@@ -160,7 +171,14 @@ class KafkaEventSource:
         # by the age of this probe at the next health round (see connected()).
         with contextlib.suppress(AttributeError, KafkaError):
             self._probe()
-        self._consumer.commit(offsets, timeout_ms=COMMIT_TIMEOUT_MS)
+        try:
+            self._consumer.commit(offsets, timeout_ms=COMMIT_TIMEOUT_MS)
+        except _TRANSIENT_COMMIT as exc:
+            raise CommitRetriable(f"{type(exc).__name__}: {exc}") from exc
+        except KafkaError as exc:
+            if not exc.retriable:
+                raise
+            raise CommitRetriable(f"{type(exc).__name__}: {exc}") from exc
 
     def committed(self, tp: TopicPartition) -> Commit | None:
         """The group's committed offset and metadata for ``tp``."""
@@ -314,7 +332,7 @@ class ConnectingKafkaSource:
         if not positions:
             return
         if self._inner is None:
-            raise KafkaError("not connected to Kafka")
+            raise CommitRetriable("not connected to Kafka")
         self._inner.commit(positions)
 
     def committed(self, tp: TopicPartition) -> Commit | None:

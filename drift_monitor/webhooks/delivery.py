@@ -133,7 +133,7 @@ class Dispatcher:
         """Durably enqueue ``trigger`` for every target serving its model; send nothing yet.
 
         Returns the number of deliveries added (0 if already known or no target serves
-        the model). Raises ``WebhookError`` only when the outbox file cannot be written.
+        the model). Raises ``SinkError`` only when the outbox file cannot be written.
         """
         return self._outbox.enqueue(trigger, self._settings.targets, self._clock.now())
 

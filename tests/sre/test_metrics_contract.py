@@ -322,6 +322,8 @@ def test_label_values_come_only_from_config_and_baseline(rig: Rig) -> None:
         "owner": {""},
         "team": {""},
         "tier": {""},
+        # sink_up / sink_failures_total: the fixed sink names (drift_monitor.errors.SinkError)
+        "sink": {"outbox", "episodes", "audit", "reports", "dead_letters", "metrics"},
     }
     seen: dict[str, set[str]] = {}
     for family in text_string_to_metric_families(text):
