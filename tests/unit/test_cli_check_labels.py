@@ -130,7 +130,7 @@ def test_label_drift_is_reported(work: Path, capsys: pytest.CaptureFixture[str])
 def test_user_errors_exit_2_with_one_line(
     work: Path, capsys: pytest.CaptureFixture[str], baseline: str, label: str, message: str
 ) -> None:
-    code, out, err = run(
+    code, _out, err = run(
         capsys, "--baseline", str(work / baseline), "--input", str(work / "ok.csv"),
         "--labels", label,
     )  # fmt: skip
