@@ -248,6 +248,9 @@ def _performance(
         rng = np.random.default_rng([seed, zlib.crc32(f"label:{label}".encode())])
         profile = _numeric_column(label, "feature", df[label], sample_size, bins, rng)
     else:
-        # Classes as categories, so label drift is a chi-square over the classes.
-        profile = _categorical_column(label, "feature", df[label], DEFAULT_MAX_CATEGORIES)
+        # Class names as categories (0/1 for binary, whatever the label's dtype), so label
+        # drift is a chi-square over the classes that events encode the same way.
+        names = np.asarray(spec.classes, dtype=object)[pairs.y.astype(np.int64)]
+        series = pd.Series(names, dtype=object)
+        profile = _categorical_column(label, "feature", series, DEFAULT_MAX_CATEGORIES)
     return measure_performance(pairs, seed=seed, label_profile=profile)

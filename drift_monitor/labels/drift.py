@@ -20,6 +20,8 @@ from drift_monitor.evaluation import (
     window_from_frame,
 )
 from drift_monitor.labels.baseline import BaselinePerformance
+from drift_monitor.labels.encode import encode_label
+from drift_monitor.stats.categorical import category_key
 
 
 def label_drift(
@@ -37,7 +39,18 @@ def label_drift(
     if col is None or col.profile is None:
         return None
     mini = Baseline(model, version, "", "labels", {}, (col,))
-    frame = pd.DataFrame({col.name: pd.Series(list(labels), dtype=object)})
+    spec = performance.spec
+    values: list[object] = list(labels)
+    if col.kind == "categorical":
+        # As at build time: a label that encodes to a class is named by it (1, 1.0, "1"
+        # and True are class "1" of a binary model); any other value stays itself, so a
+        # new class shows as unseen.
+        codes = [encode_label(spec, v) for v in values]
+        values = [
+            category_key(v) if c is None else spec.classes[int(c)]
+            for v, c in zip(values, codes, strict=True)
+        ]
+    frame = pd.DataFrame({col.name: pd.Series(values, dtype=object)})
     if col.kind == "numeric":
         frame[col.name] = pd.to_numeric(frame[col.name], errors="coerce")
     result = evaluate_window(mini, window_from_frame(mini, frame, "labels"), settings)
