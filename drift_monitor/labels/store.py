@@ -99,9 +99,9 @@ class Label:
 
 @dataclass(slots=True)
 class JoinCounters:
-    """Counts since the store was opened (Prometheus counters reset on restart too).
-    ``delays`` holds the label delays (seconds) of the joins of the last :meth:`apply`,
-    for the ``label_delay_seconds`` histogram."""
+    """One model's counts since the store was opened (Prometheus counters reset on
+    restart too). ``delays`` holds the label delays (seconds) of the joins of the last
+    :meth:`JoinStore.apply` for this model, for the ``label_delay_seconds`` histogram."""
 
     predictions: int = 0
     joined: int = 0
@@ -158,7 +158,7 @@ class JoinStore:
         self.path = Path(path)
         self.max_delay = float(max_delay)
         self.max_entries = int(max_entries)
-        self.counters = JoinCounters()
+        self._counters: dict[str, JoinCounters] = {}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, isolation_level=None)
@@ -184,6 +184,13 @@ class JoinStore:
         if not self._db.in_transaction:
             self._db.execute("BEGIN IMMEDIATE")
 
+    def counters(self, model: str) -> JoinCounters:
+        """The model's counters (created at zero on first use)."""
+        c = self._counters.get(model)
+        if c is None:
+            c = self._counters[model] = JoinCounters()
+        return c
+
     @property
     def entries(self) -> int:
         """Predictions plus waiting labels held now (the quantity ``max_entries`` caps)."""
@@ -198,7 +205,7 @@ class JoinStore:
         """Add a batch of tracked predictions and labels of ``model`` (sample them with
         :func:`tracked` first). Predictions before labels: a label in the same batch as
         its prediction joins. Not durable until :meth:`flush`."""
-        self.counters.delays = []
+        self.counters(model).delays = []
         try:
             self._begin()
             if predictions:
@@ -211,6 +218,7 @@ class JoinStore:
 
     def _add_predictions(self, model: str, batch: Sequence[Prediction]) -> None:
         db = self._db
+        c = self.counters(model)
         unique = {p.event_id: p for p in reversed(batch)}  # first occurrence wins
         ids = list(unique)
         known: set[str] = set()
@@ -236,10 +244,10 @@ class JoinStore:
         per_window: dict[int, list[int]] = {}
         for eid, p in unique.items():
             if eid in known:
-                self.counters.duplicates += 1
+                c.duplicates += 1
                 continue
             if p.window_id in final:
-                self.counters.late += 1
+                c.late += 1
                 continue
             lab = waiting.get(eid)
             rows.append(
@@ -257,7 +265,7 @@ class JoinStore:
             counts[0] += 1
             if lab is not None:
                 counts[1] += 1
-                self.counters.delays.append(lab[1] - p.event_time)
+                c.delays.append(lab[1] - p.event_time)
         db.executemany("INSERT INTO predictions VALUES (?,?,?,?,?,?,?)", rows)
         db.executemany(
             "INSERT INTO windows (model, window_id, window_end) VALUES (?,?,?) "
@@ -273,8 +281,8 @@ class JoinStore:
         db.executemany(
             "DELETE FROM waiting WHERE model=? AND event_id=?", [(model, e) for e in joined_ids]
         )
-        self.counters.predictions += len(rows)
-        self.counters.joined += len(joined_ids)
+        c.predictions += len(rows)
+        c.joined += len(joined_ids)
         self._entries += len(rows) - len(joined_ids)
 
     def _final_windows(self, model: str, window_ids: list[int]) -> set[int]:
@@ -290,8 +298,9 @@ class JoinStore:
 
     def _add_labels(self, model: str, batch: Sequence[Label]) -> None:
         db = self._db
+        c = self.counters(model)
         unique = {lab.event_id: lab for lab in reversed(batch)}
-        self.counters.duplicates += len(batch) - len(unique)
+        c.duplicates += len(batch) - len(unique)
         found: dict[str, tuple[int, float, bool]] = {}
         already_waiting: set[str] = set()
         ids = list(unique)
@@ -317,17 +326,17 @@ class JoinStore:
             hit = found.get(eid)
             if hit is None:
                 if eid in already_waiting:
-                    self.counters.duplicates += 1
+                    c.duplicates += 1
                 else:
                     new_waiting.append((model, eid, lab.value, lab.label_time, lab.label_time))
                 continue
             w, t, has = hit
             if has:
-                self.counters.duplicates += 1
+                c.duplicates += 1
                 continue
             updates.append((lab.value, lab.label_time, model, eid))
             per_window[w] = per_window.get(w, 0) + 1
-            self.counters.delays.append(lab.label_time - t)
+            c.delays.append(lab.label_time - t)
         db.executemany(
             "UPDATE predictions SET label=?, label_time=? WHERE model=? AND event_id=?", updates
         )
@@ -336,8 +345,8 @@ class JoinStore:
             [(j, model, w) for w, j in per_window.items()],
         )
         db.executemany("INSERT INTO waiting VALUES (?,?,?,?,?)", new_waiting)
-        self.counters.joined += len(updates)
-        self.counters.waiting += len(new_waiting)
+        c.joined += len(updates)
+        c.waiting += len(new_waiting)
         self._entries += len(new_waiting)
 
     def _enforce_cap(self) -> None:
@@ -347,11 +356,14 @@ class JoinStore:
         # Evict a little more than needed so a store at its cap does not evict per batch.
         target = over + max(1, self.max_entries // 100)
         db = self._db
-        done = db.execute(
+        gone = db.execute(
             "DELETE FROM waiting WHERE (model, event_id) IN "
-            "(SELECT model, event_id FROM waiting ORDER BY arrived LIMIT ?)",
+            "(SELECT model, event_id FROM waiting ORDER BY arrived LIMIT ?) RETURNING model",
             (target,),
-        ).rowcount
+        ).fetchall()
+        for (m,) in gone:
+            self.counters(m).evicted += 1
+        done = len(gone)
         for joined in (0, 1):
             if done >= target:
                 break
@@ -369,8 +381,9 @@ class JoinStore:
                     "UPDATE windows SET joined = joined - 1 WHERE model=? AND window_id=?",
                     [(m, w) for m, _, w in victims],
                 )
+            for m, _, _ in victims:
+                self.counters(m).evicted += 1
             done += len(victims)
-        self.counters.evicted += done
         self._entries -= done
 
     def expire(self, now: float) -> None:
@@ -381,14 +394,19 @@ class JoinStore:
         try:
             self._begin()
             expired = self._db.execute(
-                "DELETE FROM predictions WHERE label IS NULL AND event_time < ?", (cutoff,)
-            ).rowcount
-            orphaned = self._db.execute("DELETE FROM waiting WHERE arrived < ?", (cutoff,)).rowcount
+                "DELETE FROM predictions WHERE label IS NULL AND event_time < ? RETURNING model",
+                (cutoff,),
+            ).fetchall()
+            orphaned = self._db.execute(
+                "DELETE FROM waiting WHERE arrived < ? RETURNING model", (cutoff,)
+            ).fetchall()
         except sqlite3.Error as exc:
             raise self._error(exc) from None
-        self.counters.expired += expired
-        self.counters.orphaned += orphaned
-        self._entries -= expired + orphaned
+        for (m,) in expired:
+            self.counters(m).expired += 1
+        for (m,) in orphaned:
+            self.counters(m).orphaned += 1
+        self._entries -= len(expired) + len(orphaned)
 
     def flush(self) -> None:
         """Make every change since the last flush durable (one fsync'ed commit). Raises

@@ -27,8 +27,8 @@ def test_predictions_then_labels_join(tmp_path: Path) -> None:
     s = JoinStore(tmp_path / "j.db")
     s.apply("m", [pred(i, score=i / 10) for i in range(10)])
     s.apply("m", labels=[lab(i, value=i % 2) for i in range(0, 10, 2)])
-    assert s.counters.joined == 5
-    assert s.counters.delays == [3600.0] * 5  # label_time - event_time of this batch's joins
+    assert s.counters("m").joined == 5
+    assert s.counters("m").delays == [3600.0] * 5  # label_time - event_time of this batch's joins
     s.flush()
     (w,) = s.windows("m")
     assert (w.tracked, w.joined, w.coverage) == (10, 5, 0.5)
@@ -44,10 +44,10 @@ def test_predictions_then_labels_join(tmp_path: Path) -> None:
 def test_label_before_prediction_waits_then_joins(tmp_path: Path) -> None:
     s = JoinStore(tmp_path / "j.db")
     s.apply("m", labels=[lab(1, value=0.0, t=T0 + 5)])
-    assert s.counters.waiting == 1 and s.entries == 1
+    assert s.counters("m").waiting == 1 and s.entries == 1
     s.apply("m", [pred(1, t=T0 + 10)])
-    assert s.counters.joined == 1 and s.entries == 1  # the waiting label became the join
-    assert s.counters.delays == [-5.0]  # a label may carry an earlier time than its event
+    assert s.counters("m").joined == 1 and s.entries == 1  # the waiting label became the join
+    assert s.counters("m").delays == [-5.0]  # a label may carry an earlier time than its event
     y, _, _ = s.pairs("m", 0)
     assert y.tolist() == [0.0]
 
@@ -61,8 +61,10 @@ def test_duplicates_never_double_count(tmp_path: Path) -> None:
     (w,) = s.windows("m")
     assert (w.tracked, w.joined) == (3, 3)
     assert len(s.pairs("m", 0)[0]) == 3
-    assert s.counters.joined == 3
-    assert s.counters.duplicates == 1 + 1 + 2 + 1 + 1 + 1  # preds e1,e1,e2; labels e1,e1,e2,e3,e3
+    assert s.counters("m").joined == 3
+    assert (
+        s.counters("m").duplicates == 1 + 1 + 2 + 1 + 1 + 1
+    )  # preds e1,e1,e2; labels e1,e1,e2,e3,e3
 
 
 def test_nothing_is_durable_before_flush_and_all_of_it_after(tmp_path: Path) -> None:
@@ -83,9 +85,9 @@ def test_expiry_and_orphans(tmp_path: Path) -> None:
     s.apply("m", [pred(1, t=T0), pred(2, t=T0 + DAY)], [lab(1), lab(99, t=T0 + 10)])
     s.expire(T0 + DAY + 100)
     # e1 joined (kept for its window), e2 still young, label 99 waited a day: orphaned.
-    assert (s.counters.expired, s.counters.orphaned) == (0, 1)
+    assert (s.counters("m").expired, s.counters("m").orphaned) == (0, 1)
     s.expire(T0 + 2 * DAY + 100)
-    assert s.counters.expired == 1  # e2 never got its label
+    assert s.counters("m").expired == 1  # e2 never got its label
     assert s.entries == 1
     s.flush()
 
@@ -105,7 +107,7 @@ def test_cap_bounds_entries_and_counts_evictions(tmp_path: Path) -> None:
         s.flush()
         assert s.entries <= cap
     total = 100 * 105
-    assert s.counters.evicted > total - cap - 100
+    assert s.counters("m").evicted > total - cap - 100
     assert s.entries == s._count()  # the running count matches the file
     # Unlabelled predictions are evicted before joined ones, oldest first.
     joined = sum(w.joined for w in s.windows("m"))
@@ -117,7 +119,7 @@ def test_finalized_window_ignores_late_predictions(tmp_path: Path) -> None:
     s.apply("m", [pred(1), pred(2)], [lab(1)])
     s.finalize("m", 0)
     s.apply("m", [pred(2), pred(3)], [lab(2)])  # a re-read after the window was final
-    assert s.counters.late == 2
+    assert s.counters("m").late == 2
     assert s.windows("m") == []
     (w,) = s.windows("m", include_final=True)
     assert w.final and (w.tracked, w.joined) == (2, 1)
