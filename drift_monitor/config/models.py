@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from drift_monitor.evaluation.settings import DetectionSettings
+from drift_monitor.labels.config import LabelSettings
 from drift_monitor.webhooks.config import SecretRef, WebhookSettings
 
 
@@ -191,6 +192,8 @@ class ModelSettings(_Strict):
     window: WindowSettings = Field(default_factory=WindowSettings)
     detection: DetectionSettings = Field(default_factory=DetectionSettings)
     episodes: EpisodeSettings = Field(default_factory=EpisodeSettings)
+    # Model quality (issue 15): the label join and degradation decision; absent: off.
+    labels: LabelSettings | None = None
 
 
 class Defaults(_Strict):
