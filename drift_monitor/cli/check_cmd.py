@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from typing import Any
@@ -193,8 +194,8 @@ def _register_labels(p: Any) -> None:
     p.add_argument(
         "--min-labels",
         type=int,
-        default=DegradationSettings().min_labels,
-        help="fewer labelled rows is insufficient_labels (default %(default)s)",
+        help="fewer labelled rows is insufficient_labels (default: the config's "
+        f"models[].labels.min_labels, else {DegradationSettings().min_labels})",
     )
 
 
@@ -203,9 +204,18 @@ def _check_labels(
 ) -> LabelCheck | None:
     if not getattr(args, "labels", None):
         return None
-    if args.min_labels < 1:
-        raise ConfigError(f"--min-labels must be >= 1, got {args.min_labels}")
-    degradation = DegradationSettings(min_labels=args.min_labels)
+    degradation = DegradationSettings()
+    if args.config:
+        from drift_monitor.config import load_config  # noqa: PLC0415
+
+        model = load_config(args.config).model(baseline.model)
+        if model is not None and model.labels is not None:
+            degradation = model.labels.degradation()
+    if args.min_labels is not None:
+        if args.min_labels < 1:
+            raise ConfigError(f"--min-labels must be >= 1, got {args.min_labels}")
+        degradation = dataclasses.replace(degradation, min_labels=args.min_labels)
+    args.min_labels = degradation.min_labels  # for the insufficient-labels message
     return check_labels(
         baseline, df, args.labels, degradation=degradation, detection=detection, source=args.input
     )

@@ -146,3 +146,20 @@ def test_without_labels_flag_nothing_changes(
         "--format", "json",
     )  # fmt: skip
     assert code == 0 and "performance" not in json.loads(out)
+
+
+def test_config_labels_section_sets_the_decision(
+    work: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "kafka: {bootstrap_servers: ['127.0.0.1:9092'], topics: [p], group_id: g}\n"
+        f"baselines: {{dir: {work}}}\n"
+        f"state: {{dir: {tmp_path / 'state'}}}\n"
+        "models:\n  - name: fraud\n    labels: {min_labels: 40}\n"
+    )
+    code, doc, _ = run_json(capsys, work, "sparse.csv", "--config", str(config))
+    assert code == 0 and doc["performance"]["status"] == "ok"  # 50 labels >= 40
+    code, doc, err = run_json(capsys, work, "sparse.csv", "--config", str(config),
+                              "--min-labels", "60")  # fmt: skip
+    assert code == 2 and "--min-labels 60" in err
