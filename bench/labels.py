@@ -13,6 +13,7 @@ Prints records/s per phase and the files' size; ratios are same-run (a shared ma
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sqlite3
 import struct
@@ -180,6 +181,53 @@ def run(
     return out
 
 
+def run_join_store(n: int, batch: int) -> dict[str, float]:
+    """The same phases through :class:`drift_monitor.labels.store.JoinStore` itself
+    (window counters, waiting labels, idempotency checks included)."""
+    from drift_monitor.labels.store import JoinStore, Label, Prediction  # noqa: PLC0415
+
+    with tempfile.TemporaryDirectory(prefix="bench-labels-", dir=os.environ.get("TMPDIR")) as d:
+        store = JoinStore(Path(d) / "join.sqlite", max_delay=n * 0.05, max_entries=4 * n)
+        ids = _ids(n, 1)
+        preds = [
+            Prediction(e, i // 10_000, T0 + (i // 10_000 + 1) * 1000.0, T0 + i * 0.1, (0.5,))
+            for i, e in enumerate(ids)
+        ]
+        rng = np.random.default_rng(2)
+        hits = [ids[i] for i in rng.permutation(n)[: int(n * 0.8)]]
+        labels = [Label(e, 1.0, T0 + n * 0.1) for e in hits + _ids(n - len(hits), 3)]
+        order = rng.permutation(len(labels))
+        labels = [labels[i] for i in order]
+        out: dict[str, float] = {}
+        flush_s = 0.0
+        t = time.perf_counter()
+        for i in range(0, n, batch):
+            store.apply("m", preds[i : i + batch])
+            f = time.perf_counter()
+            store.flush()
+            flush_s += time.perf_counter() - f
+        out["insert/s"] = n / (time.perf_counter() - t)
+        t = time.perf_counter()
+        for i in range(0, n, batch):
+            store.apply("m", labels=labels[i : i + batch])
+            f = time.perf_counter()
+            store.flush()
+            flush_s += time.perf_counter() - f
+        out["label/s"] = n / (time.perf_counter() - t)
+        # Where the time goes: the fsync of each flush vs the join's own work.
+        flush_ms = 1000 * flush_s / (2 * math.ceil(n / batch))
+        assert store.counters("m").joined == len(hits)
+        t = time.perf_counter()
+        store.expire(T0 + n * 0.1 + n * 0.05 + 1)  # every unlabelled prediction and waiting label
+        store.flush()
+        gone = store.counters("m").expired + store.counters("m").orphaned
+        out["expire/s"] = gone / (time.perf_counter() - t)
+        store.close()
+        out["MB"] = _size(Path(d) / "join.sqlite") / 1e6
+        out["flush_ms"] = flush_ms
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the workload on every store and print the table."""
     ap = argparse.ArgumentParser()
@@ -199,9 +247,15 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         print("lmdb: not installed (pip install lmdb) - skipped")
     results = {name: run(name, make, n, args.batch) for name, make in stores.items()}
+    results["JoinStore (FULL)"] = run_join_store(n, args.batch)
     print(f"{'store':<20}" + "".join(f"{k:>12}" for k in next(iter(results.values()))))
     for name, r in results.items():
-        print(f"{name:<20}" + "".join(f"{v:>12,.1f}" for v in r.values()))
+        print(
+            f"{name:<20}"
+            + "".join(f"{r[k]:>12,.1f}" for k in ("insert/s", "label/s", "expire/s", "MB"))
+        )
+    js = results["JoinStore (FULL)"]
+    print(f"JoinStore flush (fsync) per batch of {args.batch}: {js['flush_ms']:.1f} ms")
     if "lmdb-sync" in results:
         for phase in ("insert/s", "label/s", "expire/s"):
             ratio = results["sqlite-wal-full"][phase] / results["lmdb-sync"][phase]
