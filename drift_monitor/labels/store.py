@@ -209,7 +209,13 @@ class JoinStore:
     ) -> None:
         """Add a batch of tracked predictions and labels of ``model`` (sample them with
         :func:`tracked` first). Predictions before labels: a label in the same batch as
-        its prediction joins. Not durable until :meth:`flush`."""
+        its prediction joins. Not durable until :meth:`flush`.
+
+        On failure it raises :class:`SinkError` after discarding *every* change since the
+        last flush (SQLite may itself roll back the whole transaction on a full disk or
+        an I/O error, so nothing less can be promised): the caller re-reads from its last
+        committed offset, as after a failed flush. Replays are idempotent.
+        """
         self.counters(model).delays = []
         try:
             self._begin()
@@ -219,12 +225,22 @@ class JoinStore:
                 self._add_labels(model, labels)
             self._enforce_cap()
         except sqlite3.Error as exc:
+            self._discard()
             raise self._error(exc) from None
+
+    def _discard(self) -> None:
+        try:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            self._entries = self._count()
+        except sqlite3.Error:
+            pass  # the connection is unusable; the caller's SinkError says why
 
     def _add_predictions(self, model: str, batch: Sequence[Prediction]) -> None:
         db = self._db
         c = self.counters(model)
         unique = {p.event_id: p for p in reversed(batch)}  # first occurrence wins
+        c.duplicates += len(batch) - len(unique)
         ids = list(unique)
         known: set[str] = set()
         waiting: dict[str, tuple[float, float]] = {}
@@ -415,11 +431,13 @@ class JoinStore:
 
     def flush(self) -> None:
         """Make every change since the last flush durable (one fsync'ed commit). Raises
-        :class:`SinkError` on failure: the caller must not commit offsets past it."""
+        :class:`SinkError` on failure, with those changes discarded: the caller must not
+        commit offsets past it and re-reads from its last committed offset."""
         try:
             if self._db.in_transaction:
                 self._db.execute("COMMIT")
         except sqlite3.Error as exc:
+            self._discard()
             raise self._error(exc) from None
 
     def rollback(self) -> None:

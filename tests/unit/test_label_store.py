@@ -62,9 +62,9 @@ def test_duplicates_never_double_count(tmp_path: Path) -> None:
     assert (w.tracked, w.joined) == (3, 3)
     assert len(s.pairs("m", 0)[0]) == 3
     assert s.counters("m").joined == 3
-    assert (
-        s.counters("m").duplicates == 1 + 1 + 2 + 1 + 1 + 1
-    )  # preds e1,e1,e2; labels e1,e1,e2,e3,e3
+    # batch 1: e1 twice (prediction), e1 twice (label); batch 2: e1, e2 re-read, e1
+    # labelled again, e2 and e3 twice in the batch; batch 3: e3 labelled again.
+    assert s.counters("m").duplicates == (1 + 1) + (2 + 1 + 1 + 1) + 1
 
 
 def test_nothing_is_durable_before_flush_and_all_of_it_after(tmp_path: Path) -> None:
@@ -139,8 +139,31 @@ def test_a_failed_write_or_flush_is_a_sink_error(tmp_path: Path) -> None:
             s.flush()
     assert info.value.sink == "labels" and info.value.target == str(tmp_path / "j.db")
     assert "full" in str(info.value)
-    s.rollback()
+    # The failing batch left nothing behind; what was flushed before is intact.
     assert s.entries == s._count()
+    flushed = s.entries
+    s.rollback()
+    assert s.entries == flushed
+
+
+def test_a_failing_batch_discards_everything_since_the_last_flush(tmp_path: Path) -> None:
+    s = JoinStore(tmp_path / "j.db")
+    s.apply("m", [pred(1)], [lab(1)])
+    s.flush()
+    s.apply("m", [pred(2)])  # unflushed: discarded with the failing batch
+    pages = s._db.execute("PRAGMA page_count").fetchone()[0]
+    s._db.execute(f"PRAGMA max_page_count={pages + 1}")
+    big = [Prediction(f"x{i}" * 20, 1, T0 + 120, T0 + i, (0.5,) * 50) for i in range(2000)]
+    with pytest.raises(SinkError):
+        s.apply("m", big, [lab(2)])
+    assert s.entries == 1 and not s._db.in_transaction
+    s._db.execute("PRAGMA max_page_count=1073741823")
+    # The consume loop re-reads from its last committed offset: the replay is idempotent.
+    s.apply("m", [pred(1), pred(2)], [lab(1), lab(2)])
+    s.flush()
+    (w,) = s.windows("m")
+    assert (w.window_id, w.tracked, w.joined) == (0, 2, 2)
+    assert s.entries == 2
 
 
 def test_unwritable_path_is_a_sink_error(tmp_path: Path) -> None:
