@@ -8,12 +8,15 @@ category index), once per load.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from drift_monitor.stats.prepared import PreparedCategorical, PreparedNumeric
+
+if TYPE_CHECKING:  # labels.baseline imports this module
+    from drift_monitor.labels.baseline import BaselinePerformance
 
 FloatArray = npt.NDArray[np.float64]
 Kind = Literal["numeric", "categorical"]
@@ -96,6 +99,8 @@ class Baseline:
     ``created_at`` is an RFC 3339 UTC string; ``build`` holds the build parameters
     (sample size, seed, bins, …); ``checksum`` is the content checksum of the file it
     was loaded from or saved to (``sha256:<hex>``), empty for a fresh in-memory build.
+    ``performance``: the model's metrics on a labelled validation set (``--label``), or
+    None.
     """
 
     model: str
@@ -107,6 +112,7 @@ class Baseline:
     schema_version: int = SCHEMA_VERSION
     checksum: str = ""
     _prepared: dict[str, PreparedColumn] = field(default_factory=dict, compare=False, repr=False)
+    performance: BaselinePerformance | None = None
 
     def column(self, name: str) -> ColumnBaseline:
         """The column called ``name``; KeyError when the baseline has no such column."""

@@ -5,6 +5,9 @@ Layout::
     baseline.json          metadata + per-column profiles (UTF-8 JSON, documented below)
     reference/<i>.npy      column i's reference sample, float64, sorted (numpy .npy v1,
                            loaded with allow_pickle=False)
+    performance.json       optional: validation-set performance (``--label``), its own
+                           ``format_version``; see drift_monitor/labels/baseline.py
+    performance/label_reference.npy   optional: the label's reference sample (regression)
 
 ``baseline.json`` holds ``format`` (``"drift-monitor-baseline"``), ``schema_version``,
 ``model``, ``version``, ``created_at``, ``source``, ``build`` (parameters), ``columns``
@@ -17,6 +20,7 @@ rejected with a :class:`BaselineError` naming the file and what to do.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -38,6 +42,7 @@ from drift_monitor.baseline.model import (
     NumericProfile,
 )
 from drift_monitor.errors import BaselineError
+from drift_monitor.labels.baseline import BaselinePerformance
 
 FORMAT = "drift-monitor-baseline"
 MANIFEST = "baseline.json"
@@ -103,6 +108,7 @@ def to_document(baseline: Baseline) -> tuple[dict[str, Any], dict[str, bytes]]:
                 "distinct": p.distinct,
             }
         cols.append(entry)
+    arrays.update(_performance_members(baseline))
     doc = {
         "format": FORMAT,
         "schema_version": baseline.schema_version,
@@ -157,9 +163,7 @@ def _write_error(target: Path, exc: OSError) -> BaselineError:
 
 
 def _with_checksum(b: Baseline, checksum: str) -> Baseline:
-    return Baseline(
-        b.model, b.version, b.created_at, b.source, b.build, b.columns, b.schema_version, checksum
-    )
+    return dataclasses.replace(b, checksum=checksum, _prepared={})
 
 
 def load_baseline(path: str | os.PathLike[str]) -> Baseline:
@@ -279,4 +283,45 @@ def _from_document(doc: dict[str, Any], members: dict[str, bytes], checksum: str
         columns=tuple(cols),
         schema_version=int(doc["schema_version"]),
         checksum=checksum,
+        performance=_performance_from_members(members),
     )
+
+
+# --- performance member (model quality): performance.json + its label reference -------
+# Optional, so files without it load unchanged and older readers ignore it; versioned by
+# its own ``format_version``; covered by the checksum like every member. The label's
+# profile is written with the column code above, as a one-column document.
+PERFORMANCE_MEMBER = "performance.json"
+PERFORMANCE_REFERENCE = "performance/label_reference.npy"
+
+
+def _performance_members(b: Baseline) -> dict[str, bytes]:
+    perf = b.performance
+    if perf is None:
+        return {}
+    doc = perf.to_json()
+    out: dict[str, bytes] = {}
+    if perf.label_profile is not None:
+        one = Baseline(b.model, b.version, b.created_at, b.source, {}, (perf.label_profile,))
+        col_doc, col_arrays = to_document(one)
+        col = col_doc["columns"][0]
+        if "numeric" in col:
+            out[PERFORMANCE_REFERENCE] = col_arrays[col["numeric"]["reference_sample"]["member"]]
+            col["numeric"]["reference_sample"]["member"] = PERFORMANCE_REFERENCE
+        doc["label_profile"] = col
+    out[PERFORMANCE_MEMBER] = json.dumps(doc, sort_keys=True, allow_nan=False).encode()
+    return out
+
+
+def _performance_from_members(members: dict[str, bytes]) -> BaselinePerformance | None:
+    raw = members.get(PERFORMANCE_MEMBER)
+    if raw is None:
+        return None
+    doc = json.loads(raw)
+    profile = None
+    if doc.get("label_profile") is not None:
+        one: dict[str, Any] = {"model": "", "version": "", "created_at": "", "source": ""}
+        one.update(build={}, columns=[doc.pop("label_profile")], schema_version=SCHEMA_VERSION)
+        rest = {k: v for k, v in members.items() if k != PERFORMANCE_MEMBER}
+        profile = _from_document(one, rest, "").columns[0]
+    return BaselinePerformance.from_json(doc, profile)

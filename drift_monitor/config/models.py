@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from drift_monitor.evaluation.settings import DetectionSettings
+from drift_monitor.labels.config import LabelSettings
 from drift_monitor.webhooks.config import SecretRef, WebhookSettings
 
 
@@ -227,6 +228,8 @@ class ModelSettings(_Strict):
         description="Criticality tier; the shipped alert rules page (critical) for tier 1, "
         "warn for tier 2 and inform for tier 3; empty or other values page.",
     )
+    # Model quality (issue 15): the label join and degradation decision; absent: off.
+    labels: LabelSettings | None = None
 
 
 class Defaults(_Strict):
