@@ -1,8 +1,10 @@
-"""Kafka I/O with kafka-python: the only module that imports ``kafka``.
+"""The Kafka consumer (kafka-python). All Kafka client code lives in this package:
+this module (the consumer), :mod:`.producer` (dead-letter and report topics),
+:mod:`.replay` (``replay``'s and the demo's producer, topic creation) and
+:mod:`.options` (connection options shared by every client).
 
 :class:`KafkaEventSource` is a consumer-group member with manual commits (the
-pipeline decides what may be committed); :class:`KafkaDeadLetters` and
-:class:`KafkaReports` produce to the dead-letter and drift-report topics.
+pipeline decides what may be committed).
 
 kafka-python 3 runs rebalance listeners on its IO thread: the listener here only sets
 a flag; the consume loop notices it and rebuilds its windows on the main thread
@@ -14,13 +16,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaConsumer
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
@@ -28,18 +29,26 @@ from kafka.structs import TopicPartition as KTopicPartition
 
 from drift_monitor.config.models import KafkaSettings
 from drift_monitor.source.base import Commit, Record, TopicPartition
+from drift_monitor.source.options import (
+    BOOTSTRAP_TIMEOUT_MS,
+    build_closing_on_failure,
+    client_options,
+    reachable,
+)
+from drift_monitor.source.producer import KafkaDeadLetters, KafkaReports
+
+__all__ = [
+    "ConnectingKafkaSource",
+    "KafkaDeadLetters",
+    "KafkaEventSource",
+    "KafkaReports",
+    "client_options",
+]
 
 log = logging.getLogger("drift_monitor.kafka")
 
-#: How long constructing a client waits for a first broker answer (ms).
-BOOTSTRAP_TIMEOUT_MS = 5000
 #: How often an unconnected source retries (seconds).
 RECONNECT_INTERVAL_S = 5.0
-
-#: Longest backoff between two reconnection attempts to a broker (ms). kafka-python's
-#: default (30 000; the Java client's is 1 000) kept the daemon not ready for up to
-#: ~36 s after a broker came back from an outage of more than ~20 s.
-RECONNECT_BACKOFF_MAX_MS = 5000
 
 #: Seconds between two broker liveness probes (metadata requests), at most.
 PROBE_INTERVAL_S = 2.0
@@ -48,36 +57,6 @@ PROBE_INTERVAL_S = 2.0
 PROBE_STALE_S = 8.0
 #: Longest wait of one synchronous offset commit (a commit takes milliseconds).
 COMMIT_TIMEOUT_MS = 5000
-
-
-def client_options(settings: KafkaSettings) -> dict[str, Any]:
-    """kafka-python options for connection and security (shared by consumer and
-    producers). Secrets are resolved here and never logged."""
-    opts: dict[str, Any] = {
-        "bootstrap_servers": list(settings.bootstrap_servers),
-        "client_id": settings.client_id,
-        "security_protocol": settings.security_protocol,
-        "reconnect_backoff_max_ms": RECONNECT_BACKOFF_MAX_MS,
-    }
-    if settings.ssl is not None:
-        ssl = settings.ssl
-        opts["ssl_check_hostname"] = ssl.check_hostname
-        if ssl.cafile:
-            opts["ssl_cafile"] = str(ssl.cafile)
-        if ssl.certfile:
-            opts["ssl_certfile"] = str(ssl.certfile)
-        if ssl.keyfile:
-            opts["ssl_keyfile"] = str(ssl.keyfile)
-        if ssl.password is not None:
-            opts["ssl_password"] = ssl.password.resolve("kafka.ssl.password").get_secret_value()
-    if settings.sasl is not None:
-        sasl = settings.sasl
-        opts["sasl_mechanism"] = sasl.mechanism
-        opts["sasl_plain_username"] = sasl.username
-        opts["sasl_plain_password"] = sasl.password.resolve(
-            "kafka.sasl.password"
-        ).get_secret_value()
-    return opts
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -104,7 +83,8 @@ class KafkaEventSource:
         self._probe_last_sent = -math.inf
         self._probe_failed = False
         self._probe_token: object | None = None
-        self._consumer = KafkaConsumer(
+        self._consumer = build_closing_on_failure(
+            KafkaConsumer,
             group_id=settings.group_id,
             enable_auto_commit=False,
             auto_offset_reset=settings.auto_offset_reset,
@@ -205,7 +185,7 @@ class KafkaEventSource:
         :data:`PROBE_STALE_S` seconds, or failed, means disconnected until one succeeds.
         The answer arrives on kafka-python's IO thread: this never blocks.
         """
-        client = self._consumer._client
+        client = self._network_client()
         try:
             brokers = client.cluster.brokers()
             up = any(client.connected(b.node_id) for b in brokers)
@@ -223,7 +203,7 @@ class KafkaEventSource:
 
     def _probe(self) -> None:
         """Ask for a metadata refresh unless one is in flight or was sent recently."""
-        cluster = self._consumer._client.cluster
+        cluster = self._network_client().cluster
         now = time.monotonic()
         with self._probe_lock:
             if self._probe_sent_at is not None:
@@ -243,6 +223,14 @@ class KafkaEventSource:
         future = cluster.request_update()
         future.add_callback(lambda _: done(True))
         future.add_errback(lambda _: done(False))
+
+    def _network_client(self) -> Any:
+        """kafka-python's private network client of the consumer: the one use of
+        ``_client`` in the project. The public API has no way to ask whether a broker
+        connection is up, nor to request a metadata refresh without blocking, and the
+        liveness probe (:meth:`connected`) needs both. kafka-python 3.0's ``KafkaNetClient``
+        offers ``cluster``, ``connected(node_id)`` and ``cluster.request_update()``."""
+        return self._consumer._client
 
     def partition_count(self, topic: str) -> int:
         """Partitions of ``topic`` from cluster metadata (0 when unknown)."""
@@ -278,7 +266,7 @@ class ConnectingKafkaSource:
             # kafka-python starts an IO thread before its bootstrap and leaves it running
             # when the bootstrap fails: try a plain TCP connection first, so that retries
             # against a down cluster do not pile up threads.
-            _reachable(self._settings.bootstrap_servers)
+            reachable(self._settings.bootstrap_servers)
             inner = KafkaEventSource(self._settings)
         except (KafkaError, OSError) as exc:
             self._next_try = self._clock() + RECONNECT_INTERVAL_S
@@ -346,70 +334,3 @@ class ConnectingKafkaSource:
         """Close the consumer if there is one."""
         if self._inner is not None:
             self._inner.close()
-
-
-def _reachable(servers: list[str], timeout: float = 2.0) -> None:
-    """Return when one bootstrap server accepts a TCP connection; else raise OSError."""
-    last: OSError = OSError("no bootstrap servers")
-    for server in servers:
-        host, _, port = server.rpartition(":")
-        try:
-            socket.create_connection((host.strip("[]") or server, int(port)), timeout).close()
-            return
-        except (OSError, ValueError) as exc:
-            last = exc if isinstance(exc, OSError) else OSError(str(exc))
-    raise last
-
-
-class _Producer:
-    """A producer created on first use: dead letters and reports are only produced
-    while records flow, i.e. while a broker answers."""
-
-    def __init__(self, settings: KafkaSettings, topic: str) -> None:
-        self.topic = topic
-        self._settings = settings
-        self._lazy: KafkaProducer | None = None
-
-    @property
-    def _producer(self) -> KafkaProducer:
-        if self._lazy is None:
-            self._lazy = KafkaProducer(
-                acks="all",
-                linger_ms=5,
-                retries=5,
-                bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
-                **client_options(self._settings),
-            )
-        return self._lazy
-
-    def flush(self) -> None:
-        """Block until every message is acknowledged."""
-        if self._lazy is not None:
-            self._lazy.flush(timeout=30)
-
-    def close(self) -> None:
-        """Flush and close."""
-        if self._lazy is not None:
-            self._lazy.close(timeout=10)
-
-
-class KafkaDeadLetters(_Producer):
-    """Copies invalid records to the dead-letter topic with the reason in headers."""
-
-    def send(self, record: Record, reason: str, detail: str) -> None:
-        """Produce a copy of ``record`` (same key and value) with the reason headers."""
-        headers = [
-            ("drift-monitor-reason", reason.encode()),
-            ("drift-monitor-detail", detail[:500].encode("utf-8", "replace")),
-            ("drift-monitor-source", f"{record.topic}/{record.partition}@{record.offset}".encode()),
-            *list(record.headers),
-        ]
-        self._producer.send(self.topic, value=record.value, key=record.key, headers=headers)
-
-
-class KafkaReports(_Producer):
-    """Produces drift incidents (the webhook body) to the report topic, keyed by model."""
-
-    def publish(self, key: str, body: bytes) -> None:
-        """Produce one message."""
-        self._producer.send(self.topic, value=body, key=key.encode())
