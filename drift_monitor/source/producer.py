@@ -59,8 +59,10 @@ BUFFER_BYTES = 64 * 1024 * 1024
 #: Largest copy produced: under kafka-python's default ``max_request_size`` (1 MiB) and
 #: the broker's default ``message.max.bytes`` (1,048,588), with room for batch overhead.
 MAX_RECORD_BYTES = 1_000_000
-#: Seconds between two checks that the topic exists.
+#: Seconds between two checks that the topic exists (while it does; while it is
+#: missing, every :data:`MISSING_RECHECK_S`, so that creating it heals quickly).
 TOPIC_RECHECK_S = 30.0
+MISSING_RECHECK_S = 5.0
 #: Seconds between two attempts to build the client while the brokers are unreachable.
 RECONNECT_S = 5.0
 # Per-header and per-record overhead in the record format (varints, attributes).
@@ -315,18 +317,25 @@ class BoundedProducer:
             self._report()
         return True
 
-    def watch(self, health: SinkHealth, interval_s: float = TOPIC_RECHECK_S) -> None:
+    def watch(
+        self,
+        health: SinkHealth,
+        interval_s: float = TOPIC_RECHECK_S,
+        missing_interval_s: float = MISSING_RECHECK_S,
+    ) -> None:
         """Report to ``health`` from now on; check the topic now (in a thread, so that
-        start-up is not delayed) and every ``interval_s`` seconds until :meth:`close`."""
+        start-up is not delayed), then every ``interval_s`` seconds, or every
+        ``missing_interval_s`` while it is missing, until :meth:`close`."""
         self._health = health
 
         def loop() -> None:
             while True:
+                exists = True
                 try:
-                    self.check_topic()
+                    exists = self.check_topic()
                 except Exception:  # a thread must not die silently: log and go on
                     log.exception("%s sink: checking topic %r failed", self.sink, self.topic)
-                if self._stop.wait(interval_s):
+                if self._stop.wait(interval_s if exists else missing_interval_s):
                     return
 
         self._watcher = threading.Thread(target=loop, name=f"topic-check-{self.sink}", daemon=True)

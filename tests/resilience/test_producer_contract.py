@@ -141,7 +141,7 @@ def test_watch_reports_a_missing_topic_at_start_up(kafka_broker: KafkaBroker) ->
     topic = _name("reports-watch")
     sink = KafkaReports(_settings(kafka_broker.bootstrap), topic)
     health = _Health()
-    sink.watch(health, interval_s=0.2)
+    sink.watch(health, interval_s=0.2, missing_interval_s=0.2)
     try:
         deadline = time.monotonic() + 15
         while health.sinks.get("reports") is None:
