@@ -262,18 +262,34 @@ class ConnectingKafkaSource:
     def _connect(self) -> KafkaEventSource | None:
         if self._inner is not None or self._clock() < self._next_try:
             return self._inner
+        servers = ",".join(self._settings.bootstrap_servers)
         try:
-            # kafka-python starts an IO thread before its bootstrap and leaves it running
-            # when the bootstrap fails: try a plain TCP connection first, so that retries
-            # against a down cluster do not pile up threads.
+            # A plain TCP connection first: cheap, and no client is built against a
+            # down cluster (a client that is built and fails is closed: see
+            # build_closing_on_failure).
             reachable(self._settings.bootstrap_servers)
-            inner = KafkaEventSource(self._settings)
-        except (KafkaError, OSError) as exc:
+        except OSError as exc:
             self._next_try = self._clock() + RECONNECT_INTERVAL_S
             log.warning(
                 "Kafka brokers %s unreachable (%s); retrying every %.0fs",
-                ",".join(self._settings.bootstrap_servers),
+                servers,
                 type(exc).__name__,
+                RECONNECT_INTERVAL_S,
+            )
+            return None
+        try:
+            inner = KafkaEventSource(self._settings)
+        except (KafkaError, OSError) as exc:
+            self._next_try = self._clock() + RECONNECT_INTERVAL_S
+            # The port answers but the client could not bootstrap: most often the
+            # listener speaks another protocol (SASL or SSL against PLAINTEXT, or back).
+            log.warning(
+                "Kafka brokers %s accept connections but the client could not bootstrap "
+                "(%s); check that kafka.security_protocol (%s) and the ssl/sasl settings "
+                "match the listener; retrying every %.0fs",
+                servers,
+                type(exc).__name__,
+                self._settings.security_protocol,
                 RECONNECT_INTERVAL_S,
             )
             return None
