@@ -38,6 +38,8 @@ def _run(args: argparse.Namespace) -> int:
     monitor = Monitor(config, source, dead_letters=dlq, reports=reports)
     # A missing topic shows at start-up (log line, sink_up 0, /readyz 503), not at the
     # first invalid event or incident; rechecked until it exists.
+    # Records passed over unread (retention, offset resets) are counted and shown.
+    source.report_gaps_to(monitor.state)
     for sink in (dlq, reports):
         if sink is not None:
             sink.watch(monitor.state)

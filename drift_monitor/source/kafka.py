@@ -18,7 +18,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from kafka import KafkaConsumer
@@ -29,6 +29,7 @@ from kafka.structs import TopicPartition as KTopicPartition
 
 from drift_monitor.config.models import KafkaSettings
 from drift_monitor.source.base import Commit, Record, TopicPartition
+from drift_monitor.source.gaps import GapDetector, GapSink
 from drift_monitor.source.options import (
     BOOTSTRAP_TIMEOUT_MS,
     build_closing_on_failure,
@@ -60,13 +61,18 @@ COMMIT_TIMEOUT_MS = 5000
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, on_change: Callable[[], None]) -> None:
+    def __init__(
+        self, on_change: Callable[[], None], moved: Callable[[Iterable[Any]], None]
+    ) -> None:
         self._on_change = on_change
+        self._moved = moved
 
     def on_partitions_revoked(self, revoked: Any) -> None:
+        self._moved(revoked)
         self._on_change()
 
     def on_partitions_assigned(self, assigned: Any) -> None:
+        self._moved(assigned)
         self._on_change()
 
 
@@ -95,11 +101,54 @@ class KafkaEventSource:
             bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
             **client_options(settings),
         )
-        self._consumer.subscribe(topics=list(settings.topics), listener=_Listener(self._rebalanced))
+        self._gaps = GapDetector(self._log_start, settings.auto_offset_reset)
+        # Partitions revoked or assigned since the last poll (written on the IO thread).
+        self._moved: set[TopicPartition] = set()
+        self._consumer.subscribe(
+            topics=list(settings.topics), listener=_Listener(self._rebalanced, self._moved_tps)
+        )
 
     def _rebalanced(self) -> None:
         for cb in self._callbacks:
             cb()
+
+    def _moved_tps(self, tps: Iterable[Any]) -> None:
+        with self._lock:
+            self._moved.update((tp.topic, tp.partition) for tp in tps)
+
+    def report_gaps_to(self, sink: GapSink) -> None:
+        """Report offsets passed over unread (see :mod:`.gaps`) to ``sink``."""
+        self._gaps.sink = sink
+
+    def _log_start(self, tp: TopicPartition) -> int | None:
+        ktp = KTopicPartition(*tp)
+        try:
+            return int(self._consumer.beginning_offsets([ktp], timeout_ms=COMMIT_TIMEOUT_MS)[ktp])
+        except (KafkaError, KeyError, TypeError):
+            return None
+
+    def _check_gaps(self, batches: Mapping[Any, list[Any]]) -> None:
+        """Judge where each assigned partition's offsets went this poll (see :mod:`.gaps`).
+        A partition that moved between consumers starts afresh: its new position comes
+        from the group's commit, which the caller's seek or :meth:`committed` states."""
+        with self._lock:
+            moved, self._moved = self._moved, set()
+        assigned = self.assignment()
+        self._gaps.forget(assigned - moved)
+        for ktp in self._consumer.assignment():
+            tp = (ktp.topic, ktp.partition)
+            if tp in moved:
+                continue
+            msgs = batches.get(ktp)
+            if msgs:
+                self._gaps.observe(tp, msgs[0].offset, msgs[-1].offset + 1)
+                continue
+            try:
+                pos = self._consumer.position(ktp, timeout_ms=0)
+            except (KafkaError, TypeError):
+                continue
+            if pos is not None:
+                self._gaps.observe(tp, int(pos), int(pos))
 
     def on_rebalance(self, callback: Callable[[], None]) -> None:
         """Register ``callback``; it runs on kafka-python's IO thread: keep it trivial."""
@@ -108,6 +157,7 @@ class KafkaEventSource:
     def poll(self, timeout_ms: int, max_records: int) -> list[Record]:
         """Next batch, flattened in partition order."""
         batches = self._consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
+        self._check_gaps(batches)
         out: list[Record] = []
         for tp, msgs in batches.items():
             topic, partition = tp.topic, tp.partition
@@ -147,6 +197,7 @@ class KafkaEventSource:
         om = self._consumer.committed(KTopicPartition(*tp), metadata=True)
         if om is None:
             return None
+        self._gaps.expect_if_unknown(tp, int(om.offset))
         return Commit(int(om.offset), om.metadata or "")
 
     def assignment(self) -> set[TopicPartition]:
@@ -156,6 +207,7 @@ class KafkaEventSource:
     def seek(self, tp: TopicPartition, offset: int) -> None:
         """Read ``tp`` from ``offset`` next."""
         self._consumer.seek(KTopicPartition(*tp), offset)
+        self._gaps.expect(tp, offset)
 
     def lag(self) -> dict[TopicPartition, int]:
         """highwater - position per assigned partition, from fetch metadata (no I/O)."""
@@ -257,6 +309,7 @@ class ConnectingKafkaSource:
         self._clock = clock
         self._inner: KafkaEventSource | None = None
         self._callbacks: list[Callable[[], None]] = []
+        self._gap_sink: GapSink | None = None
         self._next_try = -math.inf
 
     def _connect(self) -> KafkaEventSource | None:
@@ -295,9 +348,17 @@ class ConnectingKafkaSource:
             return None
         for cb in self._callbacks:
             inner.on_rebalance(cb)
+        if self._gap_sink is not None:
+            inner.report_gaps_to(self._gap_sink)
         self._inner = inner
         log.info("connected to Kafka brokers %s", ",".join(self._settings.bootstrap_servers))
         return inner
+
+    def report_gaps_to(self, sink: GapSink) -> None:
+        """Report offsets passed over unread to ``sink`` (once the consumer exists)."""
+        self._gap_sink = sink
+        if self._inner is not None:
+            self._inner.report_gaps_to(sink)
 
     def on_rebalance(self, callback: Callable[[], None]) -> None:
         """Register ``callback`` now and on the consumer once it exists."""
