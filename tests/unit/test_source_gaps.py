@@ -63,6 +63,7 @@ def test_reset_to_latest_also_counts_the_live_records_it_skipped() -> None:
         ("offset_reset", 500, 900),
     ]
     assert sum(g.skipped for g in gaps) == 800
+    assert [g[5] for g in sink.gaps] == [400, 400]
 
 
 def test_a_position_moving_back_is_reported_without_a_count() -> None:
