@@ -79,13 +79,13 @@ class SinkHealth(Protocol):
 @dataclass(slots=True)
 class _Message:
     key: bytes | None
-    value: bytes
+    value: bytes | None  # None: a tombstone, copied as one
     headers: list[tuple[str, bytes]]
 
     @property
     def size(self) -> int:
         heads = sum(len(k) + len(v) + _HEADER_OVERHEAD for k, v in self.headers)
-        return len(self.key or b"") + len(self.value) + heads + _RECORD_OVERHEAD
+        return len(self.key or b"") + len(self.value or b"") + heads + _RECORD_OVERHEAD
 
 
 def fit(message: _Message, limit: int) -> _Message:
@@ -96,7 +96,7 @@ def fit(message: _Message, limit: int) -> _Message:
         return message
     marks = [
         ("drift-monitor-truncated", b"value"),
-        ("drift-monitor-original-size", str(len(message.value)).encode()),
+        ("drift-monitor-original-size", str(len(message.value or b"")).encode()),
     ]
     headers = message.headers + marks
     key = message.key
@@ -105,7 +105,7 @@ def fit(message: _Message, limit: int) -> _Message:
         # The record's own headers or key alone are too large: keep ours only.
         headers, key = marks + message.headers[:3], (message.key or b"")[:256] or None
         spare = max(limit - _Message(key, b"", headers).size, 0)
-    return _Message(key, message.value[:spare], headers)
+    return _Message(key, (message.value or b"")[:spare], headers)
 
 
 class BoundedProducer:
@@ -381,7 +381,7 @@ class KafkaDeadLetters(BoundedProducer):
             ("drift-monitor-source", f"{record.topic}/{record.partition}@{record.offset}".encode()),
             *[(k, bytes(v or b"")) for k, v in record.headers],
         ]
-        self._enqueue(_Message(record.key, record.value or b"", headers))
+        self._enqueue(_Message(record.key, record.value, headers))
 
 
 class KafkaReports(BoundedProducer):
