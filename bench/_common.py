@@ -445,14 +445,12 @@ def kafka(bootstrap: str | None) -> Iterator[str]:
 
 
 def create_topic(bootstrap: str, topic: str, partitions: int) -> None:
-    """Create ``topic`` and wait for its leaders."""
-    from kafka.admin import KafkaAdminClient, NewTopic  # noqa: PLC0415
+    """Create ``topic`` with the tests' topic configs (``retention.ms=-1``: benchmark
+    events carry old record timestamps, which the broker's retention check would delete
+    mid-read) and wait for its leaders."""
+    from tests.services.kafka import create_topic as create  # noqa: PLC0415
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        admin.create_topics([NewTopic(topic, partitions, 1)])
-    finally:
-        admin.close()
+    create(bootstrap, topic, partitions)
     wait_for(lambda: _has_leaders(bootstrap, topic, partitions), 30, f"leaders of {topic}")
 
 

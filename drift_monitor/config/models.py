@@ -51,7 +51,11 @@ class KafkaSettings(_Strict):
     client_id: str = Field(default="drift-monitor", description="Kafka client id.")
     auto_offset_reset: Literal["earliest", "latest"] = Field(
         default="earliest",
-        description="Where a group with no committed offset starts reading.",
+        description="Where a group with no committed offset starts reading, and where an "
+        "out-of-range position jumps to (its records were deleted by retention before they "
+        "were read, or the topic was recreated): `earliest` loses only the deleted records, "
+        "`latest` also every record up to the partition's end. Either way the records "
+        "passed over are counted in drift_monitor_events_skipped_total and shown in /status.",
     )
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     ssl: SslSettings | None = None

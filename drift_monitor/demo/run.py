@@ -220,12 +220,13 @@ def run_demo(opts: DemoOptions, out: TextIO | None = None) -> int:
     source: EventSource
     producer: Any = None
     if opts.kafka:
-        from kafka import KafkaProducer  # noqa: PLC0415
-
         from drift_monitor.source.kafka import KafkaEventSource  # noqa: PLC0415
+        from drift_monitor.source.replay import EventProducer, create_topic  # noqa: PLC0415
 
+        # Brokers configured like managed ones do not create topics on first use.
+        create_topic([opts.kafka], topic)
         source = KafkaEventSource(config.kafka)
-        producer = KafkaProducer(bootstrap_servers=[opts.kafka], acks="all", linger_ms=20)
+        producer = EventProducer([opts.kafka])
     else:
         source = MemorySource()
     monitor = Monitor(config, source, clock=SystemClock())
@@ -250,7 +251,7 @@ def run_demo(opts: DemoOptions, out: TextIO | None = None) -> int:
     def flush(chunk: list[bytes]) -> None:
         if producer is not None:
             for value in chunk:
-                producer.send(topic, value=value, key=MODEL.encode())
+                producer.send(topic, value, MODEL.encode())
             producer.flush()
         else:
             assert isinstance(source, MemorySource)

@@ -81,6 +81,8 @@ def status_document(
             "connected": s.kafka_connected,
             "assigned": s.assigned,
             "lag": {f"{t}/{p}": n for (t, p), n in sorted(s.lag.items())},
+            # the last offsets passed over unread, per partition (source/gaps.py)
+            "gaps": {f"{t}/{p}": g for (t, p), g in sorted(s.gaps.items())},
         },
         "invalid_reasons": dict(sorted(s.invalid_reasons.items())),
         "warnings": s.warnings,

@@ -76,6 +76,10 @@ class MonitorState:
         self.sink_failures: dict[str, int] = defaultdict(int)
         # partition -> models whose window checkpoint did not fit its commit metadata
         self.checkpoint_dropped: dict[tuple[str, int], int] = {}
+        # (topic, partition, reason) -> records passed over unread; the last gap per
+        # partition for /status (see drift_monitor/source/gaps.py)
+        self.skipped: dict[tuple[str, int, str], int] = defaultdict(int)
+        self.gaps: dict[tuple[str, int], dict[str, object]] = {}
 
     def count(self, model: str, outcome: str, n: int = 1) -> None:
         """Add ``n`` events of ``outcome`` (accepted|invalid|late|unknown_model)."""
@@ -165,6 +169,21 @@ class MonitorState:
             else:
                 self.checkpoint_dropped.pop(tp, None)
 
+    def record_gap(
+        self, topic: str, partition: int, reason: str, start: int, end: int, skipped: int
+    ) -> None:
+        """Offsets ``[start, end)`` of ``topic``/``partition`` were passed over unread
+        (``reason``: retention, offset_reset, moved_back); ``skipped`` records (0 when
+        unknown). Rendered as ``events_skipped_total`` and in /status."""
+        with self._lock:
+            self.skipped[(topic, partition, reason)] += skipped
+            self.gaps[(topic, partition)] = {
+                "reason": reason,
+                "from_offset": start,
+                "to_offset": end,
+                "skipped": skipped,
+            }
+
     def snapshot(self) -> StateSnapshot:
         """A consistent copy for rendering."""
         with self._lock:
@@ -187,6 +206,8 @@ class MonitorState:
                 sinks=dict(self.sinks),
                 sink_failures=dict(self.sink_failures),
                 checkpoint_dropped=dict(self.checkpoint_dropped),
+                skipped=dict(self.skipped),
+                gaps={k: dict(v) for k, v in self.gaps.items()},
             )
 
     def ready(self) -> tuple[bool, str]:
@@ -229,3 +250,5 @@ class StateSnapshot:
     sinks: dict[str, str | None]
     sink_failures: dict[str, int]
     checkpoint_dropped: dict[tuple[str, int], int]
+    skipped: dict[tuple[str, int, str], int] = field(default_factory=dict)
+    gaps: dict[tuple[str, int], dict[str, object]] = field(default_factory=dict)

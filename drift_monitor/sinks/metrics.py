@@ -200,6 +200,16 @@ class DriftCollector(Collector):
             lag.add_metric([topic, str(partition)], n)
         yield lag
 
+        skipped = CounterMetricFamily(
+            PREFIX + "events_skipped",
+            "Records the consumer passed over unread (deleted by retention before they "
+            "were read, or skipped by an offset reset); /status has the offset range",
+            labels=["topic", "partition", "reason"],
+        )
+        for (topic, partition, reason), n in sorted(s.skipped.items()):
+            skipped.add_metric([topic, str(partition), reason], n)
+        yield skipped
+
         connected = GaugeMetricFamily(
             PREFIX + "kafka_connected", "1 when the Kafka brokers are reachable"
         )
