@@ -128,9 +128,10 @@ class DecodeSettings(_Strict):
     max_future_seconds: float = Field(
         default=120.0,
         ge=0,
-        description="Event timestamps further ahead of the record timestamp are invalid "
-        "(future_timestamp): one such event would otherwise advance the watermark and "
-        "close windows early. Allow for producer clock skew.",
+        description="Event timestamps further ahead of the wall clock (or of the record "
+        "timestamp) are invalid (future_timestamp): one such event would otherwise advance "
+        "the watermark and close windows early. Allow for producer clock skew. Event times "
+        "outside 1970-01-01..2200-01-01 UTC are invalid too (timestamp_out_of_range).",
     )
 
 
