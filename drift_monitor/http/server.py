@@ -4,14 +4,24 @@
 consume loop completes rounds (503 when it has been stuck for
 ``http.liveness_timeout_seconds``: kafka-python 3 can block inside ``poll()``
 forever). ``/readyz``: 200 when every baseline is loaded, partitions are assigned and
-Kafka is reachable, else 503 with the reason. ``/status``: JSON per model
-(status, last window, top drifted columns with statistics, open incident); no secrets.
+Kafka is reachable and the consume loop is alive (a stuck loop is not ready either),
+else 503 with the reason. ``/status``: JSON per model (status, last window, top drifted
+columns with statistics, open incident); no secrets.
+
+Hardened against hostile or broken clients: each connection must send its request
+within ``request_timeout`` seconds (an idle or half-open connection is closed), at most
+``max_connections`` are served at once (more wait in the kernel's listen backlog of
+:data:`LISTEN_BACKLOG`, so a burst of scrapers is queued, not dropped), and errors go
+through this module's logger instead of socketserver's tracebacks on stderr.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import socket
+import sys
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,6 +31,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import CollectorRegistry
 
 from drift_monitor import __version__
+from drift_monitor.errors import ConfigError
 from drift_monitor.evaluation.results import WindowResult, json_time
 from drift_monitor.pipeline.state import MonitorState
 
@@ -28,6 +39,23 @@ log = logging.getLogger("drift_monitor.http")
 
 #: Extra per-model facts for /status (e.g. the open incident id); no secrets.
 StatusExtras = Callable[[str], dict[str, Any]]
+
+#: listen() backlog: connections the kernel queues while every handler is busy.
+LISTEN_BACKLOG = 128
+#: Default most connections served at once (one thread each).
+MAX_CONNECTIONS = 32
+#: Default seconds a connection may take to send its request (and between requests).
+REQUEST_TIMEOUT = 10.0
+
+
+def readiness(state: MonitorState, liveness_timeout: float | None) -> tuple[bool, str]:
+    """(ready, reason): :meth:`MonitorState.ready`, and not ready while the consume loop
+    is stuck (``liveness_timeout`` seconds without a round; None skips that check)."""
+    if liveness_timeout is not None:
+        alive, reason = state.alive(liveness_timeout)
+        if not alive:
+            return False, reason
+    return state.ready()
 
 
 def _window(r: WindowResult, top: int) -> dict[str, Any]:
@@ -51,11 +79,14 @@ def _window(r: WindowResult, top: int) -> dict[str, Any]:
 
 
 def status_document(
-    state: MonitorState, extras: StatusExtras | None = None, top: int = 5
+    state: MonitorState,
+    extras: StatusExtras | None = None,
+    top: int = 5,
+    liveness_timeout: float | None = None,
 ) -> dict[str, Any]:
     """The /status JSON: version, readiness, Kafka, and per model its latest verdict."""
     s = state.snapshot()
-    ready, reason = state.ready()
+    ready, reason = readiness(state, liveness_timeout)
     models: dict[str, Any] = {}
     for m in s.models:
         info = s.baselines.get(m)
@@ -88,8 +119,50 @@ def status_document(
     }
 
 
+class _Server(ThreadingHTTPServer):
+    """``ThreadingHTTPServer`` with a real backlog, a bound on handler threads and
+    errors through our logging."""
+
+    request_queue_size = LISTEN_BACKLOG
+    daemon_threads = True
+    # Handler threads are not joined on close: a stuck client must not hold shutdown.
+    block_on_close = False
+
+    def __init__(self, address: tuple[str, int], handler: Any, max_connections: int) -> None:
+        self._slots = threading.BoundedSemaphore(max_connections)
+        super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # Waiting here (on the accept thread) leaves further connections in the kernel
+        # backlog instead of starting one thread per connection without limit.
+        self._slots.acquire()
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConnectionError | TimeoutError):
+            log.debug("http: client %s went away (%s)", client_address, type(exc).__name__)
+        else:
+            log.warning("http: error serving %s", client_address, exc_info=True)
+
+
 class MonitorHttpServer:
-    """Serves the endpoints on ``host:port`` from a daemon thread (port 0 = any)."""
+    """Serves the endpoints on ``host:port`` from a daemon thread (port 0 = any).
+
+    Raises :class:`ConfigError` naming ``http.port`` (or ``http.host``) when it cannot
+    listen there, e.g. the port is in use. ``request_timeout``: seconds a client may
+    take to send a request; ``max_connections``: connections served at once.
+    """
 
     def __init__(
         self,
@@ -99,10 +172,14 @@ class MonitorHttpServer:
         state: MonitorState,
         extras: StatusExtras | None = None,
         liveness_timeout: float = 120.0,
+        request_timeout: float = REQUEST_TIMEOUT,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
-        handler = _make_handler(registry, state, extras, liveness_timeout)
-        self._server = ThreadingHTTPServer((host, port), handler)
-        self._server.daemon_threads = True
+        handler = _make_handler(registry, state, extras, liveness_timeout, request_timeout)
+        try:
+            self._server = _Server((host, port), handler, max_connections)
+        except OSError as exc:
+            raise _listen_error(host, port, exc) from None
         self._thread: threading.Thread | None = None
 
     @property
@@ -130,14 +207,35 @@ class MonitorHttpServer:
         self._server.server_close()
 
 
+def _listen_error(host: str, port: int, exc: OSError) -> ConfigError:
+    if exc.errno == errno.EADDRINUSE:
+        return ConfigError(
+            f"http.port: {host}:{port} is already in use; stop the other process or set "
+            "http.port to a free port (0 picks any)"
+        )
+    if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+        return ConfigError(
+            f"http.host: cannot listen on {host!r} ({exc.strerror or exc}); use an address "
+            "of this machine, e.g. 127.0.0.1 or 0.0.0.0"
+        )
+    return ConfigError(
+        f"http.port: cannot listen on {host}:{port} ({exc.strerror or exc}); choose another "
+        "http.port (ports below 1024 need privileges)"
+    )
+
+
 def _make_handler(
     registry: CollectorRegistry,
     state: MonitorState,
     extras: StatusExtras | None,
     liveness_timeout: float,
+    request_timeout: float,
 ) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = f"drift-monitor/{__version__}"
+        # Socket timeout of every read and write: an idle or half-open connection is
+        # closed after this instead of holding its thread forever.
+        timeout = request_timeout
 
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
@@ -149,12 +247,13 @@ def _make_handler(
                     200 if alive else 503, (reason + "\n").encode(), "text/plain; charset=utf-8"
                 )
             elif path == "/readyz":
-                ready, reason = state.ready()
+                ready, reason = readiness(state, liveness_timeout)
                 self._send(
                     200 if ready else 503, (reason + "\n").encode(), "text/plain; charset=utf-8"
                 )
             elif path == "/status":
-                body = json.dumps(status_document(state, extras), indent=2).encode()
+                doc = status_document(state, extras, liveness_timeout=liveness_timeout)
+                body = json.dumps(doc, indent=2).encode()
                 self._send(200, body, "application/json")
             else:
                 self._send(

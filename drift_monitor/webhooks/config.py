@@ -66,7 +66,11 @@ class SecretRef(BaseModel):
                 f"(got {', '.join(given) if given else 'none'})"
             )
         if self.env is not None and not _ENV_NAME.match(self.env):
-            raise ValueError(f"'env' must be an environment variable name, got {self.env!r}")
+            # Never echo it: what is not a variable name is often the secret pasted in.
+            raise ValueError(
+                "'env' must be the name of an environment variable (letters, digits, _), "
+                "not the secret itself; the value given is not shown"
+            )
         return self
 
     def resolve(self, where: str, environ: Mapping[str, str] | None = None) -> SecretStr:
@@ -85,8 +89,8 @@ class SecretRef(BaseModel):
             raw = env.get(self.env, "")
             if not raw.strip():
                 raise ConfigError(
-                    f"{where}: environment variable {self.env} is unset or empty; export it "
-                    "or point the secret at a file"
+                    f"{where}: environment variable {_shown_env(self.env)} is unset or empty; "
+                    "export it or point the secret at a file"
                 )
             return SecretStr(raw.strip())
         assert self.file is not None
@@ -102,6 +106,16 @@ class SecretRef(BaseModel):
         if not secret:
             raise ConfigError(f"{where}: secret file {str(self.file)!r} is empty")
         return SecretStr(secret)
+
+
+def _shown_env(name: str) -> str:
+    """``name`` as it may appear in an error: a conventional variable name is shown; one
+    that looks like a secret pasted into ``env`` (a ``whsec_`` key, lower case letters
+    mixed with digits, very long) is not."""
+    conventional = re.fullmatch(r"[A-Z_][A-Z0-9_]{0,63}", name) is not None
+    if conventional and not name.upper().startswith("WHSEC_"):
+        return name
+    return "(named in 'env'; not shown: it looks like a secret value, not a variable name)"
 
 
 class HeaderRef(SecretRef):
