@@ -299,8 +299,8 @@ class WebhookSettings(BaseModel):
         default_factory=lambda: [ipaddress.ip_network(n) for n in DEFAULT_DENY_NETWORKS],
         description="Webhook targets may not be in these networks (default: loopback, "
         "link-local incl. the cloud metadata address 169.254.169.254, unspecified, "
-        "multicast; private networks are allowed). IP literals and localhost are checked "
-        "at validation, host names when the request is sent.",
+        "multicast; private networks are allowed). A target URL whose host is an IP "
+        "literal or a localhost name in these networks is a validation error.",
     )
     allow_networks: list[IPvAnyNetwork] = Field(
         default_factory=list,

@@ -109,3 +109,27 @@ def test_year_one_events_in_the_daemon_are_counted_not_fatal(tmp_path: Path) -> 
     assert reg.get_sample_value("drift_monitor_model_status", {"model": "m"}) == 2
     accepted = {"model": "m", "outcome": "accepted"}
     assert reg.get_sample_value("drift_monitor_events_total", accepted) == 6000
+
+
+def test_one_event_an_hour_ahead_does_not_make_later_events_late(tmp_path: Path) -> None:
+    # The attack of item 3: one record stamped now+55 min (event and record timestamp
+    # agree, the broker accepts it) used to pull the watermark an hour ahead, so every
+    # later on-time event was `late`.
+    cfg, _ = make_setup(tmp_path)
+    src = MemorySource()
+    events = stream(3000, drift_from=3000)
+    now = T0 + 150.0  # processing time: the stream is live (3000 events = 150 s)
+    ahead = now + 55 * 60
+    for i, v in enumerate(events):
+        if i == 1000:
+            src.append("t", event(ahead), key=b"m", ts_ms=int(ahead * 1000))
+        src.append("t", v, key=b"m")
+    mon = Monitor(cfg, src, clock=ManualClock(now), serve_http=False)
+    run(mon)
+    reg = mon.registry
+    late = reg.get_sample_value("drift_monitor_events_total", {"model": "m", "outcome": "late"})
+    assert not late
+    accepted = {"model": "m", "outcome": "accepted"}
+    assert reg.get_sample_value("drift_monitor_events_total", accepted) == 3000
+    future = {"reason": "future_timestamp"}
+    assert reg.get_sample_value("drift_monitor_invalid_events_total", future) == 1
