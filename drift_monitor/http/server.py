@@ -45,7 +45,7 @@ LISTEN_BACKLOG = 128
 #: Default most connections served at once (one thread each).
 MAX_CONNECTIONS = 32
 #: Default seconds a connection may take to send its request (and between requests).
-REQUEST_TIMEOUT = 10.0
+REQUEST_TIMEOUT = 5.0
 
 
 def readiness(state: MonitorState, liveness_timeout: float | None) -> tuple[bool, str]:
