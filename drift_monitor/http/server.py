@@ -8,22 +8,26 @@ Kafka is reachable and the consume loop is alive (a stuck loop is not ready eith
 else 503 with the reason. ``/status``: JSON per model (status, last window, top drifted
 columns with statistics, open incident); no secrets.
 
-Hardened against hostile or broken clients: each connection must send its request
-within ``request_timeout`` seconds (an idle or half-open connection is closed), at most
-``max_connections`` are served at once (more wait in the kernel's listen backlog of
-:data:`LISTEN_BACKLOG`, so a burst of scrapers is queued, not dropped), and errors go
+Hardened against hostile or broken clients: a connection waits without a thread until
+its request head is complete (:mod:`drift_monitor.http.connections`) and is closed if
+that takes more than ``request_timeout`` seconds, so idle, half-open or slow-dripping
+clients cost a file descriptor, not a thread, and cannot starve scrapes; complete
+requests run on at most ``max_connections`` handler threads; the listen backlog is
+:data:`LISTEN_BACKLOG`, so a burst of scrapers is queued, not dropped; errors go
 through this module's logger instead of socketserver's tracebacks on stderr.
 """
 
 from __future__ import annotations
 
 import errno
+import io
 import json
 import logging
 import socket
 import sys
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -33,6 +37,7 @@ from prometheus_client.registry import CollectorRegistry
 from drift_monitor import __version__
 from drift_monitor.errors import ConfigError
 from drift_monitor.evaluation.results import WindowResult, json_time
+from drift_monitor.http.connections import HeadWaiter, PrefixedSocketReader
 from drift_monitor.pipeline.state import MonitorState
 
 log = logging.getLogger("drift_monitor.http")
@@ -44,8 +49,12 @@ StatusExtras = Callable[[str], dict[str, Any]]
 LISTEN_BACKLOG = 128
 #: Default most connections served at once (one thread each).
 MAX_CONNECTIONS = 32
-#: Default seconds a connection may take to send its request (and between requests).
+#: Default seconds a connection may take to send its request head (from connecting),
+#: and the socket timeout of every later read and write.
 REQUEST_TIMEOUT = 5.0
+#: Most connections waiting for their request head at once (one fd each, no thread);
+#: beyond it the one waiting longest is closed.
+MAX_WAITING = 1024
 
 
 def readiness(state: MonitorState, liveness_timeout: float | None) -> tuple[bool, str]:
@@ -120,33 +129,54 @@ def status_document(
 
 
 class _Server(ThreadingHTTPServer):
-    """``ThreadingHTTPServer`` with a real backlog, a bound on handler threads and
-    errors through our logging."""
+    """``ThreadingHTTPServer`` whose connections wait in a :class:`HeadWaiter` (no
+    thread) until their request is complete, then run on a bounded thread pool; with a
+    real backlog and errors through our logging."""
 
     request_queue_size = LISTEN_BACKLOG
     daemon_threads = True
-    # Handler threads are not joined on close: a stuck client must not hold shutdown.
-    block_on_close = False
 
-    def __init__(self, address: tuple[str, int], handler: Any, max_connections: int) -> None:
-        self._slots = threading.BoundedSemaphore(max_connections)
+    def __init__(
+        self, address: tuple[str, int], handler: Any, max_connections: int, timeout: float
+    ) -> None:
         super().__init__(address, handler)
+        self._pool = ThreadPoolExecutor(max_connections, "drift-monitor-http-handler")
+        self._lock = threading.Lock()
+        self._prefixes: dict[socket.socket, bytes] = {}
+        self._heads = HeadWaiter(self._dispatch, timeout, MAX_WAITING)
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        # Waiting here (on the accept thread) leaves further connections in the kernel
-        # backlog instead of starting one thread per connection without limit.
-        self._slots.acquire()
-        try:
-            super().process_request(request, client_address)
-        except BaseException:
-            self._slots.release()
-            raise
+        # On the accept thread: never blocks, never starts a thread.
+        self._heads.add(request, client_address)
 
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
+    def _dispatch(self, sock: socket.socket, client_address: Any, head: bytes) -> None:
+        with self._lock:
+            if len(self._prefixes) >= MAX_WAITING:  # every handler busy for long
+                sock.close()
+                return
+            self._prefixes[sock] = head
+        self._pool.submit(self._handle, sock, client_address)
+
+    def take_prefix(self, sock: socket.socket) -> bytes:
+        """The request bytes already read from ``sock`` (for the handler's setup)."""
+        with self._lock:
+            return self._prefixes.pop(sock, b"")
+
+    def _handle(self, sock: socket.socket, client_address: Any) -> None:
         try:
-            super().process_request_thread(request, client_address)
+            self.finish_request(sock, client_address)
+        except Exception:
+            self.handle_error(sock, client_address)
         finally:
-            self._slots.release()
+            self.take_prefix(sock)
+            self.shutdown_request(sock)
+
+    def server_close(self) -> None:
+        super().server_close()
+        # Also called by socketserver when binding failed, before these exist.
+        if hasattr(self, "_heads"):
+            self._heads.close()
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         exc = sys.exc_info()[1]
@@ -177,7 +207,7 @@ class MonitorHttpServer:
     ) -> None:
         handler = _make_handler(registry, state, extras, liveness_timeout, request_timeout)
         try:
-            self._server = _Server((host, port), handler, max_connections)
+            self._server = _Server((host, port), handler, max_connections, request_timeout)
         except OSError as exc:
             raise _listen_error(host, port, exc) from None
         self._thread: threading.Thread | None = None
@@ -236,6 +266,12 @@ def _make_handler(
         # Socket timeout of every read and write: an idle or half-open connection is
         # closed after this instead of holding its thread forever.
         timeout = request_timeout
+
+        def setup(self) -> None:
+            super().setup()
+            prefix = self.server.take_prefix(self.connection)  # type: ignore[attr-defined]
+            if prefix:  # the request head, already read while it arrived
+                self.rfile = io.BufferedReader(PrefixedSocketReader(prefix, self.connection))
 
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]

@@ -18,6 +18,7 @@ import pytest
 from drift_monitor.cli import main
 from drift_monitor.clock import ManualClock
 from drift_monitor.errors import ConfigError
+from drift_monitor.http.connections import HeadWaiter
 from drift_monitor.http.server import LISTEN_BACKLOG, MonitorHttpServer
 from drift_monitor.pipeline.state import BaselineInfo, MonitorState
 from drift_monitor.sinks.metrics import build_registry
@@ -56,43 +57,73 @@ def get(url: str, timeout: float = 5.0) -> int:
         return int(e.code)
 
 
-def handler_threads() -> int:
-    return sum(1 for t in threading.enumerate() if t.name.startswith("Thread-"))
-
-
 def test_half_open_requests_are_timed_out_and_threads_stay_bounded(
     server: MonitorHttpServer,
 ) -> None:
-    base = handler_threads()
+    base = threading.active_count()
     attackers = []
     try:
-        for _ in range(100):
+        for _ in range(300):
             s = socket.create_connection(("127.0.0.1", server.port), timeout=5)
             s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")  # never finished
             attackers.append(s)
-        time.sleep(0.2)
-        assert handler_threads() - base <= 8  # was one thread per connection: 100
-        # A scrape still gets through: the attackers are dropped after 0.25 s each.
+        time.sleep(0.1)
+        assert threading.active_count() - base <= 8  # was one thread per connection
+        # A scrape during the attack is served at once: waiting clients hold no thread.
         started = time.monotonic()
-        assert get(server.url + "/metrics", timeout=30) == 200
-        scrape_seconds = time.monotonic() - started
-        assert scrape_seconds < 20, scrape_seconds
-        deadline = time.monotonic() + 30
-        while handler_threads() > base and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert handler_threads() <= base
-        # Every attacker's connection was closed by the server.
+        assert get(server.url + "/metrics", timeout=10) == 200
+        assert time.monotonic() - started < 1.0
+        # Every attacker's connection is closed by the server after its 0.25 s.
         closed = 0
         for s in attackers:
-            s.settimeout(2)
+            s.settimeout(3)
             try:
                 closed += s.recv(1) == b""
             except (ConnectionResetError, TimeoutError):
                 closed += 1
         assert closed == len(attackers)
+        assert threading.active_count() - base <= 8
     finally:
         for s in attackers:
             s.close()
+
+
+def test_slow_drip_client_is_closed_at_the_deadline(server: MonitorHttpServer) -> None:
+    # One byte every 0.1 s never completes a request head within 0.25 s.
+    s = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    started = time.monotonic()
+    try:
+        with pytest.raises((BrokenPipeError, ConnectionResetError)):
+            for byte in b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 100:
+                s.send(bytes([byte]))
+                time.sleep(0.1)
+        assert time.monotonic() - started < 2.0
+    finally:
+        s.close()
+
+
+def test_many_waiting_connections_evict_the_oldest() -> None:
+    got: list[bytes] = []
+    waiter = HeadWaiter(lambda sock, addr, head: (got.append(head), sock.close()), 30.0, 4)
+    pairs = [socket.socketpair() for _ in range(6)]
+    try:
+        for server_side, _ in pairs:
+            waiter.add(server_side, "peer")
+        time.sleep(0.3)
+        # the two oldest were closed to admit the newest
+        for _, client in pairs[:2]:
+            client.settimeout(2)
+            assert client.recv(1) == b""
+        pairs[5][1].sendall(b"GET / HTTP/1.0\r\n\r\n")
+        deadline = time.monotonic() + 5
+        while not got and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert got == [b"GET / HTTP/1.0\r\n\r\n"]
+    finally:
+        waiter.close()
+        for a, b in pairs:
+            a.close()
+            b.close()
 
 
 def test_listen_backlog_queues_a_burst_of_scrapers() -> None:
@@ -145,8 +176,10 @@ def test_32_concurrent_scrapers_are_served_without_retransmits(
         for w in workers:
             w.join(15)
     assert len(times) == 96
-    # A SYN dropped by a full backlog is retried after 1 s: none may take that long.
-    assert max(times) < 0.9, sorted(times)[-5:]
+    # A SYN dropped by a full backlog (5 before) is retried after 1 s: with a real
+    # backlog no scrape waits that long (one allowed for a loaded CI machine).
+    slow = [t for t in times if t >= 1.0]
+    assert len(slow) <= 1, sorted(times)[-5:]
 
 
 def test_handler_errors_go_through_logging_not_stderr(
