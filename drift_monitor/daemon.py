@@ -105,7 +105,7 @@ class Monitor:
             self.dispatcher = Dispatcher(
                 self.outbox,
                 config.webhooks,
-                transport or HttpTransport(),
+                transport or HttpTransport(policy=config.webhooks.target_policy()),
                 self.clock,
                 random.Random(),  # jitter only
             )

@@ -25,8 +25,8 @@ import hashlib
 import io
 import json
 import os
+import stat
 import tempfile
-import tokenize
 import zipfile
 import zlib
 from pathlib import Path
@@ -40,6 +40,13 @@ from drift_monitor.baseline.model import (
     CategoricalProfile,
     ColumnBaseline,
     NumericProfile,
+)
+from drift_monitor.baseline.validate import (
+    MAX_MANIFEST_BYTES,
+    MAX_REFERENCE_VALUES,
+    check_baseline,
+    member_limits,
+    parse_npy,
 )
 from drift_monitor.errors import BaselineError
 from drift_monitor.labels.baseline import BaselinePerformance
@@ -130,9 +137,17 @@ def save_baseline(baseline: Baseline, path: str | os.PathLike[str]) -> Baseline:
     :class:`BaselineError` naming the file when it cannot be written (a directory, a
     parent that is a file, no permission, disk full).
     """
+    target = Path(path)
+    for c in baseline.columns:
+        p = c.profile
+        if isinstance(p, NumericProfile) and p.reference_sample.shape[0] > MAX_REFERENCE_VALUES:
+            raise BaselineError(
+                f"{target}: column {c.name!r} has a reference sample of "
+                f"{p.reference_sample.shape[0]:,} values, more than the {MAX_REFERENCE_VALUES:,} "
+                "a baseline file may hold; build with a smaller sample_size"
+            )
     doc, arrays = to_document(baseline)
     checksum = _checksum(doc, arrays)
-    target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".baseline-", suffix=".tmp", dir=target.parent)
@@ -168,10 +183,15 @@ def _with_checksum(b: Baseline, checksum: str) -> Baseline:
 
 def load_baseline(path: str | os.PathLike[str]) -> Baseline:
     """Read and verify a baseline file. Raises :class:`BaselineError` with the file name
-    and the fix for a missing, truncated, tampered or incompatible file."""
+    and the fix for a missing, truncated, tampered, incompatible or inconsistent file.
+
+    Memory and time stay bounded for any file: members are read only up to the sizes
+    their declared shapes allow (:mod:`drift_monitor.baseline.validate`), so a zip bomb
+    or an absurd declared shape is rejected before anything large is allocated.
+    """
     p = Path(path)
     try:
-        raw = p.read_bytes()
+        raw = _read_regular_file(p)
     except FileNotFoundError:
         raise BaselineError(
             f"{p}: baseline file not found; build one with `drift-monitor baseline build`"
@@ -180,19 +200,60 @@ def load_baseline(path: str | os.PathLike[str]) -> Baseline:
         raise BaselineError(f"{p}: cannot read baseline file ({exc.strerror})") from None
     try:
         with zipfile.ZipFile(io.BytesIO(raw)) as zf:
-            members = {name: zf.read(name) for name in zf.namelist()}
+            doc, members = _read_archive(p, zf)
+    except BaselineError:
+        raise
     except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile, ValueError, zlib.error) as exc:
         raise BaselineError(
             f"{p}: not a readable baseline file (truncated or not a .dmb archive: {exc}); "
             "rebuild it with `drift-monitor baseline build`"
         ) from None
-    except (OSError, RuntimeError) as exc:  # a CRC mismatch inside a member
+    except (OSError, RuntimeError, NotImplementedError, MemoryError) as exc:
+        # A CRC mismatch inside a member, an unsupported compression, ...
         raise BaselineError(f"{p}: corrupt baseline archive ({exc}); rebuild it") from None
-    if MANIFEST not in members:
+    stored = doc.pop("checksum", None)
+    actual = _checksum(doc, members)
+    if stored != actual:
+        raise BaselineError(
+            f"{p}: checksum mismatch (file says {stored}, content is {actual}): the file was "
+            "modified or corrupted; rebuild it with `drift-monitor baseline build`"
+        )
+    try:
+        baseline = _from_document(doc, members, actual)
+        check_baseline(baseline)
+    except (KeyError, TypeError, ValueError, OverflowError, AttributeError, IndexError) as exc:
+        problem = str(exc) if isinstance(exc, ValueError) else repr(exc)
+        raise BaselineError(
+            f"{p}: malformed baseline content: {problem}; "
+            "rebuild it with `drift-monitor baseline build`"
+        ) from None
+    return baseline
+
+
+def _read_regular_file(p: Path) -> bytes:
+    # O_NONBLOCK: opening a FIFO (or a device) put in place of the file must not block
+    # the caller, the daemon's consume loop; it is refused as not a regular file.
+    fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise BaselineError(
+                f"{p}: not a regular file; point the baseline at a .dmb file "
+                "built with `drift-monitor baseline build`"
+            )
+        return fh.read()
+
+
+def _read_archive(p: Path, zf: zipfile.ZipFile) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """The manifest and every array member, each read with a cap (see ``validate``)."""
+    infos = {info.filename: info for info in zf.infolist()}
+    if len(infos) != len(zf.infolist()):
+        raise BaselineError(f"{p}: archive holds a member twice; rebuild it")
+    manifest = infos.pop(MANIFEST, None)
+    if manifest is None:
         raise BaselineError(f"{p}: archive has no {MANIFEST}; not a drift-monitor baseline")
     try:
-        doc = json.loads(members.pop(MANIFEST))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        doc = json.loads(_read_member(p, zf, manifest, MAX_MANIFEST_BYTES))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise BaselineError(f"{p}: {MANIFEST} is not valid JSON ({exc}); rebuild it") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise BaselineError(f"{p}: not a drift-monitor baseline (format field missing)")
@@ -202,33 +263,43 @@ def load_baseline(path: str | os.PathLike[str]) -> Baseline:
             f"{p}: baseline schema_version {sv!r} is not supported by this drift-monitor "
             f"(supports {SCHEMA_VERSION}); rebuild the baseline with this version"
         )
-    stored = doc.pop("checksum", None)
-    actual = _checksum(doc, members)
-    if stored != actual:
-        raise BaselineError(
-            f"{p}: checksum mismatch (file says {stored}, content is {actual}): the file was "
-            "modified or corrupted; rebuild it with `drift-monitor baseline build`"
-        )
     try:
-        return _from_document(doc, members, actual)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise BaselineError(f"{p}: malformed baseline content ({exc!r}); rebuild it") from None
+        limits = member_limits(doc)
+    except ValueError as exc:
+        raise BaselineError(
+            f"{p}: {MANIFEST}: {exc}; rebuild it with `drift-monitor baseline build`"
+        ) from None
+    unknown = sorted(set(infos) - set(limits))
+    if unknown:
+        raise BaselineError(
+            f"{p}: unexpected archive member {unknown[0]!r} (not declared in {MANIFEST}); "
+            "rebuild it with `drift-monitor baseline build`"
+        )
+    members = {name: _read_member(p, zf, info, limits[name]) for name, info in infos.items()}
+    return doc, members
+
+
+def _read_member(p: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
+    # The declared size first (free), then a capped read: the declared size can lie.
+    if info.file_size > limit:
+        raise BaselineError(
+            f"{p}: member {info.filename!r} declares {info.file_size:,} bytes, more than the "
+            f"{limit:,} its declared shape allows (a corrupt or hostile file); rebuild it"
+        )
+    with zf.open(info) as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise BaselineError(
+            f"{p}: member {info.filename!r} holds more than the {limit:,} bytes its declared "
+            "shape allows (a corrupt or hostile file); rebuild it"
+        )
+    return data
 
 
 def _load_array(members: dict[str, bytes], name: str, size: int) -> np.ndarray[Any, Any]:
-    try:
-        arr: np.ndarray[Any, Any] = np.load(io.BytesIO(members[name]), allow_pickle=False)
-    except (EOFError, SyntaxError, tokenize.TokenError) as exc:  # a malformed .npy header
-        raise ValueError(f"{name}: not a .npy array ({exc})") from None
-    # np.load returns an NpzFile, not an array, for a member that is itself a zip.
-    if (
-        not isinstance(arr, np.ndarray)
-        or arr.dtype != np.float64
-        or arr.ndim != 1
-        or arr.shape[0] != size
-    ):
-        raise ValueError(f"{name}: expected {size} float64 values")
-    return arr
+    if name not in members:
+        raise ValueError(f"archive member {name!r} is missing")
+    return parse_npy(members[name], name, size)
 
 
 def _from_document(doc: dict[str, Any], members: dict[str, bytes], checksum: str) -> Baseline:

@@ -8,10 +8,11 @@ Per-model ``window``, ``detection`` and ``episodes`` are merged over ``defaults`
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from drift_monitor.evaluation.settings import DetectionSettings
 from drift_monitor.labels.config import LabelSettings
@@ -22,6 +23,19 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+#: Kafka's legal topic names: ASCII letters, digits, '.', '_' and '-', at most 249.
+_TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
+
+
+def _check_topic(name: str) -> str:
+    if not _TOPIC.match(name) or name in (".", ".."):
+        raise ValueError(
+            f"{name[:60]!r} is not a legal Kafka topic name (1-249 characters from "
+            "A-Z a-z 0-9 . _ -, not '.' or '..')"
+        )
+    return name
+
+
 class SslSettings(_Strict):
     """TLS towards the brokers (passed to kafka-python's ``ssl_*`` options)."""
 
@@ -30,6 +44,14 @@ class SslSettings(_Strict):
     keyfile: Path | None = Field(default=None, description="Client private key (PEM).")
     password: SecretRef | None = Field(default=None, description="Password of the key file.")
     check_hostname: bool = Field(default=True, description="Verify the broker's host name.")
+
+    @field_validator("cafile", "certfile", "keyfile")
+    @classmethod
+    def _readable(cls, path: Path | None) -> Path | None:
+        # Checked here so `config validate` catches it, not the first connection attempt.
+        if path is not None and not path.is_file():
+            raise ValueError(f"file {str(path)!r} does not exist or is not a file")
+        return path
 
 
 class SaslSettings(_Strict):
@@ -74,6 +96,35 @@ class KafkaSettings(_Strict):
         default_factory=dict,
         description="topic -> model, for events that carry no model field and no key.",
     )
+
+    @field_validator("dead_letter_topic", "report_topic")
+    @classmethod
+    def _topic_name(cls, name: str | None) -> str | None:
+        return None if name is None else _check_topic(name)
+
+    @field_validator("topics")
+    @classmethod
+    def _topic_names(cls, names: list[str]) -> list[str]:
+        return [_check_topic(n) for n in names]
+
+    @model_validator(mode="after")
+    def _security(self) -> KafkaSettings:
+        # A setting the chosen protocol ignores is a mistake (credentials that are never
+        # sent, a CA that is never used), not something to find out from a broker log.
+        proto = self.security_protocol
+        if self.sasl is not None and not proto.startswith("SASL_"):
+            raise ValueError(
+                f"kafka.sasl is set but kafka.security_protocol is {proto}, which sends no "
+                "credentials; use SASL_SSL (or SASL_PLAINTEXT) or remove kafka.sasl"
+            )
+        if self.sasl is None and proto.startswith("SASL_"):
+            raise ValueError(f"kafka.security_protocol {proto} needs a kafka.sasl section")
+        if self.ssl is not None and proto not in ("SSL", "SASL_SSL"):
+            raise ValueError(
+                f"kafka.ssl is set but kafka.security_protocol is {proto}, which does not "
+                "use TLS; use SSL (or SASL_SSL) or remove kafka.ssl"
+            )
+        return self
 
 
 class BaselineSettings(_Strict):
@@ -134,9 +185,10 @@ class DecodeSettings(_Strict):
     max_future_seconds: float = Field(
         default=120.0,
         ge=0,
-        description="Event timestamps further ahead of the record timestamp are invalid "
-        "(future_timestamp): one such event would otherwise advance the watermark and "
-        "close windows early. Allow for producer clock skew.",
+        description="Event timestamps further ahead of the wall clock (or of the record "
+        "timestamp) are invalid (future_timestamp): one such event would otherwise advance "
+        "the watermark and close windows early. Allow for producer clock skew. Event times "
+        "outside 1970-01-01..2200-01-01 UTC are invalid too (timestamp_out_of_range).",
     )
 
 

@@ -104,6 +104,7 @@ def _config(opts: DemoOptions, port: int, receiver_url: str, topic: str) -> Any:
                 }
             ],
             "webhooks": {
+                "allow_networks": ["127.0.0.0/8"],  # a receiver on loopback
                 "targets": [
                     {
                         "name": "retraining-pipeline",
@@ -111,7 +112,7 @@ def _config(opts: DemoOptions, port: int, receiver_url: str, topic: str) -> Any:
                         "secret": {"env": "DRIFT_MONITOR_DEMO_WEBHOOK_SECRET"},
                         "timeout_seconds": 5,
                     }
-                ]
+                ],
             },
         },
         "demo config",

@@ -81,7 +81,7 @@ class Pipeline:
         self.clock = clock
         self.hooks = list(hooks)
         self.dead_letters = dead_letters
-        self.decoder = Decoder(config.decode, config.kafka.topic_models)
+        self.decoder = Decoder(config.decode, config.kafka.topic_models, clock)
         self.windows: dict[str, WindowRuntime] = {}
         self._settings = {m.name: m for m in config.models}
         self.offsets = OffsetTracker()

@@ -24,7 +24,7 @@ def audit_ids(path: Path) -> list[str]:
 def test_drift_invalid_and_commit(setup) -> None:
     cfg, _ = setup
     src, dlq = MemorySource(), MemoryDeadLetters()
-    clock = ManualClock(T0)
+    clock = ManualClock(T0 + 3600)  # a replay: processing time is after event time
     mon = Monitor(cfg, src, clock=clock, dead_letters=dlq, serve_http=False)
     events = stream(6000, drift_from=3600)  # 300 s: windows of 60 s = 1200 events each
     for v in events[:3000]:
@@ -74,7 +74,7 @@ def test_crash_and_restart_loses_nothing(setup) -> None:
     events = stream(6000, drift_from=10**9)
     for v in events:
         src.append("t", v, key=b"m")
-    clock = ManualClock(T0)
+    clock = ManualClock(T0 + 3600)  # a replay: processing time is after event time
     first = Monitor(cfg, src, clock=clock, serve_http=False)
     for _ in range(2):  # partial consumption, then a commit, then "SIGKILL"
         first.run_once()

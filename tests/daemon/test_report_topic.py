@@ -22,7 +22,7 @@ def test_incidents_are_published_to_the_report_sink(setup) -> None:
     src, reports = MemorySource(), MemoryReports()
     for v in stream(6000, drift_from=2400):
         src.append("t", v, key=b"m")
-    mon = Monitor(cfg, src, clock=ManualClock(T0), reports=reports, serve_http=False)
+    mon = Monitor(cfg, src, clock=ManualClock(T0 + 3600), reports=reports, serve_http=False)
     run(mon)
     assert len(reports.messages) == 1
     key, body = reports.messages[0]

@@ -352,7 +352,10 @@ def test_the_incident_handler_sends_one_webhook_per_transition_for_an_oscillatio
     drift.detected and one drift.resolved webhook for a whole oscillating episode."""
     secret = "incidents-unit-secret"
     settings = WebhookSettings.model_validate(
-        {"targets": [{"name": "r", "url": "http://127.0.0.1:9/h", "secret": {"value": secret}}]}
+        {
+            "allow_networks": ["127.0.0.0/8"],
+            "targets": [{"name": "r", "url": "http://127.0.0.1:9/h", "secret": {"value": secret}}],
+        }
     )
     clock = ManualClock(T0)
     transport = MemoryTransport()

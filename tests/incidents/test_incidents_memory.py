@@ -116,6 +116,7 @@ class Harness:
                     }
                 ],
                 "webhooks": {
+                    "allow_networks": ["127.0.0.0/8"],  # a receiver on loopback
                     "targets": [
                         {
                             "name": "retraining",

@@ -187,6 +187,7 @@ def daemon(tmp_path: Path, kafka_broker: KafkaBroker, receiver: HookReceiver) ->
             }
         ],
         "webhooks": {
+            "allow_networks": ["127.0.0.0/8"],  # a receiver on loopback
             "targets": [
                 {
                     "name": "retraining",

@@ -90,7 +90,7 @@ def test_hostile_records_are_counted_routed_and_harmless(
     rng = random.Random(20261126)
     src = MemorySource(retain_committed=False)
     dlq = CountingDeadLetters()
-    clock = ManualClock(T0)
+    clock = ManualClock(T0 + 3600)  # processing time after the stream
     mon = Monitor(config, src, clock=clock, dead_letters=dlq, serve_http=False)
     kinds: Counter[str] = Counter()
     warm = growth = 0

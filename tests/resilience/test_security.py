@@ -180,6 +180,7 @@ def test_secrets_never_leak_from_a_running_daemon(
             "defaults": {"episodes": {"enter_after": 1, "resolve_after": 1}},
             "logging": {"level": "DEBUG", "format": "json"},
             "webhooks": {
+                "allow_networks": ["127.0.0.0/8"],  # a receiver on loopback
                 "targets": [
                     {
                         "name": "retrain",

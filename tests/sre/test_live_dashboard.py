@@ -107,6 +107,7 @@ def test_every_dashboard_panel_returns_data_from_the_live_daemon(
             overrides={
                 "defaults": {"episodes": {"enter_after": 1, "resolve_after": 3}},
                 "webhooks": {
+                    "allow_networks": ["127.0.0.0/8"],  # a receiver on loopback
                     "targets": [
                         {
                             "name": "retraining",
@@ -114,7 +115,7 @@ def test_every_dashboard_panel_returns_data_from_the_live_daemon(
                             "secret": {"env": SECRET_ENV},
                             "timeout_seconds": 5,
                         }
-                    ]
+                    ],
                 },
             },
         )

@@ -195,13 +195,14 @@ def rig(tmp_path: Path, v1: Baseline) -> Iterator[Rig]:
                 }
             ],
             "webhooks": {
+                "allow_networks": ["127.0.0.0/8"],  # a receiver on loopback
                 "targets": [
                     {
                         "name": "retrain",
                         "url": "http://127.0.0.1:9/hook",
                         "secret": {"value": "whsec_c3JlLWNvbnRyYWN0LXRlc3Qtc2VjcmV0"},
                     }
-                ]
+                ],
             },
         },
         "sre metrics contract config",
