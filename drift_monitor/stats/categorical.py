@@ -129,21 +129,12 @@ def score_categorical(
 def score_counts(
     counts: npt.NDArray[np.int64], unseen: int, prepared: PreparedCategorical
 ) -> CategoricalScores | None:
-    """The categorical tests from already-tallied counts (see :func:`count_categories`)."""
+    """The categorical tests from already-tallied counts (see :func:`tally_codes`)."""
     n = int(counts.sum()) + unseen
     if n == 0:
         return None
-    expected = prepared.expected_fractions
-    if unseen > 0:
-        obs = np.append(counts, unseen).astype(np.float64)
-        props = np.append(expected, FRACTION_FLOOR)
-        props = props / props.sum()
-    else:
-        obs = counts.astype(np.float64)
-        props = expected
-    stat, p = chi2_goodness_of_fit(obs, props)
-    actual = np.append(counts, unseen).astype(np.float64) / n
-    expected_u = np.append(expected, 0.0)
+    stat, p = chi2_against_baseline(counts, unseen, prepared)
+    actual, expected_u = fractions_with_unseen(counts, unseen, prepared)
     return CategoricalScores(
         n=n,
         chi2_statistic=stat,
@@ -154,3 +145,31 @@ def score_counts(
         counts=tuple(int(c) for c in counts),
         unseen_count=unseen,
     )
+
+
+def chi2_against_baseline(
+    counts: npt.NDArray[np.int64], unseen: int, prepared: PreparedCategorical
+) -> tuple[float, float]:
+    """SPEC chi-square of tallied counts: goodness of fit to the baseline proportions,
+    with an ``__unseen__`` bucket (proportion floored at 1e-4, all renormalised) when
+    unseen values occur. (0, 1) for an empty tally."""
+    expected = prepared.expected_fractions
+    if unseen > 0:
+        obs = np.append(counts, unseen).astype(np.float64)
+        props = np.append(expected, FRACTION_FLOOR)
+        props = props / props.sum()
+    else:
+        obs = counts.astype(np.float64)
+        props = expected
+    return chi2_goodness_of_fit(obs, props)
+
+
+def fractions_with_unseen(
+    counts: npt.NDArray[np.int64], unseen: int, prepared: PreparedCategorical
+) -> tuple[FloatArray, FloatArray]:
+    """(window, baseline) fractions over the baseline categories plus ``__unseen__``
+    (the baseline's unseen fraction is 0): what PSI and Jensen–Shannon compare. The
+    tally must not be empty."""
+    n = int(counts.sum()) + unseen
+    actual = np.append(counts, unseen).astype(np.float64) / n
+    return actual, np.append(prepared.expected_fractions, 0.0)
