@@ -24,6 +24,7 @@ from drift_monitor.stats.categorical import (
     chi2_against_baseline,
     fractions_with_unseen,
 )
+from drift_monitor.stats.cramervonmises import score_cramervonmises
 from drift_monitor.stats.numeric import jensen_shannon, ks_2samp_sorted, psi, wasserstein_sorted
 from drift_monitor.stats.prepared import PreparedCategorical, PreparedNumeric
 from drift_monitor.stats.score import CategoryCounts, NumericWindow, Score
@@ -212,6 +213,23 @@ REGISTRY: tuple[DriftTest, ...] = (
         decides_by_default=False,
         numeric=_js_numeric,
         categorical=_js_categorical,
+    ),
+    DriftTest(
+        name="cramervonmises",
+        label="CVM T",
+        html_label="CvM T",
+        statistic_metric="feature_cramervonmises_statistic",
+        statistic_help="Two-sample Cramer-von Mises T against the baseline sample",
+        p_value_metric="feature_cramervonmises_p_value",
+        p_value_help="Cramer-von Mises p-value (uncorrected)",
+        # Decided (when made deciding) on omega^2 = T (n + m) / (n m), the distance T
+        # scales by n: 0.0015 / 0.006 is what a normal shift at KS D 0.05 / 0.1 gives.
+        levels=Levels(warning=0.0015, alert=0.006),
+        computed_by_default=False,
+        decides_by_default=False,
+        numeric=score_cramervonmises,
+        effect_label="ω²",
+        table_p_value=True,
     ),
 )
 

@@ -168,6 +168,13 @@ def wasserstein_oracle(c: NumericCase) -> Triple:
     return v, None, v
 
 
+def cramervonmises_oracle(c: NumericCase) -> Triple:
+    r = stats.cramervonmises_2samp(c.window, c.reference, method="auto")
+    nx, ny = c.window.shape[0], c.reference.shape[0]
+    t = float(r.statistic)
+    return t, float(r.pvalue), t * (nx + ny) / (nx * ny)
+
+
 def chi2_oracle(c: CategoricalCase) -> Triple:
     obs, _, n = c.observed()
     props = c.fractions
@@ -201,6 +208,7 @@ ORACLES: dict[str, dict[str, tuple[Callable[..., Triple], float]]] = {
     "chi2": {"categorical": (chi2_oracle, 1e-12)},
     "psi": {"numeric": (psi_numeric_oracle, 1e-12), "categorical": (psi_categorical_oracle, 1e-12)},
     "wasserstein": {"numeric": (wasserstein_oracle, 1e-9)},
+    "cramervonmises": {"numeric": (cramervonmises_oracle, 0.0)},
     "jensen_shannon": {
         "numeric": (js_numeric_oracle, 1e-9),
         "categorical": (js_categorical_oracle, 1e-9),
