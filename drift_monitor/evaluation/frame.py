@@ -48,7 +48,7 @@ def window_from_frame(baseline: Baseline, df: pd.DataFrame, source: str = "input
         else:
             prep = prepared.get(col.name)
             if isinstance(prep, PreparedCategorical):
-                categorical[col.name] = encode_categories(series.tolist(), prep)
+                categorical[col.name] = encode_categories(series, prep)
             else:
                 codes = np.where(series.isna().to_numpy(), -1, 0)
                 categorical[col.name] = codes.astype(np.int32)

@@ -25,7 +25,12 @@ from drift_monitor.stats.categorical import (
     fractions_with_unseen,
 )
 from drift_monitor.stats.cramervonmises import score_cramervonmises
-from drift_monitor.stats.numeric import jensen_shannon, ks_2samp_sorted, psi, wasserstein_sorted
+from drift_monitor.stats.numeric import (
+    jensen_shannon,
+    ks_from_counts,
+    psi,
+    wasserstein_from_counts,
+)
 from drift_monitor.stats.prepared import PreparedCategorical, PreparedNumeric
 from drift_monitor.stats.score import CategoryCounts, NumericWindow, Score
 
@@ -114,7 +119,8 @@ class DriftTest:
 
 
 def _ks(prep: PreparedNumeric, w: NumericWindow) -> Score:
-    d, p = ks_2samp_sorted(w.sorted, prep.ref_sorted)
+    _, at_most = w.distinct()
+    d, p = ks_from_counts(at_most, *w.reference_ranks(prep), int(prep.ref_sorted.shape[0]))
     return Score(d, p, d)
 
 
@@ -129,7 +135,12 @@ def _js_numeric(prep: PreparedNumeric, w: NumericWindow) -> Score:
 
 
 def _wasserstein(prep: PreparedNumeric, w: NumericWindow) -> Score:
-    value = wasserstein_sorted(w.sorted, prep.ref_sorted, prep.std)
+    uniq, at_most = w.distinct()
+    below, upto = w.reference_ranks(prep)
+    raw = wasserstein_from_counts(
+        uniq, at_most, below, upto, prep.ref_sorted, prep.ref_prefix, prep.center
+    )
+    value = raw / prep.std if prep.std > 0 else raw
     return Score(value, None, value)
 
 

@@ -92,7 +92,7 @@ def test_only_configured_tests_are_computed(
         raise AssertionError("KS computed although not configured")
 
     # The registry's KS entry looks its math up at call time: a KS run would raise.
-    monkeypatch.setattr(registry_module, "ks_2samp_sorted", boom)
+    monkeypatch.setattr(registry_module, "ks_from_counts", boom)
     settings = DetectionSettings(
         numeric_tests=["psi"], numeric_decision=["psi"], categorical_tests=["chi2"]
     )
