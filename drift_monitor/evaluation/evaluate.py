@@ -109,14 +109,17 @@ def _score_column(
     scores: dict[str, Score] = {}
     if col.kind == "numeric":
         arr = data.numeric.get(col.name)
-        values = arr[np.isfinite(arr)] if arr is not None else np.empty(0)
+        values = arr[np.isfinite(arr)] if arr is not None else np.empty(0, dtype=np.float64)
         present = int(values.shape[0])
         missing = _ratio(n_events - present, n_events)
         if not isinstance(prep, PreparedNumeric):
             return _Raw(col, present, missing, None, scores, "baseline has no values")
         if present < settings.min_events:
             return _Raw(col, present, missing, None, scores, _too_few(present, settings))
-        window = NumericWindow.of(values)
+        # Boolean indexing above made a copy this function owns: sort it in place
+        # rather than allocate (and page in) a second window-sized array per column.
+        values.sort()
+        window = NumericWindow(values)
         for t in tests:
             assert t.numeric is not None  # settings only admit tests of the column's kind
             scores[t.name] = t.numeric(prep, window)
