@@ -63,6 +63,18 @@ def ks_2samp_sorted(window_sorted: FloatArray, ref_sorted: FloatArray) -> tuple[
     return ks_from_counts(at_most, below, upto, int(ref_sorted.shape[0]))
 
 
+#: Window-sized work is done in slices of this many values: 64 KiB arrays stay below
+#: glibc's mmap threshold and are reused from the heap. Whole-window temporaries (800 KB
+#: at 100 000 values) were handed back to the kernel after each call and faulted in
+#: again on the next - 3x the arithmetic's cost on these VMs, and the cause of the
+#: "numpy 2.4 is slower than 1.26" measurement (docs/BENCHMARKS.md).
+CHUNK = 8192
+
+
+def _chunks(n: int) -> list[tuple[int, int]]:
+    return [(lo, min(lo + CHUNK, n)) for lo in range(0, n, CHUNK)]
+
+
 def distinct_sorted(values_sorted: FloatArray) -> tuple[FloatArray, npt.NDArray[np.intp]]:
     """(distinct values, #(values <= each)) of a sorted, non-empty array, in O(n)."""
     starts = np.flatnonzero(values_sorted[1:] != values_sorted[:-1]) + 1
@@ -81,18 +93,18 @@ def ks_from_counts(
     ``ref_below[k]`` = #(ref < u_k), ``ref_upto[k]`` = #(ref <= u_k)."""
     n_w = int(at_most[-1])
     n_b = n_ref
-    # Right-continuous ECDFs at the window's distinct values, and the reference ECDF
-    # just below each of them: the same integer counts scipy derives, so the same floats.
-    cw = at_most / n_w
-    rb_right = ref_upto / n_b
-    rb_left = ref_below / n_b
-    # diffs are F_w - F_b, the sign convention of ks_2samp(window, ref).
-    d_at = cw - rb_right
-    # Just below u_k the window ECDF still equals its value at u_{k-1} (0 before u_0).
-    cw_prev = np.concatenate(([0.0], cw[:-1]))
-    d_below = cw_prev - rb_left
-    max_s = max(float(d_at.max()), float(d_below.max()))
-    min_s = min(float(d_at.min()), float(d_below.min()))
+    max_s, min_s = -math.inf, math.inf
+    for lo, hi in _chunks(at_most.shape[0]):
+        # Right-continuous ECDFs at the window's distinct values, and the reference
+        # ECDF just below each: the same integer counts scipy derives, so the same floats.
+        cw = at_most[lo:hi] / n_w
+        # diffs are F_w - F_b, the sign convention of ks_2samp(window, ref).
+        d_at = cw - ref_upto[lo:hi] / n_b
+        # Just below u_k the window ECDF still equals its value at u_{k-1} (0 before u_0).
+        cw_prev = at_most[lo - 1 : hi - 1] / n_w if lo else np.concatenate(([0.0], cw[:-1]))
+        d_below = cw_prev - ref_below[lo:hi] / n_b
+        max_s = max(max_s, float(d_at.max()), float(d_below.max()))
+        min_s = min(min_s, float(d_at.min()), float(d_below.min()))
     # After the last window value F_w = 1 and F_b rises to 1: diffs shrink to 0, which
     # both extremes already dominate. min over data points in scipy is clipped at 0.
     min_s_pos = min(max(-min_s, 0.0), 1.0)
@@ -216,15 +228,15 @@ def wasserstein_from_counts(
     lo0, hi_last = int(ref_below[0]), int(ref_upto[-1])
     total = n * (lo0 * float(uc[0]) - float(prefix[lo0]))
     total += n * ((float(prefix[m]) - float(prefix[hi_last])) - (m - hi_last) * float(uc[-1]))
-    if uniq.shape[0] > 1:
+    for lo_k, hi_k in _chunks(uniq.shape[0] - 1):
         # Interval [u_k, u_{k+1}): reference points lo..hi-1 lie strictly inside; segment
         # s (s = lo..hi) has F_b = s/m, from x_s (u_k, then r_{s-1}) to x_{s+1}.
-        a = at_most[:-1] * m  # n m F_w on the interval, exact
-        lo = ref_upto[:-1]
-        hi = ref_below[1:]
+        a = at_most[lo_k:hi_k] * m  # n m F_w on the interval, exact
+        lo = ref_upto[lo_k:hi_k]
+        hi = ref_below[lo_k + 1 : hi_k + 1]
         # First segment with s n >= a, i.e. F_b >= F_w (ceil(a / n), in integers).
         split = np.clip((a + n - 1) // n, lo, hi + 1)
-        u_lo, u_hi = uc[:-1], uc[1:]
+        u_lo, u_hi = uc[lo_k:hi_k], uc[lo_k + 1 : hi_k + 1]
         inner = ref_sorted[np.maximum(split - 1, 0)] - center
         x_split = np.where(split == lo, u_lo, np.where(split == hi + 1, u_hi, inner))
         # Segments lo..split-1 (F_b < F_w): sum (a - s n) len_s
