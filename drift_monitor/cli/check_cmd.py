@@ -23,15 +23,6 @@ from drift_monitor.labels.offline import LabelCheck, check_labels
 from drift_monitor.labels.offline import exit_code as labels_exit_code
 from drift_monitor.tables import read_table
 
-#: Column order of the table output: test name -> header.
-_TABLE_TESTS = (
-    ("psi", "PSI"),
-    ("ks", "KS D"),
-    ("chi2", "CHI2"),
-    ("wasserstein", "W1/std"),
-    ("jensen_shannon", "JS"),
-)
-
 
 def register(sub: Any) -> None:
     """Add ``check`` to the CLI."""
@@ -151,7 +142,8 @@ def render_table(r: WindowResult) -> str:
     head = f"model {r.model} · baseline {r.baseline_version} · {r.events:,} events -> {verdict}"
     if r.status != Status.INSUFFICIENT_DATA:
         head += f" ({len(drifted)} of {len(r.columns)} columns drifted, {r.drift_share:.0%})"
-    rows = [["STATUS", "COLUMN", "KIND", "MISSING", "UNSEEN", *[h for _, h in _TABLE_TESTS]]]
+    shown = r.reported_tests()
+    rows = [["STATUS", "COLUMN", "KIND", "MISSING", "UNSEEN", *[t.label for t in shown]]]
     for c in r.by_severity():
         cells = [
             c.status.label,
@@ -160,13 +152,14 @@ def render_table(r: WindowResult) -> str:
             f"{c.missing_ratio:.1%}",
             "-" if c.unseen_ratio is None else f"{c.unseen_ratio:.1%}",
         ]
-        for test, _ in _TABLE_TESTS:
-            t = c.tests.get(test)
+        for test in shown:
+            t = c.tests.get(test.name)
             if t is None:
                 cells.append("-")
             else:
                 mark = "!" if t.status is not None and t.status >= Status.WARNING else ""
-                cells.append(f"{_fmt(t.statistic)}{mark}{_p(t.p_value) if test == 'ks' else ''}")
+                p = _p(t.p_value) if test.table_p_value else ""
+                cells.append(f"{_fmt(t.statistic)}{mark}{p}")
         if c.note:
             cells[-1] += f"   [{c.note}]"
         rows.append(cells)

@@ -23,26 +23,9 @@ from drift_monitor import __version__
 from drift_monitor.evaluation.results import Status
 from drift_monitor.pipeline.state import DURATION_BUCKETS, MonitorState
 from drift_monitor.sinks.cgroup import CgroupMemoryCollector
+from drift_monitor.stats.registry import REGISTRY, drift_test
 
 PREFIX = "drift_monitor_"
-
-#: test -> (statistic family, p-value family or None)
-_TEST_FAMILIES: dict[str, tuple[str, str | None]] = {
-    "psi": ("feature_psi", None),
-    "ks": ("feature_ks_statistic", "feature_ks_p_value"),
-    "wasserstein": ("feature_wasserstein", None),
-    "jensen_shannon": ("feature_jensen_shannon", None),
-    "chi2": ("feature_chi2_statistic", "feature_chi2_p_value"),
-}
-_HELP = {
-    "feature_psi": "Population Stability Index of the feature in the last window",
-    "feature_ks_statistic": "Two-sample Kolmogorov-Smirnov D against the baseline sample",
-    "feature_ks_p_value": "KS p-value (uncorrected)",
-    "feature_wasserstein": "Wasserstein-1 distance divided by the baseline std",
-    "feature_jensen_shannon": "Jensen-Shannon distance (base 2) over the PSI bins/categories",
-    "feature_chi2_statistic": "Chi-square goodness-of-fit statistic against baseline shares",
-    "feature_chi2_p_value": "Chi-square p-value (uncorrected)",
-}
 
 WebhookCounts = Callable[[], tuple[Mapping[tuple[str, str], int], int]]
 #: model -> (owner, team, tier) from the config, for drift_monitor_model_info
@@ -118,14 +101,22 @@ class DriftCollector(Collector):
             "Wall-clock time of the last window evaluation",
             labels=["model"],
         )
+        # One family per registered test statistic and p-value (SPEC: one family per
+        # test), in registry order.
         stats: dict[str, GaugeMetricFamily] = {}
-        for fam in (
-            *(f for f, _ in _TEST_FAMILIES.values()),
-            *(p for _, p in _TEST_FAMILIES.values() if p),
-        ):
-            stats[fam] = GaugeMetricFamily(
-                PREFIX + fam, _HELP[fam], labels=["model", "feature", "kind"]
+        for test in REGISTRY:
+            stats[test.statistic_metric] = GaugeMetricFamily(
+                PREFIX + test.statistic_metric,
+                test.statistic_help,
+                labels=["model", "feature", "kind"],
             )
+        for test in REGISTRY:
+            if test.p_value_metric is not None and test.p_value_help is not None:
+                stats[test.p_value_metric] = GaugeMetricFamily(
+                    PREFIX + test.p_value_metric,
+                    test.p_value_help,
+                    labels=["model", "feature", "kind"],
+                )
         feature_status = GaugeMetricFamily(
             PREFIX + "feature_status",
             "Feature drift status: 0 ok, 1 warning, 2 alert, -1 insufficient data",
@@ -155,16 +146,26 @@ class DriftCollector(Collector):
                 if c.unseen_ratio is not None:
                     unseen.add_metric([model, c.name], c.unseen_ratio)
                 for t in c.tests.values():
-                    stat_fam, p_fam = _TEST_FAMILIES[t.test]
-                    stats[stat_fam].add_metric([model, c.name, c.kind], t.statistic)
-                    if p_fam is not None and t.p_value is not None:
-                        stats[p_fam].add_metric([model, c.name, c.kind], t.p_value)
+                    test = drift_test(t.test)
+                    labels = [model, c.name, c.kind]
+                    stats[test.statistic_metric].add_metric(labels, t.statistic)
+                    if test.p_value_metric is not None and t.p_value is not None:
+                        stats[test.p_value_metric].add_metric(labels, t.p_value)
         yield window_events
         yield window_seconds
         yield model_status
         yield drifted
         yield last_eval
-        yield from stats.values()
+        # A test off by default shows its families only once a column computes it, so
+        # the exposition of a default configuration stays as it was.
+        shown = {
+            f
+            for t in REGISTRY
+            if t.computed_by_default
+            for f in (t.statistic_metric, t.p_value_metric)
+            if f is not None
+        }
+        yield from (fam for name, fam in stats.items() if name in shown or fam.samples)
         yield feature_status
         yield unseen
         yield missing
