@@ -3,27 +3,23 @@
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from drift_monitor.baseline import build_baseline, save_baseline
 from drift_monitor.config.models import KafkaSettings
 from drift_monitor.source import kafka as kafka_source
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.services.metrics import scrape
+from tests.services.ports import free_port
+from tests.services.wait import wait_for
 
 
 def _get(url: str) -> int:
@@ -36,9 +32,11 @@ def _get(url: str) -> int:
         return 0
 
 
-def test_unconnected_source_retries_without_piling_up_threads(monkeypatch) -> None:
+def test_unconnected_source_retries_without_piling_up_threads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(kafka_source, "RECONNECT_INTERVAL_S", 0.0)
-    dead = f"127.0.0.1:{_free_port()}"
+    dead = f"127.0.0.1:{free_port()}"
     src = kafka_source.ConnectingKafkaSource(KafkaSettings(bootstrap_servers=[dead], topics=["t"]))
     before = threading.active_count()
     for _ in range(5):
@@ -54,10 +52,10 @@ def test_daemon_without_broker_is_alive_not_ready_and_stops_on_sigterm(tmp_path:
         build_baseline(pd.DataFrame({"x": rng.normal(size=500)}), "m"),
         tmp_path / "baselines" / "m.dmb",
     )
-    port = _free_port()
+    port = free_port()
     cfg = tmp_path / "c.yaml"
     cfg.write_text(
-        f"kafka: {{bootstrap_servers: ['127.0.0.1:{_free_port()}'], topics: [t]}}\n"
+        f"kafka: {{bootstrap_servers: ['127.0.0.1:{free_port()}'], topics: [t]}}\n"
         f"http: {{host: 127.0.0.1, port: {port}}}\nmodels: [{{name: m}}]\n"
     )
     proc = subprocess.Popen(
@@ -67,14 +65,15 @@ def test_daemon_without_broker_is_alive_not_ready_and_stops_on_sigterm(tmp_path:
         text=True,
     )
     try:
-        deadline = time.monotonic() + 30
-        while _get(f"http://127.0.0.1:{port}/healthz") != 200:
+
+        def healthy() -> bool:
             assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-            assert time.monotonic() < deadline, "no /healthz"
-            time.sleep(0.2)
+            return _get(f"http://127.0.0.1:{port}/healthz") == 200
+
+        wait_for(healthy, 30, "/healthz", interval=0.2)
         assert _get(f"http://127.0.0.1:{port}/readyz") == 503
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
-            assert "drift_monitor_kafka_connected 0.0" in r.read().decode()
+        metrics = scrape(f"http://127.0.0.1:{port}/metrics")
+        assert metrics.get("drift_monitor_kafka_connected") == 0.0
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
     finally:

@@ -25,10 +25,10 @@ import pytest
 from drift_monitor.clock import ManualClock
 from drift_monitor.config import validate_config
 from drift_monitor.daemon import Monitor
+from drift_monitor.demo.receiver import Received, WebhookReceiver
 from drift_monitor.source.memory import MemorySource
 from drift_monitor.webhooks import canonical_json
 from tests.incidents.streams import BASELINE_VERSION, DRIFTED, MODEL, stream, write_baseline
-from tests.services.receiver import Hit, HookReceiver
 
 TOPIC = "credit-predictions"
 WINDOW = 300.0
@@ -88,7 +88,7 @@ class Harness:
         self,
         state: Path,
         baselines: Path,
-        receiver: HookReceiver,
+        receiver: WebhookReceiver,
         clock: ManualClock,
         **webhooks: Any,
     ) -> None:
@@ -163,7 +163,7 @@ class Harness:
 
     def close(self) -> None:
         # shutdown() makes a last delivery round: keep the receiver's record unchanged.
-        self.receiver.refuse()
+        self.receiver.stop()
         self.monitor.shutdown()
 
 
@@ -174,22 +174,22 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def receiver(clock: ManualClock) -> Iterator[HookReceiver]:
-    r = HookReceiver(SECRET, now=clock.now).listen()
+def receiver(clock: ManualClock) -> Iterator[WebhookReceiver]:
+    r = WebhookReceiver(SECRET, now=clock.now).start()
     yield r
-    r.refuse()
+    r.stop()
 
 
 @pytest.fixture
 def harness(
-    tmp_path: Path, baselines: Path, receiver: HookReceiver, clock: ManualClock
+    tmp_path: Path, baselines: Path, receiver: WebhookReceiver, clock: ManualClock
 ) -> Iterator[Harness]:
     h = Harness(tmp_path / "state", baselines, receiver, clock)
     yield h
     h.close()
 
 
-def assert_all_verified(hits: list[Hit]) -> None:
+def assert_all_verified(hits: list[Received]) -> None:
     assert hits, "no request arrived"
     for h in hits:
         assert h.verified, h.error
@@ -308,14 +308,14 @@ def test_503_three_times_then_200_delivers_the_trigger_exactly_once(
 def test_connection_refused_is_retried_until_the_receiver_listens(
     harness: Harness, windows: list[list[bytes]], clock: ManualClock
 ) -> None:
-    harness.receiver.refuse()
+    harness.receiver.stop()
     harness.feed(windows[: len(PLAN)])
     harness.deliver()
     assert harness.receiver.snapshot() == []
     assert harness.deliveries("retried") == 1  # the detected row; the other waits
     assert harness.pending() == 2
 
-    harness.receiver.listen()  # same port
+    harness.receiver.start()  # same port
     clock.advance(INITIAL_BACKOFF + 0.001)
     harness.deliver(rounds=2)
     hits = harness.receiver.snapshot()
@@ -358,7 +358,7 @@ def test_a_400_is_dead_after_one_attempt_and_counted(
 def test_the_outbox_keeps_the_configured_history_size(
     tmp_path: Path,
     baselines: Path,
-    receiver: HookReceiver,
+    receiver: WebhookReceiver,
     clock: ManualClock,
     windows: list[list[bytes]],
 ) -> None:
@@ -381,7 +381,7 @@ def test_the_outbox_keeps_the_configured_history_size(
 def test_a_new_monitor_on_the_same_state_delivers_what_was_pending_and_keeps_the_incident(
     tmp_path: Path,
     baselines: Path,
-    receiver: HookReceiver,
+    receiver: WebhookReceiver,
     clock: ManualClock,
     windows: list[list[bytes]],
 ) -> None:

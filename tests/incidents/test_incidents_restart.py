@@ -16,27 +16,19 @@ Nothing sleeps blindly: every wait polls a condition (the receiver's record, /me
 from __future__ import annotations
 
 import base64
-import json
 import math
 import os
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
 
 import pytest
-import yaml
-from prometheus_client.parser import text_string_to_metric_families
 
+from drift_monitor.demo.receiver import WebhookReceiver
 from tests.incidents.streams import MODEL, stream, write_baseline
+from tests.services.daemon import DaemonConfig, DaemonProcess
 from tests.services.kafka import KafkaBroker
-from tests.services.receiver import HookReceiver
+from tests.services.wait import wait_for
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -44,168 +36,57 @@ WINDOW = 60.0
 PER_WINDOW = 800
 SECRET_ENV = "DRIFT_MONITOR_INCIDENTS_RESTART_SECRET"
 SECRET = "whsec_" + base64.b64encode(b"incidents-restart-test-secret-32").decode()
-_SCRIPT = Path(sys.executable).parent / "drift-monitor"
-CLI = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "drift_monitor"]
 # Daemon start + consumer-group join (+ the killed member's 6 s session expiring).
 DEADLINE_S = 60.0
-
-T = TypeVar("T")
-
-
-def wait_for(probe: Callable[[], T | None], what: str, context: Callable[[], str]) -> T:
-    deadline = time.monotonic() + DEADLINE_S
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(
-                f"timed out after {DEADLINE_S:.0f}s waiting for {what}\n{context()}"
-            )
-        time.sleep(0.1)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def iso(t: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(t))
 
 
-class Daemon:
-    """``drift-monitor run`` as a subprocess; logs to a file (appended across runs)."""
-
-    def __init__(self, config: Path, port: int, log: Path, topic: str) -> None:
-        self.config = config
-        self.topic = topic
-        self.port = port
-        self.log = log
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        env = {**os.environ, SECRET_ENV: SECRET, "PYTHONUNBUFFERED": "1"}
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [*CLI, "run", "--config", str(self.config)],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=env,
-            )
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-    def stop(self) -> int:
-        """SIGTERM and wait; returns the exit code."""
-        assert self.proc is not None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                return self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-                raise
-        return int(self.proc.returncode)
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def get(self, path: str) -> bytes | None:
-        if not self.alive():
-            raise AssertionError(f"the daemon exited with {self.proc and self.proc.returncode}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=2) as r:
-                return bytes(r.read())
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            return None  # not serving yet
-
-    def metric(self, name: str, **labels: str) -> float | None:
-        text = self.get("/metrics")
-        if text is None:
-            return None
-        for family in text_string_to_metric_families(text.decode()):
-            for sample in family.samples:
-                if sample.name == name and all(
-                    sample.labels.get(k) == v for k, v in labels.items()
-                ):
-                    return float(sample.value)
-        return None
-
-    def status(self) -> dict[str, Any] | None:
-        raw = self.get("/status")
-        return None if raw is None else dict(json.loads(raw))
-
-    def log_tail(self, lines: int = 60) -> str:
-        try:
-            text = self.log.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-        return "daemon log (tail):\n" + "\n".join(text.splitlines()[-lines:])
-
-
 @pytest.fixture
-def receiver() -> Iterator[HookReceiver]:
-    r = HookReceiver(SECRET).listen()
+def receiver() -> Iterator[WebhookReceiver]:
+    r = WebhookReceiver(SECRET).start()
     yield r
-    r.refuse()
+    r.stop()
 
 
 @pytest.fixture
-def daemon(tmp_path: Path, kafka_broker: KafkaBroker, receiver: HookReceiver) -> Iterator[Daemon]:
+def daemon(
+    tmp_path: Path, kafka_broker: KafkaBroker, receiver: WebhookReceiver
+) -> Iterator[DaemonProcess]:
     topic = f"incidents-restart-{os.getpid()}-{time.monotonic_ns()}"
     kafka_broker.create_topic(topic)
     write_baseline(tmp_path / "baselines")
-    port = free_port()
-    config = {
-        "kafka": {
-            "bootstrap_servers": [kafka_broker.bootstrap],
-            "topics": [topic],
-            "group_id": f"{topic}-group",
-            "poll_timeout_ms": 200,
-            # the broker's minimum: the SIGKILLed member leaves the group quickly
-            "session_timeout_ms": 6000,
+    config = DaemonConfig(
+        bootstrap=kafka_broker.bootstrap,
+        topics=[topic],
+        group_id=f"{topic}-group",
+        models=[MODEL],
+        baselines_dir=tmp_path / "baselines",
+        state_dir=tmp_path / "state",
+        window_seconds=WINDOW,
+        allowed_lateness_seconds=1,
+        idle_timeout_seconds=1,
+        overrides={
+            "models": [{"name": MODEL, "episodes": {"enter_after": 1, "resolve_after": 3}}],
+            "webhooks": {
+                "targets": [
+                    {
+                        "name": "retraining",
+                        "url": receiver.url,
+                        "secret": {"env": SECRET_ENV},
+                        "timeout_seconds": 2,
+                    }
+                ],
+                "initial_backoff_seconds": 0.2,
+                "max_backoff_seconds": 0.5,
+            },
         },
-        "baselines": {"dir": str(tmp_path / "baselines")},
-        "state": {"dir": str(tmp_path / "state")},
-        "http": {"host": "127.0.0.1", "port": port},
-        "models": [
-            {
-                "name": MODEL,
-                "window": {
-                    "type": "tumbling",
-                    "size_seconds": WINDOW,
-                    "allowed_lateness_seconds": 1,
-                    "idle_timeout_seconds": 1,
-                },
-                "episodes": {"enter_after": 1, "resolve_after": 3},
-            }
-        ],
-        "webhooks": {
-            "targets": [
-                {
-                    "name": "retraining",
-                    "url": receiver.url,
-                    "secret": {"env": SECRET_ENV},
-                    "timeout_seconds": 2,
-                }
-            ],
-            "initial_backoff_seconds": 0.2,
-            "max_backoff_seconds": 0.5,
-        },
-        "logging": {"level": "INFO"},
-    }
-    path = tmp_path / "drift-monitor.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    d = Daemon(path, port, tmp_path / "daemon.log", topic)
+    )
+    d = DaemonProcess("daemon", config, tmp_path, env={SECRET_ENV: SECRET})
     yield d
-    if d.alive():
-        d.stop()
+    d.stop()
 
 
 def produce(broker: KafkaBroker, topic: str, windows: list[list[bytes]]) -> None:
@@ -214,9 +95,9 @@ def produce(broker: KafkaBroker, topic: str, windows: list[list[bytes]]) -> None
 
 
 def test_a_pending_trigger_survives_kill_9_and_is_delivered_once_after_restart(
-    kafka_broker: KafkaBroker, receiver: HookReceiver, daemon: Daemon
+    kafka_broker: KafkaBroker, receiver: WebhookReceiver, daemon: DaemonProcess
 ) -> None:
-    topic = daemon.topic
+    topic = daemon.config.topics[0]
     # Event time: whole minutes, an hour ago (well inside the decoder's bounds).
     t0 = math.floor(time.time() / WINDOW) * WINDOW - 3600
     windows = stream("dd" + "dd" + "ccc", t0, WINDOW, PER_WINDOW, seed=300)
@@ -228,16 +109,18 @@ def test_a_pending_trigger_survives_kill_9_and_is_delivered_once_after_restart(
     # -- 1. the receiver is down (503): the incident's trigger waits in the outbox ----
     receiver.answer(default=503)
     produce(kafka_broker, topic, windows[:2])
-    daemon.start()
+    daemon.start(wait_ready=False)
     wait_for(
         lambda: len(receiver.of_type("drift.detected")) >= 2,
+        DEADLINE_S,
         "two failed drift.detected attempts",
-        context,
+        on_timeout=context,
     )
     wait_for(
-        lambda: (daemon.metric("drift_monitor_webhook_outbox_pending") or 0) >= 1,
+        lambda: daemon.metrics().total("drift_monitor_webhook_outbox_pending") >= 1,
+        DEADLINE_S,
         "drift_monitor_webhook_outbox_pending >= 1",
-        context,
+        on_timeout=context,
     )
     before = receiver.snapshot()
     assert before and all(h.type == "drift.detected" and h.answered == 503 for h in before)
@@ -246,21 +129,32 @@ def test_a_pending_trigger_survives_kill_9_and_is_delivered_once_after_restart(
     assert before[0].body["window"]["end"] == iso(t0 + WINDOW)  # the first window opened it
 
     # -- 2. kill -9, receiver back, same config and state ----------------------------
-    daemon.kill()
+    daemon.sigkill()
     receiver.answer(default=200)
-    daemon.start()
-    wait_for(lambda: receiver.delivered("drift.detected"), "drift.detected delivered", context)
-    status = wait_for(daemon.status, "/status", context)
+    daemon.start(wait_ready=False)
+    wait_for(
+        lambda: receiver.delivered("drift.detected"),
+        DEADLINE_S,
+        "drift.detected delivered",
+        on_timeout=context,
+    )
+    status = wait_for(daemon.status, DEADLINE_S, "/status", on_timeout=context)
     incident = status["models"][MODEL]["incident"]
     assert incident["open"] is True and incident["id"] == ident
 
     # -- 3. more drifted windows: the same incident; then clean ones resolve it ------
     produce(kafka_broker, topic, windows[2:])
-    wait_for(lambda: receiver.delivered("drift.resolved"), "drift.resolved delivered", context)
     wait_for(
-        lambda: daemon.metric("drift_monitor_webhook_outbox_pending") == 0,
+        lambda: receiver.delivered("drift.resolved"),
+        DEADLINE_S,
+        "drift.resolved delivered",
+        on_timeout=context,
+    )
+    wait_for(
+        lambda: daemon.metrics().get("drift_monitor_webhook_outbox_pending") == 0,
+        DEADLINE_S,
         "an empty outbox",
-        context,
+        on_timeout=context,
     )
 
     hits = receiver.snapshot()
@@ -283,7 +177,9 @@ def test_a_pending_trigger_survives_kill_9_and_is_delivered_once_after_restart(
 
     # the restarted process delivered both (its counters start from zero)
     assert (
-        daemon.metric("drift_monitor_webhook_deliveries_total", model=MODEL, outcome="delivered")
+        daemon.metrics().get(
+            "drift_monitor_webhook_deliveries_total", model=MODEL, outcome="delivered"
+        )
         == 2
     )
     assert daemon.stop() == 0

@@ -27,10 +27,10 @@ import pytest
 
 import drift_monitor
 from drift_monitor.config.models import HttpSettings
+from drift_monitor.demo.receiver import WebhookReceiver
 from tests.resilience.kafka_support import aligned_past, event, report, write_baselines
 from tests.services.daemon import CLI, DaemonProcess, wait_for
 from tests.services.kafka import KafkaBroker
-from tests.services.receiver import HookReceiver
 from tests.services.streams import produce
 
 PACKAGE = Path(drift_monitor.__file__).parent
@@ -161,7 +161,7 @@ def test_secrets_never_leak_from_a_running_daemon(
     token = "tok-" + secrets.token_hex(16)
     monkeypatch.setenv(SECRET_ENV, secret)
     monkeypatch.setenv(TOKEN_ENV, token)
-    receiver = HookReceiver(secret).listen()
+    receiver = WebhookReceiver(secret).start()
     receiver.answer(503, 200, 400)  # detected: retried, then delivered; resolved: dead
     topic = unique("security")
     kafka_broker.create_topic(topic)

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pytest
 
+from drift_monitor.demo.receiver import WebhookReceiver
 from tests.resilience.kafka_support import (
     AuditTail,
     aligned_past,
@@ -39,7 +40,6 @@ from tests.resilience.kafka_support import (
 )
 from tests.services.daemon import DaemonProcess, Metrics, wait_for
 from tests.services.kafka import KafkaBroker
-from tests.services.receiver import HookReceiver
 from tests.services.streams import produce
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -102,8 +102,8 @@ def test_webhook_outage_every_trigger_delivered_once(
 ) -> None:
     t_begin = time.monotonic()
     monkeypatch.setenv(SECRET_ENV, SECRET)
-    receiver = HookReceiver(SECRET).listen()
-    receiver.refuse()  # the port is known; nothing listens on it: connection refused
+    receiver = WebhookReceiver(SECRET).start()
+    receiver.stop()  # the port is known; nothing listens on it: connection refused
     models = models_on_distinct_partitions(2, 2, "hook")
     topic = unique("hooks")
     kafka_broker.create_topic(topic, partitions=2)
@@ -170,7 +170,7 @@ def test_webhook_outage_every_trigger_delivered_once(
 
     # -- 2. the receiver answers 503 -----------------------------------------------------
     receiver.answer(default=503)
-    receiver.listen()
+    receiver.start()
     _produce_plan(kafka_broker.bootstrap, topic, models, PLAN_FAILING, len(PLAN_REFUSED), t0)
     m2 = wait_for(
         scrape_when(

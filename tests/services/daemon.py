@@ -2,8 +2,9 @@
 integration, resilience, incident and SRE tests: config writing, start/stop/kill, and
 typed reads of its endpoints.
 
-Nothing here sleeps to wait for a result: :func:`wait_for` polls a condition with a
-deadline and says what it was waiting for (and the last value seen) when it gives up.
+Nothing here sleeps to wait for a result: it polls with
+:func:`tests.services.wait.wait_for`. ``wait_for``, ``WaitTimeout``, ``free_port`` and
+``Metrics`` are re-exported for the tests that import them from here.
 """
 
 from __future__ import annotations
@@ -11,20 +12,21 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import yaml
-from prometheus_client.parser import text_string_to_metric_families
+
+from tests.services.metrics import Metrics
+from tests.services.ports import free_port
+from tests.services.wait import WaitTimeout, wait_for
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # The console script of the venv running the tests (falls back to `python -m`).
@@ -33,94 +35,18 @@ CLI: list[str] = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", 
 
 START_TIMEOUT_S = 30.0
 SIGTERM_TIMEOUT_S = 20.0
-POLL_INTERVAL_S = 0.1
-
-T = TypeVar("T")
-
-
-class WaitTimeout(AssertionError):
-    """A condition polled by :func:`wait_for` did not hold before its deadline."""
-
-
-def wait_for(
-    probe: Callable[[], T | None],
-    timeout: float,
-    what: str,
-    *,
-    interval: float = POLL_INTERVAL_S,
-    on_timeout: Callable[[], str] | None = None,
-) -> T:
-    """Call ``probe`` until it returns something truthy; return that. Raises
-    :class:`WaitTimeout` naming ``what`` (plus ``on_timeout()``'s text) after
-    ``timeout`` seconds. Exceptions of ``probe`` propagate."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            extra = on_timeout() if on_timeout is not None else ""
-            raise WaitTimeout(f"timed out after {timeout:.0f}s waiting for {what}\n{extra}")
-        time.sleep(interval)
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now (the daemon binds it next)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-# -- metrics -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Metrics:
-    """One parsed /metrics scrape: samples by name, each with its labels."""
-
-    samples: dict[str, list[tuple[dict[str, str], float]]]
-    families: dict[str, str]  # family name -> type
-
-    @classmethod
-    def parse(cls, text: str) -> Metrics:
-        samples: dict[str, list[tuple[dict[str, str], float]]] = {}
-        families: dict[str, str] = {}
-        for fam in text_string_to_metric_families(text):
-            families[fam.name] = fam.type
-            for s in fam.samples:
-                samples.setdefault(s.name, []).append((dict(s.labels), float(s.value)))
-        return cls(samples, families)
-
-    def get(self, name: str, **labels: str) -> float | None:
-        """The value of the one sample ``name`` whose labels include ``labels``
-        (None when there is none; AssertionError when several match)."""
-        found = self.select(name, **labels)
-        if not found:
-            return None
-        assert len(found) == 1, f"{name}{labels} matches {len(found)} samples: {found}"
-        return found[0][1]
-
-    def value(self, name: str, default: float = 0.0, **labels: str) -> float:
-        """Like :meth:`get`, with ``default`` for an absent sample (e.g. a counter
-        that has not been incremented yet)."""
-        v = self.get(name, **labels)
-        return default if v is None else v
-
-    def select(self, name: str, **labels: str) -> list[tuple[dict[str, str], float]]:
-        """Every sample ``name`` whose labels include ``labels``."""
-        return [
-            (lab, v)
-            for lab, v in self.samples.get(name, [])
-            if all(lab.get(k) == want for k, want in labels.items())
-        ]
-
-    def by_label(self, name: str, key: str, **labels: str) -> dict[str, float]:
-        """``{label value of key: sample value}`` over :meth:`select`."""
-        return {lab[key]: v for lab, v in self.select(name, **labels)}
-
-    def total(self, name: str, **labels: str) -> float:
-        """Sum of every matching sample."""
-        return sum(v for _, v in self.select(name, **labels))
+__all__ = [
+    "CLI",
+    "DaemonConfig",
+    "DaemonProcess",
+    "Metrics",
+    "WaitTimeout",
+    "audit_ids",
+    "free_port",
+    "read_audit",
+    "running_daemon",
+    "wait_for",
+]
 
 
 # -- config --------------------------------------------------------------------------

@@ -20,12 +20,12 @@ import orjson
 import pytest
 
 from drift_monitor.demo.dataset import DEFAULT_DRIFT
+from drift_monitor.demo.receiver import WebhookReceiver
 from drift_monitor.webhooks.signing import verify
 from tests.deploy.dashboard import dashboard_queries
 from tests.services.daemon import DaemonConfig, DaemonProcess, running_daemon, wait_for
 from tests.services.kafka import KafkaBroker
 from tests.services.prometheus import PrometheusServer, require_binary
-from tests.services.receiver import HookReceiver
 from tests.services.streams import (
     DRIFTED_CATEGORICAL,
     DRIFTED_NUMERIC,
@@ -92,7 +92,7 @@ def test_every_dashboard_panel_returns_data_from_the_live_daemon(
     values, n_invalid = stream(window_start(2.0, WINDOW_S))
     n_windows = CLEAN_WINDOWS + DRIFTED_WINDOWS
 
-    with HookReceiver(WEBHOOK_SECRET) as receiver:
+    with WebhookReceiver(WEBHOOK_SECRET) as receiver:
         config = DaemonConfig(
             bootstrap=kafka_broker.bootstrap,
             topics=[topic],

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from drift_monitor.clock import ManualClock
+from drift_monitor.demo.receiver import WebhookReceiver
 from tests.webhooks.factories import BEARER, NEXT_SECRET, SECRET, START
-from tests.webhooks.receiver import Receiver
 
 
 @pytest.fixture
@@ -28,8 +28,9 @@ def environ() -> dict[str, str]:
 
 
 @pytest.fixture
-def receiver(clock: ManualClock) -> Iterator[Receiver]:
-    r = Receiver(clock.now).start()
+def receiver(clock: ManualClock) -> Iterator[WebhookReceiver]:
+    """A receiver that records (does not verify) what arrives at ``/hook``."""
+    r = WebhookReceiver(now=clock.now, path="/hook").start()
     yield r
     r.stop()
 

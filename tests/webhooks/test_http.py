@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from drift_monitor.clock import ManualClock
+from drift_monitor.demo.receiver import Reply, WebhookReceiver
 from drift_monitor.webhooks import (
     DeliveryStats,
     Dispatcher,
@@ -26,8 +27,8 @@ from drift_monitor.webhooks import (
     WebhookSettings,
     verify,
 )
+from tests.services.ports import free_port
 from tests.webhooks.factories import BEARER, NEXT_SECRET, SECRET, START, make_trigger, spec_body
-from tests.webhooks.receiver import Receiver, Reply, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 TOLERANCE = 300.0
@@ -75,60 +76,60 @@ def drain(d: Dispatcher, path: Path, clock: ManualClock, max_runs: int = 20) -> 
     raise AssertionError("deliveries still pending")
 
 
-def assert_all_verify(receiver: Receiver, secret: str = SECRET) -> None:
-    for request in receiver.requests:
-        verify(secret, request.headers, request.body, TOLERANCE, now=request.received_at)
+def assert_all_verify(receiver: WebhookReceiver, secret: str = SECRET) -> None:
+    for request in receiver.snapshot():
+        verify(secret, request.headers, request.raw, TOLERANCE, now=request.received_at)
 
 
 def test_delivered_once_after_three_failures_every_attempt_signed(
-    receiver: Receiver, outbox_path: Path, clock: ManualClock, environ: dict[str, str]
+    receiver: WebhookReceiver, outbox_path: Path, clock: ManualClock, environ: dict[str, str]
 ) -> None:
-    receiver.script(
+    receiver.answer(
         503,
         Reply(500, headers={"Retry-After": "30"}),
         Reply(delay=5),  # stalls past the 0.5 s timeout
         200,
     )
-    d = make_dispatcher(outbox_path, webhook_settings(receiver.url()), clock, environ)
+    d = make_dispatcher(outbox_path, webhook_settings(receiver.url), clock, environ)
     d.submit(make_trigger())
     drain(d, outbox_path, clock)
 
-    requests = receiver.requests
+    requests = receiver.snapshot()
     assert len(requests) == 4
     assert [r.answered for r in requests] == [503, 500, None, 200]
     assert_all_verify(receiver)
     assert {r.headers["webhook-id"] for r in requests} == {"drift.detected:fraud-20261126T100000Z"}
-    assert len({r.body for r in requests}) == 1
-    assert json.loads(requests[-1].body) == spec_body()
+    assert len({r.raw for r in requests}) == 1
+    assert json.loads(requests[-1].raw) == spec_body()
     assert requests[2].received_at - requests[1].received_at >= 30  # Retry-After honoured
     assert d.counts() == {("fraud", "retried"): 3, ("fraud", "delivered"): 1}
     assert d.pending() == 0
 
 
 def test_received_requests_reject_tampering_and_replay(
-    receiver: Receiver, outbox_path: Path, clock: ManualClock, environ: dict[str, str]
+    receiver: WebhookReceiver, outbox_path: Path, clock: ManualClock, environ: dict[str, str]
 ) -> None:
-    d = make_dispatcher(outbox_path, webhook_settings(receiver.url()), clock, environ)
+    d = make_dispatcher(outbox_path, webhook_settings(receiver.url), clock, environ)
     d.submit(make_trigger())
     d.deliver_due()
-    [request] = receiver.requests
-    verify(SECRET, request.headers, request.body, now=request.received_at)
-    tampered = request.body.replace(b'"severity":"alert"', b'"severity":"warning"')
-    assert tampered != request.body
+    [request] = receiver.snapshot()
+    verify(SECRET, request.headers, request.raw, now=request.received_at)
+    tampered = request.raw.replace(b'"severity":"alert"', b'"severity":"warning"')
+    assert tampered != request.raw
     with pytest.raises(SignatureError):
         verify(SECRET, request.headers, tampered, now=request.received_at)
     with pytest.raises(SignatureError, match="old"):
-        verify(SECRET, request.headers, request.body, now=request.received_at + TOLERANCE + 1)
+        verify(SECRET, request.headers, request.raw, now=request.received_at + TOLERANCE + 1)
 
 
 def test_key_rotation_verifies_with_either_secret(
-    receiver: Receiver, outbox_path: Path, clock: ManualClock, environ: dict[str, str]
+    receiver: WebhookReceiver, outbox_path: Path, clock: ManualClock, environ: dict[str, str]
 ) -> None:
-    settings = webhook_settings(receiver.url(), additional_secrets=[{"env": "NEXT_HOOK_SECRET"}])
+    settings = webhook_settings(receiver.url, additional_secrets=[{"env": "NEXT_HOOK_SECRET"}])
     d = make_dispatcher(outbox_path, settings, clock, environ)
     d.submit(make_trigger())
     d.deliver_due()
-    assert len(receiver.requests[0].headers["webhook-signature"].split()) == 2
+    assert len(receiver.snapshot()[0].headers["webhook-signature"].split()) == 2
     assert_all_verify(receiver, SECRET)
     assert_all_verify(receiver, NEXT_SECRET)
 
@@ -144,76 +145,76 @@ def test_connection_refused_then_receiver_comes_up(
     assert d.deliver_due() == DeliveryStats(attempted=1, retried=1)
     with Outbox(outbox_path) as view:
         assert view.pending()[0].last_error == "connection refused"
-    late = Receiver(clock.now, port=port).start()
+    late = WebhookReceiver(now=clock.now, port=port, path="/hook").start()
     try:
         drain(d, outbox_path, clock)
     finally:
         late.stop()
-    assert [r.answered for r in late.requests] == [200]
+    assert [r.answered for r in late.snapshot()] == [200]
     assert_all_verify(late)
     assert d.counts() == {("fraud", "retried"): 1, ("fraud", "delivered"): 1}
 
 
 def test_connection_closed_without_response_is_retried(
-    receiver: Receiver, outbox_path: Path, clock: ManualClock, environ: dict[str, str]
+    receiver: WebhookReceiver, outbox_path: Path, clock: ManualClock, environ: dict[str, str]
 ) -> None:
-    receiver.script(Reply(drop=True), 200)
-    d = make_dispatcher(outbox_path, webhook_settings(receiver.url()), clock, environ)
+    receiver.answer(Reply(drop=True), 200)
+    d = make_dispatcher(outbox_path, webhook_settings(receiver.url), clock, environ)
     d.submit(make_trigger())
     drain(d, outbox_path, clock)
     assert d.counts() == {("fraud", "retried"): 1, ("fraud", "delivered"): 1}
 
 
 def test_400_is_dead_after_exactly_one_attempt(
-    receiver: Receiver,
+    receiver: WebhookReceiver,
     outbox_path: Path,
     clock: ManualClock,
     environ: dict[str, str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    receiver.script(400)
-    d = make_dispatcher(outbox_path, webhook_settings(receiver.url()), clock, environ)
+    receiver.answer(400)
+    d = make_dispatcher(outbox_path, webhook_settings(receiver.url), clock, environ)
     d.submit(make_trigger())
     with caplog.at_level(logging.WARNING, logger="drift_monitor.webhooks"):
         assert d.deliver_due() == DeliveryStats(attempted=1, dead=1)
         clock.advance(86_400)
         assert d.deliver_due() == DeliveryStats()
-    assert len(receiver.requests) == 1
+    assert len(receiver.snapshot()) == 1
     assert d.counts() == {("fraud", "dead"): 1}
     [warning] = caplog.records
     assert "HTTP 400 Bad Request" in warning.getMessage()
 
 
 def test_302_is_dead_and_not_followed(
-    receiver: Receiver, outbox_path: Path, clock: ManualClock, environ: dict[str, str]
+    receiver: WebhookReceiver, outbox_path: Path, clock: ManualClock, environ: dict[str, str]
 ) -> None:
-    receiver.script(Reply(302, headers={"Location": receiver.url("/elsewhere")}))
-    d = make_dispatcher(outbox_path, webhook_settings(receiver.url()), clock, environ)
+    receiver.answer(Reply(302, headers={"Location": receiver.url_for("/elsewhere")}))
+    d = make_dispatcher(outbox_path, webhook_settings(receiver.url), clock, environ)
     d.submit(make_trigger())
     assert d.deliver_due() == DeliveryStats(attempted=1, dead=1)
-    assert [r.path for r in receiver.requests] == ["/hook"]
+    assert [r.path for r in receiver.snapshot()] == ["/hook"]
     assert d.counts() == {("fraud", "dead"): 1}
 
 
 def test_outbox_discarded_without_closing_is_delivered_by_a_new_dispatcher(
-    receiver: Receiver, outbox_path: Path, clock: ManualClock, environ: dict[str, str]
+    receiver: WebhookReceiver, outbox_path: Path, clock: ManualClock, environ: dict[str, str]
 ) -> None:
-    settings = webhook_settings(receiver.url())
+    settings = webhook_settings(receiver.url)
     first = make_dispatcher(outbox_path, settings, clock, environ)
     first.submit(make_trigger())
     del first  # "crash": nothing closed, nothing sent
-    assert receiver.requests == []
+    assert receiver.snapshot() == []
     second = make_dispatcher(outbox_path, settings, clock, environ)
     assert second.pending() == 1
     assert second.deliver_due().delivered == 1
-    assert len(receiver.requests) == 1
+    assert len(receiver.snapshot()) == 1
     assert_all_verify(receiver)
 
 
 def test_a_trigger_survives_kill_9_right_after_enqueue(
-    receiver: Receiver, outbox_path: Path, clock: ManualClock, environ: dict[str, str]
+    receiver: WebhookReceiver, outbox_path: Path, clock: ManualClock, environ: dict[str, str]
 ) -> None:
-    settings = webhook_settings(receiver.url())
+    settings = webhook_settings(receiver.url)
     child = textwrap.dedent(
         """
         import os, signal, sys
@@ -238,35 +239,35 @@ def test_a_trigger_survives_kill_9_right_after_enqueue(
 
 
 def test_max_age_exceeded_is_dead(
-    receiver: Receiver, outbox_path: Path, clock: ManualClock, environ: dict[str, str]
+    receiver: WebhookReceiver, outbox_path: Path, clock: ManualClock, environ: dict[str, str]
 ) -> None:
-    receiver.script(*[503] * 50)
-    settings = webhook_settings(receiver.url()).model_copy(update={"max_age_seconds": 60.0})
+    receiver.answer(*[503] * 50)
+    settings = webhook_settings(receiver.url).model_copy(update={"max_age_seconds": 60.0})
     d = make_dispatcher(outbox_path, settings, clock, environ)
     d.submit(make_trigger())
     drain(d, outbox_path, clock, max_runs=50)
     assert clock.now() == START + 60
     counts = d.counts()
     assert counts[("fraud", "dead")] == 1
-    assert counts[("fraud", "retried")] == len(receiver.requests) - 1
-    assert all(r.answered == 503 for r in receiver.requests)
+    assert counts[("fraud", "retried")] == len(receiver.snapshot()) - 1
+    assert all(r.answered == 503 for r in receiver.snapshot())
 
 
 def test_github_preset_over_http(
-    receiver: Receiver, outbox_path: Path, clock: ManualClock, environ: dict[str, str]
+    receiver: WebhookReceiver, outbox_path: Path, clock: ManualClock, environ: dict[str, str]
 ) -> None:
     settings = webhook_settings(
-        receiver.url("/repos/acme/models/dispatches"),
+        receiver.url_for("/repos/acme/models/dispatches"),
         preset="github_repository_dispatch",
         event_type="retrain-model",
         headers={"Authorization": {"env": "HOOK_TOKEN", "prefix": "Bearer "}},
     )
-    receiver.script(204)
+    receiver.answer(204)
     d = make_dispatcher(outbox_path, settings, clock, environ)
     d.submit(make_trigger())
     assert d.deliver_due().delivered == 1
-    [request] = receiver.requests
-    assert json.loads(request.body) == {
+    [request] = receiver.snapshot()
+    assert json.loads(request.raw) == {
         "event_type": "retrain-model",
         "client_payload": spec_body(),
     }
@@ -277,35 +278,35 @@ def test_github_preset_over_http(
 
 
 def test_airflow_preset_over_http(
-    receiver: Receiver, outbox_path: Path, clock: ManualClock, environ: dict[str, str]
+    receiver: WebhookReceiver, outbox_path: Path, clock: ManualClock, environ: dict[str, str]
 ) -> None:
     settings = webhook_settings(
-        receiver.url("/api/v1/dags/retrain_fraud/dagRuns"), preset="airflow_dag_run"
+        receiver.url_for("/api/v1/dags/retrain_fraud/dagRuns"), preset="airflow_dag_run"
     )
     d = make_dispatcher(outbox_path, settings, clock, environ)
     d.submit(make_trigger())
     assert d.deliver_due().delivered == 1
-    [request] = receiver.requests
+    [request] = receiver.snapshot()
     assert request.path == "/api/v1/dags/retrain_fraud/dagRuns"
-    assert json.loads(request.body) == {
+    assert json.loads(request.raw) == {
         "dag_run_id": "drift-monitor__detected__fraud-20261126T100000Z",
         "conf": spec_body(),
     }
 
 
 def test_secrets_never_reach_logs_reprs_or_errors(
-    receiver: Receiver,
+    receiver: WebhookReceiver,
     outbox_path: Path,
     clock: ManualClock,
     environ: dict[str, str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     settings = webhook_settings(
-        receiver.url(),
+        receiver.url,
         headers={"Authorization": {"env": "HOOK_TOKEN", "prefix": "Bearer "}},
         additional_secrets=[{"value": NEXT_SECRET}],
     )
-    receiver.script(503, Reply(delay=5), 401)
+    receiver.answer(503, Reply(delay=5), 401)
     d = make_dispatcher(outbox_path, settings, clock, environ)
     errors: list[str] = []
     with caplog.at_level(logging.DEBUG):
@@ -323,7 +324,7 @@ def test_secrets_never_reach_logs_reprs_or_errors(
         stored = [h.last_error or "" for h in view.history()] + [
             p.last_error or "" for p in view.pending()
         ]
-    signatures = [r.headers["webhook-signature"] for r in receiver.requests]
+    signatures = [r.headers["webhook-signature"] for r in receiver.snapshot()]
     assert signatures and errors
     texts = [caplog.text, repr(settings), str(settings), repr(d), *errors, *stored]
     for text in texts:
@@ -332,9 +333,9 @@ def test_secrets_never_reach_logs_reprs_or_errors(
     assert "webhook delivery dead" in caplog.text and "HOOK_SECRET" in caplog.text
 
 
-def test_http_transport_deadline_is_hard(receiver: Receiver) -> None:
-    receiver.script(Reply(delay=5))
+def test_http_transport_deadline_is_hard(receiver: WebhookReceiver) -> None:
+    receiver.answer(Reply(delay=5))
     started = time.monotonic()
     with pytest.raises(TransportError, match="timed out"):
-        HttpTransport().post(receiver.url(), {}, b"{}", timeout=0.3)
+        HttpTransport().post(receiver.url, {}, b"{}", timeout=0.3)
     assert time.monotonic() - started < 2
