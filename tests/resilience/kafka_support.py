@@ -18,7 +18,7 @@ import math
 import os
 import random
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -208,28 +208,28 @@ class RealtimeProducer:
 
     def run_for(self, seconds: float, chunk: int = 100) -> int:
         """Produce for ``seconds`` at :attr:`rate`; returns how many were sent."""
-        from tests.services.streams import producer  # noqa: PLC0415
+        from tests.services.streams import producer, send_paced  # noqa: PLC0415
 
         p = producer(self.bootstrap, linger_ms=5)
-        sent = 0
         try:
-            t0 = time.monotonic()
-            while time.monotonic() - t0 < seconds:
-                futures = []
-                for _ in range(chunk):
-                    n = len(self.ids)
-                    model = self.models[n % len(self.models)]
-                    eid = f"{self.prefix}{n}"
-                    value = event(self._rng, model, eid, time.time())
-                    futures.append(p.send(self.topic, value=value, key=model.encode()))
-                    self.ids.append(eid)
-                p.flush(timeout=60)
-                for f in futures:
-                    f.get(timeout=60)
-                sent += len(futures)
-                ahead = sent / self.rate - (time.monotonic() - t0)
-                if ahead > 0:
-                    time.sleep(ahead)  # pacing the producer, not waiting for a result
+            return send_paced(
+                p,
+                self.topic,
+                self._records(),
+                self.rate,
+                chunk=chunk,
+                until=time.monotonic() + seconds,
+            )
         finally:
             p.close(timeout=10)
-        return sent
+
+    def _records(self) -> Iterator[tuple[bytes, bytes, None]]:
+        """Endless: each event stamped with the wall-clock time it is made (just before
+        it is sent), its id recorded in :attr:`ids`."""
+        while True:
+            n = len(self.ids)
+            model = self.models[n % len(self.models)]
+            eid = f"{self.prefix}{n}"
+            value = event(self._rng, model, eid, time.time())
+            self.ids.append(eid)
+            yield model.encode(), value, None

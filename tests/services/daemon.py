@@ -88,7 +88,25 @@ class DaemonConfig:
     extra: dict[str, Any] = field(default_factory=dict)
     overrides: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def of_document(cls, document: Mapping[str, Any]) -> DaemonConfig:
+        """A config that renders exactly ``document`` (a whole config mapping with
+        ``kafka``, ``baselines``, ``state``, ``http`` and ``models``, as the benchmarks
+        build it); the typed fields are read from it."""
+        kafka = document["kafka"]
+        return cls(
+            bootstrap=kafka["bootstrap_servers"][0],
+            topics=list(kafka["topics"]),
+            group_id=str(kafka.get("group_id", "")),
+            models=[m["name"] for m in document["models"]],
+            baselines_dir=Path(document["baselines"]["dir"]),
+            state_dir=Path(document["state"]["dir"]),
+            port=int(document["http"]["port"]),
+            extra=dict(document),
+        )
+
     def document(self) -> dict[str, Any]:
+        """The YAML document: the typed fields, then ``extra``, then ``overrides``."""
         kafka: dict[str, Any] = {
             "bootstrap_servers": [self.bootstrap],
             "topics": list(self.topics),
@@ -165,8 +183,11 @@ class DaemonProcess:
     def audit_path(self) -> Path:
         return self.config.state_dir / "windows-audit.jsonl"
 
-    def start(self, *, wait_ready: bool = True) -> DaemonProcess:
-        """Start the process and wait for /healthz (and /readyz with ``wait_ready``)."""
+    def start(
+        self, *, wait_ready: bool = True, timeout: float = START_TIMEOUT_S
+    ) -> DaemonProcess:
+        """Start the process and wait up to ``timeout`` seconds for /healthz (and as
+        long again for /readyz with ``wait_ready``)."""
         assert self.proc is None or self.proc.poll() is not None, f"{self.name} is running"
         self.starts += 1
         with self.log_path.open("ab") as fh:
@@ -183,26 +204,29 @@ class DaemonProcess:
             )
         wait_for(
             lambda: self.probe("/healthz") == 200,
-            START_TIMEOUT_S,
+            timeout,
             f"{self.name} /healthz",
             on_timeout=self.log_tail,
         )
         if wait_ready:
-            self.wait_ready()
+            self.wait_ready(timeout)
         return self
 
     def probe(self, path: str) -> int | None:
         """Status code of ``path`` (None when nothing answers); AssertionError once the
         process has exited."""
+        self._assert_alive(path)
+        try:
+            return self.get(path)[0]
+        except OSError:
+            return None
+
+    def _assert_alive(self, path: str) -> None:
         if self.proc is not None and self.proc.poll() is not None:
             raise AssertionError(
                 f"{self.name} exited with {self.proc.returncode} while waiting for {path}\n"
                 + self.log_tail()
             )
-        try:
-            return self.get(path)[0]
-        except OSError:
-            return None
 
     def wait_ready(self, timeout: float = START_TIMEOUT_S) -> None:
         """Until /readyz is 200 (baselines loaded, Kafka connected, partitions assigned)."""
@@ -225,6 +249,16 @@ class DaemonProcess:
         code, body = self.get("/metrics")
         assert code == 200, f"/metrics answered {code}"
         return Metrics.parse(body.decode())
+
+    def try_metrics(self) -> Metrics | None:
+        """Like :meth:`metrics`, None while nothing answers; AssertionError once the
+        process has exited."""
+        self._assert_alive("/metrics")
+        try:
+            code, body = self.get("/metrics")
+        except OSError:
+            return None
+        return Metrics.parse(body.decode()) if code == 200 else None
 
     def status(self) -> dict[str, Any]:
         code, body = self.get("/status")
