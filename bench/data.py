@@ -30,8 +30,8 @@ BASELINE_ROWS = {"small": 20_000, "full": 100_000}
 
 #: Categorical features: name -> (categories, probabilities) (Zipf-like tails).
 def _zipf(k: int, s: float) -> np.ndarray:
-    w = 1.0 / np.arange(1, k + 1) ** s
-    return w / w.sum()
+    w: np.ndarray = 1.0 / np.arange(1, k + 1) ** s
+    return np.asarray(w / w.sum())
 
 
 _CATEGORICAL: dict[str, tuple[tuple[str, ...], np.ndarray]] = {

@@ -26,6 +26,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 from bench.broker import create_topic, delete_topic, kafka, producer
@@ -63,6 +64,16 @@ def _changed(value: float | None, alert: float | None) -> tuple[float] | None:
 def counted(daemon: DaemonProcess) -> float:
     m = daemon.try_metrics()
     return m.total("drift_monitor_events_total") if m is not None else 0.0
+
+
+def has_counted(daemon: DaemonProcess, n: int) -> bool:
+    """The daemon has counted at least ``n`` events."""
+    return counted(daemon) >= n
+
+
+def verdict(daemon: DaemonProcess, alert: float | None) -> tuple[float] | None:
+    """``(status,)`` once the gauge shows the window's verdict (see :func:`_changed`)."""
+    return _changed(model_status(daemon), alert)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -124,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         prod.send(topic, value=v, key=key, timestamp_ms=ms)
                     prod.flush(timeout=60)
                     sent += per_window - first
-                    wait_for(lambda s=sent: counted(daemon) >= s, 120, f"{sent} events counted")
+                    wait_for(partial(has_counted, daemon, sent), 120, f"{sent} events counted")
                     # the closer: the next window's first event, at its start + lateness,
                     # moves the watermark to this window's end
                     stream.drift = DRIFT if (k + 1) % 2 == 1 else 0.0
@@ -136,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     sent += 1
                     alert = 2.0 if drifted else None
                     status = wait_for(
-                        lambda a=alert: _changed(model_status(daemon), a),
+                        partial(verdict, daemon, alert),
                         60,
                         f"model_status of window {k}",
                         interval=0.01,

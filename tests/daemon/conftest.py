@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from drift_monitor.config import AppConfig
 from tests.daemon.support import make_setup
 
 
 @pytest.fixture
-def setup(tmp_path: Path) -> Any:
+def setup(tmp_path: Path) -> tuple[AppConfig, Path]:
     """(config, tmp_path): model ``m`` with 60 s windows, audit on, enter_after 1."""
     return make_setup(tmp_path)

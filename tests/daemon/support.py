@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import orjson
 import pandas as pd
 
 from drift_monitor.baseline import build_baseline, save_baseline
-from drift_monitor.config import validate_config
+from drift_monitor.config import AppConfig, validate_config
 from drift_monitor.daemon import Monitor
 
 T0 = dt.datetime(2026, 11, 26, 10, 0, tzinfo=dt.UTC).timestamp()
 N_TRAIN = 20_000
 
 
-def make_setup(tmp_path: Path) -> tuple[Any, Path]:
+def make_setup(tmp_path: Path) -> tuple[AppConfig, Path]:
     """(config, tmp_path) with a baseline for model ``m`` written under tmp_path."""
     rng = np.random.default_rng(3)
     df = pd.DataFrame(

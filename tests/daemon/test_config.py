@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -108,7 +109,7 @@ def test_defaults_merge_under_model_settings() -> None:
         ),
     ],
 )
-def test_invalid_config_is_one_line_naming_the_field(patch: dict, needle: str) -> None:
+def test_invalid_config_is_one_line_naming_the_field(patch: dict[str, Any], needle: str) -> None:
     with pytest.raises(ConfigError) as err:
         validate_config({**MINIMAL, **patch}, "c.yaml")
     msg = str(err.value)

@@ -9,6 +9,7 @@ import pytest
 
 from drift_monitor.config.models import DecodeSettings
 from drift_monitor.decode import INVALID_REASONS, Decoder
+from drift_monitor.decode.decoder import Event
 from drift_monitor.errors import EventError
 
 REC_TS = int(dt.datetime(2026, 11, 26, 10, 0, tzinfo=dt.UTC).timestamp() * 1000)
@@ -19,7 +20,7 @@ def dec(
     key: bytes | None = None,
     settings: DecodeSettings | None = None,
     topic_models: dict[str, str] | None = None,
-):
+) -> Event:
     raw = value if isinstance(value, bytes) else orjson.dumps(value)
     return Decoder(settings or DecodeSettings(), topic_models).decode(raw, key, "t", REC_TS)
 

@@ -9,6 +9,7 @@ import urllib.request
 from pathlib import Path
 
 from drift_monitor.clock import ManualClock
+from drift_monitor.config import AppConfig
 from drift_monitor.daemon import Monitor
 from drift_monitor.http.server import MonitorHttpServer
 from drift_monitor.pipeline.state import MonitorState
@@ -21,7 +22,7 @@ def audit_ids(path: Path) -> list[str]:
     return [i for line in path.read_text().splitlines() for i in json.loads(line)["ids"]]
 
 
-def test_drift_invalid_and_commit(setup) -> None:
+def test_drift_invalid_and_commit(setup: tuple[AppConfig, Path]) -> None:
     cfg, _ = setup
     src, dlq = MemorySource(), MemoryDeadLetters()
     clock = ManualClock(T0)
@@ -68,7 +69,7 @@ def test_drift_invalid_and_commit(setup) -> None:
     assert meta["closed"]["m"] == T0 + 240 and meta["hw"] == 6003
 
 
-def test_crash_and_restart_loses_nothing(setup) -> None:
+def test_crash_and_restart_loses_nothing(setup: tuple[AppConfig, Path]) -> None:
     cfg, tmp = setup
     src = MemorySource()
     events = stream(6000, drift_from=10**9)
@@ -79,21 +80,25 @@ def test_crash_and_restart_loses_nothing(setup) -> None:
     for _ in range(2):  # partial consumption, then a commit, then "SIGKILL"
         first.run_once()
     first.commit()
+    assert first.audit is not None
     first.audit.sync()  # what a crash leaves on disk
     # restart: a new process reads from the committed offset
-    src.seek(("t", 0), src.committed(("t", 0)).offset)
+    committed = src.committed(("t", 0))
+    assert committed is not None
+    src.seek(("t", 0), committed.offset)
     second = Monitor(cfg, src, clock=clock, serve_http=False)
     run(second)
     clock.advance(10)
     second.run_once()
     second.pipeline.tick()  # idle timeout closes the last window
+    assert second.audit is not None
     second.audit.sync()
     ids = audit_ids(tmp / "state" / "windows-audit.jsonl")
     assert set(ids) == {f"e{i}" for i in range(6000)}  # missing == 0
     assert len(ids) - len(set(ids)) == 0  # this crash point leaves no duplicates
 
 
-def test_idle_clock_pauses_while_the_source_is_down(setup) -> None:
+def test_idle_clock_pauses_while_the_source_is_down(setup: tuple[AppConfig, Path]) -> None:
     cfg, _ = setup
     src = MemorySource()
     for v in stream(100, drift_from=10**9):

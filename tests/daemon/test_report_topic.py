@@ -9,6 +9,7 @@ import pytest
 from kafka import KafkaConsumer
 
 from drift_monitor.clock import ManualClock
+from drift_monitor.config import AppConfig
 from drift_monitor.config.models import KafkaSettings
 from drift_monitor.daemon import Monitor
 from drift_monitor.source.kafka import KafkaReports
@@ -17,7 +18,7 @@ from tests.daemon.support import T0, run, stream
 from tests.services.kafka import KafkaBroker
 
 
-def test_incidents_are_published_to_the_report_sink(setup) -> None:
+def test_incidents_are_published_to_the_report_sink(setup: tuple[AppConfig, Path]) -> None:
     cfg, _ = setup
     src, reports = MemorySource(), MemoryReports()
     for v in stream(6000, drift_from=2400):

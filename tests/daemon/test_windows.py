@@ -14,6 +14,7 @@ from drift_monitor.config.models import WindowSettings
 from drift_monitor.decode.decoder import Event
 from drift_monitor.errors import EventError
 from drift_monitor.windows import ModelLayout, ModelWindows
+from drift_monitor.windows.store import AddResult
 
 TP = ("t", 0)
 
@@ -31,7 +32,7 @@ def layout() -> ModelLayout:
     return ModelLayout.from_baseline(build_baseline(df, "m", prediction=["score"]))
 
 
-def add(w: ModelWindows, ts: float, offset: int, x: float = 0.0, replay: bool = False):
+def add(w: ModelWindows, ts: float, offset: int, x: float = 0.0, replay: bool = False) -> AddResult:
     return w.add([x, 0.5], [0], ts, TP, offset, f"id{offset}", now=ts, replay=replay)
 
 

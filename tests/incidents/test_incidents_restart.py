@@ -182,4 +182,4 @@ def test_a_pending_trigger_survives_kill_9_and_is_delivered_once_after_restart(
         )
         == 2
     )
-    assert daemon.stop() == 0
+    assert daemon.sigterm(timeout=30) == 0

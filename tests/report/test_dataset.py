@@ -66,9 +66,9 @@ def test_training_frame_has_realistic_marginals() -> None:
     assert df["annual_income"].mean() > df["annual_income"].median()
     assert df["credit_score"].mean() < df["credit_score"].median()
     corr = df.select_dtypes("number").corr()
-    assert corr.loc["annual_income", "loan_amount"] > 0.3
-    assert corr.loc["credit_score", "interest_rate"] < -0.5
-    assert corr.loc["credit_score", SCORE] < -0.5
+    assert corr["loan_amount"]["annual_income"] > 0.3
+    assert corr["interest_rate"]["credit_score"] < -0.5
+    assert corr[SCORE]["credit_score"] < -0.5
     assert 0.08 < df[SCORE].mean() < 0.2
 
 

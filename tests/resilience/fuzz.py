@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from typing import Any
 
 import orjson
 
@@ -27,7 +28,7 @@ KINDS = (
 )
 
 
-def _valid(rng: random.Random, ts_s: float) -> dict:
+def _valid(rng: random.Random, ts_s: float) -> dict[str, Any]:
     return {
         "model": "m",
         "event_id": f"fz{rng.getrandbits(48):x}",

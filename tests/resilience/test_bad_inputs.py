@@ -9,8 +9,10 @@ import os
 import subprocess
 import sys
 import zipfile
+from collections.abc import Callable
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
+from typing import Any
 from unittest import mock
 
 import numpy as np
@@ -152,7 +154,11 @@ def baseline_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _rezip(src: Path, dst: Path, edit) -> None:
+#: A baseline file's zip members: name -> bytes.
+Members = dict[str, bytes]
+
+
+def _rezip(src: Path, dst: Path, edit: Callable[[Members], Members]) -> None:
     with zipfile.ZipFile(src) as zin:
         members = {n: zin.read(n) for n in zin.namelist()}
     members = edit(members)
@@ -163,8 +169,8 @@ def _rezip(src: Path, dst: Path, edit) -> None:
     dst.write_bytes(buf.getvalue())
 
 
-def _manifest_edit(fn):
-    def edit(members: dict[str, bytes]) -> dict[str, bytes]:
+def _manifest_edit(fn: Callable[[dict[str, Any]], object]) -> Callable[[Members], Members]:
+    def edit(members: Members) -> Members:
         doc = json.loads(members["baseline.json"])
         fn(doc)
         return {**members, "baseline.json": json.dumps(doc).encode()}
@@ -172,7 +178,7 @@ def _manifest_edit(fn):
     return edit
 
 
-BASELINES = {
+BASELINES: dict[str, tuple[Callable[[Path, Path], object], str]] = {
     "truncated": (
         lambda p, d: d.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2]),
         "truncated",

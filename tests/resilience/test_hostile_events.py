@@ -19,7 +19,7 @@ import pytest
 
 from drift_monitor.baseline import build_baseline, save_baseline
 from drift_monitor.clock import ManualClock
-from drift_monitor.config import validate_config
+from drift_monitor.config import AppConfig, validate_config
 from drift_monitor.daemon import Monitor
 from drift_monitor.source.base import Record
 from drift_monitor.source.memory import MemorySource
@@ -52,7 +52,7 @@ class CountingDeadLetters:
 
 
 @pytest.fixture
-def config(tmp_path: Path):
+def config(tmp_path: Path) -> AppConfig:
     rng = np.random.default_rng(1)
     df = pd.DataFrame(
         {
@@ -85,7 +85,7 @@ def config(tmp_path: Path):
 
 
 def test_hostile_records_are_counted_routed_and_harmless(
-    config, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    config: AppConfig, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     rng = random.Random(20261126)
     src = MemorySource(retain_committed=False)
@@ -120,6 +120,7 @@ def test_hostile_records_are_counted_routed_and_harmless(
             mon.run_once()
         clock.advance(5)
         mon.pipeline.tick()
+        assert mon.audit is not None
         mon.audit.sync()
 
     reg = mon.registry

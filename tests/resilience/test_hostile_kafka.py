@@ -157,11 +157,11 @@ def test_hostile_records_through_kafka(
         assert r.value == values[off], f"dead letter of offset {off} differs from the record"
         assert r.key == MODEL.encode()
         dlq_reasons[reason] += 1
-        kind = kinds[off]
-        if kind is None or reason not in ALLOWED.get(kind, set()):
-            wrong.append((off, kind, reason))
-        if kind is not None:
-            outcome_by_kind[kind][reason] += 1
+        sent_kind = kinds[off]
+        if sent_kind is None or reason not in ALLOWED.get(sent_kind, set()):
+            wrong.append((off, sent_kind, reason))
+        if sent_kind is not None:
+            outcome_by_kind[sent_kind][reason] += 1
     for kind in VALID_KINDS:
         outcome_by_kind[kind]["accepted or late"] = by_kind[kind]
 

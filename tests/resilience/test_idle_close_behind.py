@@ -64,6 +64,7 @@ def test_idle_timeout_does_not_close_a_window_whose_partition_is_behind(tmp_path
     clock.advance(WINDOW["idle_timeout_seconds"] + 1)
     mon._post("tick")
     mon.run_once()  # nothing left to read: now the idle timeout closes what is open
+    assert mon.audit is not None
     mon.audit.sync()
 
     audit = [json.loads(line) for line in (tmp_path / "s" / "windows-audit.jsonl").open()]

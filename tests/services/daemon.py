@@ -183,9 +183,7 @@ class DaemonProcess:
     def audit_path(self) -> Path:
         return self.config.state_dir / "windows-audit.jsonl"
 
-    def start(
-        self, *, wait_ready: bool = True, timeout: float = START_TIMEOUT_S
-    ) -> DaemonProcess:
+    def start(self, *, wait_ready: bool = True, timeout: float = START_TIMEOUT_S) -> DaemonProcess:
         """Start the process and wait up to ``timeout`` seconds for /healthz (and as
         long again for /readyz with ``wait_ready``)."""
         assert self.proc is None or self.proc.poll() is not None, f"{self.name} is running"

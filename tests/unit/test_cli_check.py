@@ -22,6 +22,7 @@ from drift_monitor.cli import main
 from drift_monitor.evaluation import DetectionSettings, evaluate_window, window_from_frame
 from drift_monitor.stats import category_key
 from drift_monitor.tables import read_table
+from tests.profiles import categorical, numeric
 
 CONSOLE_SCRIPT = Path(sys.executable).with_name("drift-monitor")
 
@@ -163,11 +164,11 @@ def test_build_from_each_format(work: Path, tmp_path: Path, fmt: str) -> None:
             values = series.to_numpy(dtype=float)
             finite = values[np.isfinite(values)]
             assert col.missing_ratio == pytest.approx(1 - finite.size / values.size, abs=1e-12)
-            assert col.profile.mean == pytest.approx(float(finite.mean()), rel=1e-9)
-            assert col.profile.reference_sample.shape == finite.shape
+            assert numeric(col).mean == pytest.approx(float(finite.mean()), rel=1e-9)
+            assert numeric(col).reference_sample.shape == finite.shape
         else:
             keys = [category_key(v) for v in series.tolist()]
-            assert set(col.profile.categories) == set(keys), col.name
+            assert set(categorical(col).categories) == set(keys), col.name
 
 
 # ---------------------------------------------------------------------------------------
@@ -278,7 +279,7 @@ def test_json_numbers_equal_scipy_on_the_same_samples(
     for name in ("balance", "amount", "score", "n_items"):
         values = window[name].to_numpy(dtype=float)
         values = values[np.isfinite(values)]
-        profile = baseline.column(name).profile
+        profile = numeric(baseline.column(name))
         ks = stats.ks_2samp(values, profile.reference_sample, method="auto")
         assert f[name]["tests"]["ks"] == {
             "statistic": float(ks.statistic),
@@ -289,20 +290,20 @@ def test_json_numbers_equal_scipy_on_the_same_samples(
         assert f[name]["missing_ratio"] == pytest.approx(1 - len(values) / len(window))
 
     for name in ("device", "channel", "region_id"):
-        profile = baseline.column(name).profile
-        counts = [int((window[name].map(category_key) == c).sum()) for c in profile.categories]
+        cat = categorical(baseline.column(name))
+        counts = [int((window[name].map(category_key) == c).sum()) for c in cat.categories]
         assert sum(counts) == len(window)  # nothing unseen in these columns
-        props = np.array(profile.counts) / sum(profile.counts)
+        props = np.array(cat.counts) / sum(cat.counts)
         expected = stats.chisquare(counts, props * sum(counts))
         chi2 = f[name]["tests"]["chi2"]
         assert chi2["statistic"] == pytest.approx(float(expected.statistic), rel=1e-12)
         assert chi2["p_value"] == pytest.approx(float(expected.pvalue), rel=1e-9, abs=1e-300)
 
     # country: the unseen "ZZ" bucket, floored at 1e-4 and renormalised
-    profile = baseline.column("country").profile
+    country = categorical(baseline.column("country"))
     keys = window["country"].tolist()
-    counts = [keys.count(c) for c in profile.categories] + [keys.count("ZZ")]
-    props = np.array([*profile.counts, 0.0]) / sum(profile.counts)
+    counts = [keys.count(c) for c in country.categories] + [keys.count("ZZ")]
+    props = np.array([*country.counts, 0.0]) / sum(country.counts)
     props[-1] = 1e-4
     props = props / props.sum()
     expected = stats.chisquare(counts, props * sum(counts))
@@ -451,7 +452,7 @@ def test_nan_and_infinities_count_as_missing(
     balance = features(doc)["balance"]
     assert balance["missing_ratio"] == pytest.approx(175 / 5_000, rel=1e-12)
     finite = bal[np.isfinite(bal)]
-    ref = load_baseline(work / "fraud.dmb").column("balance").profile.reference_sample
+    ref = numeric(load_baseline(work / "fraud.dmb").column("balance")).reference_sample
     ks = stats.ks_2samp(finite, ref, method="auto")
     assert balance["tests"]["ks"] == {"statistic": float(ks.statistic), "p_value": float(ks.pvalue)}
     assert balance["status"] == "ok"

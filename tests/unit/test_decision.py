@@ -29,6 +29,7 @@ from drift_monitor.evaluation import (
 
 # imported under another name: pytest would collect a module-level ``test_status``
 from drift_monitor.evaluation.decision import test_status as status_of
+from tests.profiles import numeric
 
 # ---------------------------------------------------------------------------------------
 # multiple-testing correction
@@ -77,7 +78,7 @@ def test_correction_of_no_p_values_is_empty(method: str) -> None:
 
 def test_single_p_value_is_unchanged_by_any_correction() -> None:
     for method in ("none", "bonferroni", "benjamini_hochberg"):
-        assert adjust_p_values([0.03], method).tolist() == [0.03]  # type: ignore[arg-type]
+        assert adjust_p_values([0.03], method).tolist() == [0.03]
 
 
 # ---------------------------------------------------------------------------------------
@@ -138,7 +139,7 @@ def test_large_window_with_tiny_real_shift_is_significant_but_ok() -> None:
     window = pd.DataFrame({"x": rng.normal(0.03, 1.0, size=300_000)})
     result = _evaluate(baseline, window)
     ks = _col(result, "x").tests["ks"]
-    ref = baseline.column("x").profile.reference_sample
+    ref = numeric(baseline.column("x")).reference_sample
     expected = stats.ks_2samp(window["x"].to_numpy(), ref, method="auto")
     assert ks.statistic == float(expected.statistic)
     assert ks.p_value == float(expected.pvalue)
@@ -263,8 +264,9 @@ def test_ignored_column_is_not_evaluated_nor_counted(baseline: Baseline) -> None
     assert "a" not in [c.name for c in result.columns]
     assert result.status == Status.OK
     raw = [_col(result, n).tests["ks"].p_value for n in ("b", "c")]
+    assert None not in raw
     assert [_col(result, n).tests["ks"].p_value_adjusted for n in ("b", "c")] == [
-        min(1.0, p * 2) for p in raw
+        min(1.0, p * 2) for p in raw if p is not None
     ]
 
 
@@ -278,7 +280,9 @@ def test_column_decision_override(baseline: Baseline) -> None:
     expected = status_of("wasserstein", w.effect, None, settings.threshold("a", "wasserstein"), 0)
     assert a.status == expected == Status.ALERT  # W1/std ~ 0.4 >= 0.25
     assert {t for t, r in b.tests.items() if r.status is not None} == {"ks", "psi"}
-    assert b.status == max(b.tests["ks"].status, b.tests["psi"].status)
+    ks_status, psi_status = b.tests["ks"].status, b.tests["psi"].status
+    assert ks_status is not None and psi_status is not None
+    assert b.status == max(ks_status, psi_status)
 
 
 def test_column_threshold_override(baseline: Baseline) -> None:

@@ -22,6 +22,7 @@ from drift_monitor.stats import (
     tally_codes,
 )
 from drift_monitor.stats.categorical import OTHER, score_counts
+from tests.profiles import categorical
 
 
 def direct_psi(a: np.ndarray, e: np.ndarray, floor: float = 1e-4) -> float:
@@ -250,7 +251,7 @@ def test_all_missing_window_has_no_scores() -> None:
 def test_pooled_other_collects_tail_and_unseen_values() -> None:
     train = pd.DataFrame({"c": ["a"] * 50 + ["b"] * 30 + ["c"] * 10 + ["d"] * 6 + ["e"] * 4})
     b = build_baseline(train, "m", version="1", max_categories=3)
-    profile = b.column("c").profile
+    profile = categorical(b.column("c"))
     assert profile.categories == ("a", "b", OTHER)
     assert profile.counts == (50, 30, 20)
     assert profile.pooled_other is True
@@ -271,10 +272,11 @@ def test_pooled_other_collects_tail_and_unseen_values() -> None:
 def test_no_pooling_at_the_cap() -> None:
     train = pd.DataFrame({"c": list("aabbc")})
     b = build_baseline(train, "m", version="1", max_categories=3)
-    profile = b.column("c").profile
+    profile = categorical(b.column("c"))
     assert profile.pooled_other is False
     assert profile.categories == ("a", "b", "c")
     prep = b.prepared()["c"]
+    assert isinstance(prep, PreparedCategorical)
     s = score_categorical(["zzz"], prep)
     assert s is not None
     assert s.unseen_count == 1
@@ -282,7 +284,7 @@ def test_no_pooling_at_the_cap() -> None:
 
 def test_max_categories_one_pools_everything() -> None:
     b = build_baseline(pd.DataFrame({"c": list("aabbc")}), "m", version="1", max_categories=1)
-    profile = b.column("c").profile
+    profile = categorical(b.column("c"))
     assert profile.categories == (OTHER,)
     assert profile.counts == (5,)
     assert UNSEEN not in profile.categories

@@ -12,6 +12,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from _pytest.mark.structures import ParameterSet
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
@@ -26,6 +27,7 @@ from drift_monitor.stats import (
     score_numeric,
     wasserstein_sorted,
 )
+from tests.profiles import numeric
 
 # ---------------------------------------------------------------------------------------
 # sample generators
@@ -108,8 +110,8 @@ ASYMPTOTIC_SIZES = [
 ]
 
 
-def _cases(sizes: list[tuple[int, int]], reps: int, seed0: int) -> list[object]:
-    cases = []
+def _cases(sizes: list[tuple[int, int]], reps: int, seed0: int) -> list[ParameterSet]:
+    cases: list[ParameterSet] = []
     seed = seed0
     for n_w, n_ref in sizes:
         for kind in KINDS:
@@ -251,7 +253,8 @@ def histogram_bin_fractions(values: np.ndarray, inner_edges: np.ndarray) -> np.n
     """numpy's histogram: bins [a, b) (the last closed, but its right edge is +inf)."""
     edges = np.concatenate(([-np.inf], inner_edges, [np.inf]))
     counts, _ = np.histogram(values, bins=edges)
-    return counts / counts.sum()
+    fractions: np.ndarray = counts / counts.sum()
+    return fractions
 
 
 @pytest.mark.parametrize("seed", range(60))
@@ -401,7 +404,7 @@ def test_baseline_psi_edges_are_deduplicated_deciles_of_the_full_column(
     training_frame: pd.DataFrame, column: str
 ) -> None:
     baseline = build_baseline(training_frame, "m", version="1", sample_size=1000)
-    profile = baseline.column(column).profile
+    profile = numeric(baseline.column(column))
     col = training_frame[column].to_numpy()
     finite = col[np.isfinite(col)]
     expected_edges = np.unique(np.quantile(finite, DECILES))
@@ -416,7 +419,7 @@ def test_baseline_psi_edges_are_deduplicated_deciles_of_the_full_column(
 def test_baseline_bins_parameter_sets_the_quantile_grid(training_frame: pd.DataFrame) -> None:
     baseline = build_baseline(training_frame, "m", version="1", bins=4, sample_size=1000)
     col = training_frame["normal"].to_numpy()
-    profile = baseline.column("normal").profile
+    profile = numeric(baseline.column("normal"))
     np.testing.assert_array_equal(profile.inner_edges, np.quantile(col, [0.25, 0.5, 0.75]))
     np.testing.assert_array_equal(
         profile.expected_fractions, reference_bin_fractions(col, profile.inner_edges)
@@ -428,7 +431,7 @@ def test_score_numeric_matches_scipy_and_references(
     training_frame: pd.DataFrame, shift: float, n_w: int
 ) -> None:
     baseline = build_baseline(training_frame, "m", version="1", sample_size=5_000)
-    profile = baseline.column("normal").profile
+    profile = numeric(baseline.column("normal"))
     prep = baseline.prepared()["normal"]
     assert isinstance(prep, PreparedNumeric)
     rng = np.random.default_rng(int(shift * 10) + n_w)
