@@ -30,8 +30,9 @@ from tests.resilience.kafka_support import (
     scaled,
     write_baselines,
 )
-from tests.services.daemon import DaemonProcess, wait_for
+from tests.services.daemon import DaemonProcess
 from tests.services.kafka import KafkaBroker
+from tests.services.wait import holds, wait_for
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -48,26 +49,8 @@ READY = (200, 1.0)
 NOT_READY = (503, 0.0)
 
 
-def _health(d: DaemonProcess) -> tuple[int, float]:
-    """(/readyz status, kafka_connected), asserting the process is alive and /healthz
-    answers 200 whatever the broker does."""
-    assert d.running(), f"the daemon died\n{d.log_tail()}"
-    healthz = d.get("/healthz")[0]
-    assert healthz == 200, f"/healthz answered {healthz}\n{d.log_tail()}"
-    readyz = d.get("/readyz")[0]
-    return readyz, d.metrics().value("drift_monitor_kafka_connected", default=-1.0)
-
-
-def _wait_health(d: DaemonProcess, want: tuple[int, float], deadline: float, what: str) -> float:
-    """Poll until (/readyz, kafka_connected) == ``want``; returns when it held."""
-    wait_for(
-        lambda: _health(d) == want,
-        deadline,
-        f"/readyz {want[0]} and kafka_connected {want[1]:.0f} {what}",
-        interval=0.2,
-        on_timeout=d.log_tail,
-    )
-    return time.monotonic()
+def _is(d: DaemonProcess, want: tuple[int, float]) -> None:
+    assert d.health() == want
 
 
 def test_broker_outage_daemon_survives_and_loses_nothing(
@@ -107,21 +90,21 @@ def test_broker_outage_daemon_survives_and_loses_nothing(
     t_down = time.monotonic()
     broker.stop()
     t_stopped = time.monotonic()
-    t_noticed = _wait_health(d, NOT_READY, DETECT_DEADLINE_S, "with the broker stopped")
+    d.wait_health(NOT_READY, DETECT_DEADLINE_S, "with the broker stopped")
+    t_noticed = time.monotonic()
     assert b"Kafka" in d.get("/readyz")[1]
     assert d.status()["kafka"]["connected"] is False
     # Down for OUTAGE_S: the process stays up and the state stays "not ready" throughout.
-    polls = 0
-    while time.monotonic() - t_down < OUTAGE_S:
-        assert _health(d) == NOT_READY
-        polls += 1
-        time.sleep(0.5)  # polling cadence while the outage lasts
+    polls = holds(
+        lambda: _is(d, NOT_READY), max(0.0, OUTAGE_S - (time.monotonic() - t_down)), interval=0.5
+    )
 
     # -- the broker is back ------------------------------------------------------------
     t_restart = time.monotonic()
     broker.start()
     t_up = time.monotonic()
-    t_recovered = _wait_health(d, READY, RECOVER_DEADLINE_S, "with the broker started again")
+    d.wait_health(READY, RECOVER_DEADLINE_S, "with the broker started again")
+    t_recovered = time.monotonic()
     assert d.proc is not None and d.proc.pid == pid, "the daemon was restarted"
 
     # -- part 2, and every event audited ----------------------------------------------

@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Iterator, Mapping
@@ -257,6 +258,28 @@ class DaemonProcess:
         except OSError:
             return None
         return Metrics.parse(body.decode()) if code == 200 else None
+
+    def health(self) -> tuple[int | None, float]:
+        """(/readyz status, ``kafka_connected`` or -1 when absent), asserting that the
+        process is alive and /healthz answers 200 (whatever the broker does)."""
+        assert self.running(), f"{self.name} died\n{self.log_tail()}"
+        healthz = self.probe("/healthz")
+        assert healthz == 200, f"/healthz answered {healthz}\n{self.log_tail()}"
+        readyz = self.probe("/readyz")
+        return readyz, self.metrics().value("drift_monitor_kafka_connected", default=-1.0)
+
+    def wait_health(self, want: tuple[int, float], deadline: float, what: str) -> float:
+        """Poll :meth:`health` every 0.25 s until it is ``want`` (within ``deadline``
+        seconds); returns the seconds it took."""
+        t0 = time.monotonic()
+        wait_for(
+            lambda: self.health() == want,
+            deadline,
+            f"{self.name}: /readyz {want[0]} and kafka_connected {want[1]:.0f} {what}",
+            interval=0.25,
+            on_timeout=self.log_tail,
+        )
+        return time.monotonic() - t0
 
     def status(self) -> dict[str, Any]:
         code, body = self.get("/status")

@@ -28,6 +28,7 @@ from drift_monitor.demo.dataset import (
     production_frame,
     training_frame,
 )
+from tests.services.wait import wait_for
 
 MODEL = "credit"
 #: Drifted by DEFAULT_DRIFT: one numeric and one categorical column.
@@ -249,13 +250,14 @@ def read_topic(
     ``timeout``); then one more short poll to see any excess."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     try:
-        parts = None
         deadline = time.monotonic() + timeout
-        while not parts and time.monotonic() < deadline:
-            parts = consumer.partitions_for_topic(topic)
-            if not parts:
-                time.sleep(0.2)  # metadata of a topic the daemon creates on first send
-        assert parts, f"topic {topic} does not exist"
+        # the metadata of a topic the daemon creates on first send may lag
+        parts = wait_for(
+            lambda: consumer.partitions_for_topic(topic),
+            timeout,
+            f"topic {topic} to exist",
+            interval=0.2,
+        )
         consumer.assign([TopicPartition(topic, p) for p in sorted(parts)])
         consumer.seek_to_beginning()
         records: list[ConsumerRecord] = []

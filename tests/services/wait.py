@@ -43,3 +43,17 @@ def wait_for(
             extra = on_timeout() if on_timeout is not None else ""
             raise WaitTimeout(f"timed out after {timeout:.0f}s waiting for {what}\n{extra}")
         time.sleep(interval)  # the polling cadence, not a wait for a result
+
+
+def holds(check: Callable[[], object], seconds: float, *, interval: float = POLL_INTERVAL_S) -> int:
+    """Call ``check`` (which asserts) every ``interval`` seconds for ``seconds``: the
+    condition must hold on every poll, not only eventually. Returns how many polls ran
+    (at least one)."""
+    deadline = time.monotonic() + seconds
+    polls = 0
+    while True:
+        check()
+        polls += 1
+        if time.monotonic() >= deadline:
+            return polls
+        time.sleep(interval)  # the polling cadence, not a wait for a result

@@ -23,9 +23,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.services.daemon import DaemonConfig, DaemonProcess, running_daemon, wait_for
+from tests.services.daemon import DaemonConfig, DaemonProcess, running_daemon
 from tests.services.kafka import KafkaBroker
 from tests.services.streams import MODEL, encode, window_events, window_start, write_baseline
+from tests.services.wait import holds, wait_for
 from tests.sre import TRAINING_VERSION
 
 pytestmark = [pytest.mark.kafka, pytest.mark.prometheus]
@@ -52,38 +53,8 @@ def committed_offset(broker: KafkaBroker, group: str, topic: str) -> int | None:
     return None
 
 
-def health(daemon: DaemonProcess) -> tuple[int | None, float]:
-    """(/readyz status, kafka_connected); asserts on every call that the process is alive
-    and /healthz answers 200, whatever the broker does."""
-    assert daemon.running(), f"the daemon died\n{daemon.log_tail()}"
-    healthz = daemon.probe("/healthz")
-    assert healthz == 200, f"/healthz answered {healthz}\n{daemon.log_tail()}"
-    readyz = daemon.probe("/readyz")
-    connected = daemon.metrics().total("drift_monitor_kafka_connected")
-    return readyz, connected
-
-
-def wait_health(
-    daemon: DaemonProcess, want: tuple[int, float], deadline: float, what: str
-) -> float:
-    """Poll until (/readyz, kafka_connected) == ``want``; returns the seconds it took."""
-    t0 = time.monotonic()
-    wait_for(
-        lambda: health(daemon) == want,
-        deadline,
-        f"/readyz {want[0]} and kafka_connected {want[1]:.0f} {what}",
-        interval=0.25,
-        on_timeout=daemon.log_tail,
-    )
-    return time.monotonic() - t0
-
-
-def stays(daemon: DaemonProcess, want: tuple[int, float], seconds: float) -> None:
-    """(/readyz, kafka_connected) == ``want`` on every poll for ``seconds`` (no blip)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert health(daemon) == want
-        time.sleep(0.25)
+def _is(daemon: DaemonProcess, want: tuple[int, float]) -> None:
+    assert daemon.health() == want
 
 
 @contextmanager
@@ -126,7 +97,7 @@ def test_readyz_follows_the_broker_through_outages(own_broker: KafkaBroker, tmp_
     )
     timings: dict[str, float] = {}
     with running_daemon(DaemonProcess("daemon", config, tmp_path / "daemon")) as daemon:
-        wait_health(daemon, READY, 30, "after start")
+        daemon.wait_health(READY, 30, "after start")
         assert daemon.get("/readyz")[1] == b"ready\n"
         status = daemon.status()
         assert status["ready"] and status["kafka"]["assigned"] and status["kafka"]["connected"]
@@ -145,28 +116,28 @@ def test_readyz_follows_the_broker_through_outages(own_broker: KafkaBroker, tmp_
 
         # -- a hung broker: connections stay open, nothing answers -------------------
         with frozen(broker):
-            timings["hung: detected"] = wait_health(
-                daemon, NOT_READY, OUTAGE_DEADLINE_S, "with the broker hung"
+            timings["hung: detected"] = daemon.wait_health(
+                NOT_READY, OUTAGE_DEADLINE_S, "with the broker hung"
             )
             assert b"Kafka" in daemon.get("/readyz")[1]
-            stays(daemon, NOT_READY, 2)
-        timings["hung: recovered"] = wait_health(
-            daemon, READY, RECOVERY_DEADLINE_S, "with the broker answering again"
+            holds(lambda: _is(daemon, NOT_READY), 2, interval=0.25)
+        timings["hung: recovered"] = daemon.wait_health(
+            READY, RECOVERY_DEADLINE_S, "with the broker answering again"
         )
 
         # -- a stopped broker ------------------------------------------------------
         t0 = time.monotonic()
         broker.stop()
-        timings["stopped: detected"] = (time.monotonic() - t0) + wait_health(
-            daemon, NOT_READY, OUTAGE_DEADLINE_S, "with the broker stopped"
+        timings["stopped: detected"] = (time.monotonic() - t0) + daemon.wait_health(
+            NOT_READY, OUTAGE_DEADLINE_S, "with the broker stopped"
         )
         assert b"Kafka" in daemon.get("/readyz")[1]
         assert daemon.status()["kafka"]["connected"] is False
-        stays(daemon, NOT_READY, 3)
+        holds(lambda: _is(daemon, NOT_READY), 3, interval=0.25)
 
         broker.start()
-        timings["stopped: recovered"] = wait_health(
-            daemon, READY, RECOVERY_DEADLINE_S, "with the broker started again"
+        timings["stopped: recovered"] = daemon.wait_health(
+            READY, RECOVERY_DEADLINE_S, "with the broker started again"
         )
         assert daemon.accepted() == accepted_before
 
@@ -194,5 +165,5 @@ def test_readyz_follows_the_broker_through_outages(own_broker: KafkaBroker, tmp_
         metrics = daemon.metrics()
         assert metrics.total("drift_monitor_events_total", outcome="late") == 0
         assert metrics.total("drift_monitor_window_events", model=MODEL) == AFTER
-        assert health(daemon) == READY
+        assert daemon.health() == READY
     print("readiness timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
