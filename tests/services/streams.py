@@ -37,6 +37,9 @@ DRIFTED_CATEGORICAL = "loan_purpose"
 WINDOW_S = 60.0
 SPACING_S = 0.05  # 20 events per second of event time: 1200 per 60 s window
 TRAINING_SOURCE = "drift_monitor.demo.dataset.training_frame(20000, seed=7)"
+#: Version of the training baseline the metrics, readiness and dashboard tests load
+#: (:func:`training_baseline`).
+TRAINING_VERSION = "sre-train-20000-seed7"
 
 
 @functools.cache

@@ -30,13 +30,13 @@ from tests.services.streams import (
     DRIFTED_CATEGORICAL,
     DRIFTED_NUMERIC,
     MODEL,
+    TRAINING_VERSION,
     encode,
     read_topic,
     window_events,
     window_start,
     write_baseline,
 )
-from tests.sre import TRAINING_VERSION
 
 pytestmark = [pytest.mark.kafka, pytest.mark.prometheus]
 

@@ -38,8 +38,7 @@ from drift_monitor.demo.dataset import (
 from drift_monitor.source.memory import MemoryDeadLetters, MemorySource
 from drift_monitor.webhooks.transport import MemoryTransport
 from tests.services import streams
-from tests.services.streams import encode
-from tests.sre import TRAINING_VERSION
+from tests.services.streams import TRAINING_VERSION, encode
 
 MODEL = "credit"
 TOPIC = "credit-predictions"

@@ -25,9 +25,15 @@ import pytest
 
 from tests.services.daemon import DaemonConfig, DaemonProcess, running_daemon
 from tests.services.kafka import KafkaBroker
-from tests.services.streams import MODEL, encode, window_events, window_start, write_baseline
+from tests.services.streams import (
+    MODEL,
+    TRAINING_VERSION,
+    encode,
+    window_events,
+    window_start,
+    write_baseline,
+)
 from tests.services.wait import holds, wait_for
-from tests.sre import TRAINING_VERSION
 
 pytestmark = [pytest.mark.kafka, pytest.mark.prometheus]
 
