@@ -80,8 +80,8 @@ def consume(
             )
             cfg["kafka"]["client_id"] = f"bench-{i}"
             dmn = DaemonProcess(f"daemon{i}", DaemonConfig.of_document(cfg), d)
-            daemons.append(dmn)  # before start: the finally stops it whatever happens
-            dmn.start(wait_ready=False, timeout=60)
+            # all start together; the loop below polls each one's /metrics until it answers
+            daemons.append(dmn.spawn())
         samples: list[tuple[float, float]] = []
         counts = [0.0] * n_daemons
         last_change = time.monotonic()

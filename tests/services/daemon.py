@@ -187,6 +187,19 @@ class DaemonProcess:
     def start(self, *, wait_ready: bool = True, timeout: float = START_TIMEOUT_S) -> DaemonProcess:
         """Start the process and wait up to ``timeout`` seconds for /healthz (and as
         long again for /readyz with ``wait_ready``)."""
+        self.spawn()
+        wait_for(
+            lambda: self.probe("/healthz") == 200,
+            timeout,
+            f"{self.name} /healthz",
+            on_timeout=self.log_tail,
+        )
+        if wait_ready:
+            self.wait_ready(timeout)
+        return self
+
+    def spawn(self) -> DaemonProcess:
+        """Start the process without waiting for it (several daemons start together)."""
         assert self.proc is None or self.proc.poll() is not None, f"{self.name} is running"
         self.starts += 1
         with self.log_path.open("ab") as fh:
@@ -201,14 +214,6 @@ class DaemonProcess:
                 cwd=self.workdir,
                 env=env,
             )
-        wait_for(
-            lambda: self.probe("/healthz") == 200,
-            timeout,
-            f"{self.name} /healthz",
-            on_timeout=self.log_tail,
-        )
-        if wait_ready:
-            self.wait_ready(timeout)
         return self
 
     def probe(self, path: str) -> int | None:
