@@ -1,3 +1,0 @@
-from tests.webhooks.fixtures import clock, environ, outbox_path, receiver, rng
-
-__all__ = ["clock", "environ", "outbox_path", "receiver", "rng"]
