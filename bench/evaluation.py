@@ -37,7 +37,8 @@ from scipy import stats as sps
 from scipy.spatial.distance import jensenshannon
 
 from bench import fast_reference
-from bench._common import SCORE, Schema, columns, header, parser, ratio, result, training_frame
+from bench.data import SCORE, Schema, columns, training_frame
+from bench.report import header, parser, ratio, result
 from drift_monitor.baseline import build_baseline
 from drift_monitor.baseline.model import Baseline, CategoricalProfile, NumericProfile
 from drift_monitor.evaluation.evaluate import WindowData, evaluate_window

@@ -21,6 +21,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -101,7 +102,7 @@ class LmdbJoin:
             for eid, w, t, out in rows:
                 key = str(eid).encode()
                 if txn.put(key, _VAL.pack(w, t, out) + b"\x00" * 8, db=self.p, overwrite=False):
-                    txn.put(_KEY_T.pack(float(t)) + key, b"", db=self.by_t)  # type: ignore[arg-type]
+                    txn.put(_KEY_T.pack(float(cast(float, t))) + key, b"", db=self.by_t)
 
     def label(self, rows: list[tuple[object, ...]]) -> int:
         found = 0
@@ -110,10 +111,10 @@ class LmdbJoin:
                 key = str(eid).encode()
                 val = txn.get(key, db=self.p)
                 if val is None:
-                    txn.put(key, struct.pack("<d", lab), db=self.pending, overwrite=False)  # type: ignore[arg-type]
+                    txn.put(key, struct.pack("<d", lab), db=self.pending, overwrite=False)
                     continue
                 found += 1
-                txn.put(key, val[:24] + struct.pack("<d", lab), db=self.p)  # type: ignore[arg-type]
+                txn.put(key, val[:24] + struct.pack("<d", lab), db=self.p)
         return found
 
     def expire(self, before: float, limit: int) -> int:
@@ -159,7 +160,7 @@ def run(
         hits = [ids[i] for i in rng.permutation(n)[: int(n * 0.8)]]
         misses = _ids(n - len(hits), 3)
         labels: list[tuple[object, ...]] = [(e, 1.0) for e in hits + misses]
-        rng.shuffle(labels)  # type: ignore[arg-type]
+        rng.shuffle(labels)
         out: dict[str, float] = {}
         t = time.perf_counter()
         for b in _batches(preds, batch):

@@ -23,7 +23,7 @@ RUNBOOK = ROOT / "docs" / "RUNBOOK.md"
 SEVERITIES = {"critical", "warning", "info"}
 
 
-def _render_module():  # type: ignore[no-untyped-def]
+def _render_module() -> Any:
     spec = importlib.util.spec_from_file_location("deploy_render", ROOT / "deploy" / "render.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -71,11 +72,11 @@ ROWS = ["Overview", "Per-feature statistics", "Data quality", "Pipeline", "Webho
 
 
 @pytest.fixture(scope="module")
-def dashboard() -> dict:
+def dashboard() -> dict[str, Any]:
     return load_dashboard()
 
 
-def test_dashboard_metadata(dashboard: dict) -> None:
+def test_dashboard_metadata(dashboard: dict[str, Any]) -> None:
     assert dashboard["uid"] == "drift-monitor"
     assert dashboard["title"]
     assert 36 <= dashboard["schemaVersion"] <= 41
@@ -83,12 +84,12 @@ def test_dashboard_metadata(dashboard: dict) -> None:
     assert len(ids) == len(set(ids)), "panel ids must be unique"
 
 
-def test_rows_in_order(dashboard: dict) -> None:
+def test_rows_in_order(dashboard: dict[str, Any]) -> None:
     rows = [panel["title"] for panel in dashboard["panels"] if panel["type"] == "row"]
     assert rows == ROWS
 
 
-def test_template_variables(dashboard: dict) -> None:
+def test_template_variables(dashboard: dict[str, Any]) -> None:
     variables = {var["name"]: var for var in dashboard["templating"]["list"]}
     assert variables["datasource"]["type"] == "datasource"
     assert variables["datasource"]["query"] == "prometheus"
@@ -108,7 +109,7 @@ def test_template_variables(dashboard: dict) -> None:
     }
 
 
-def test_every_panel_queries_prometheus_through_the_variable(dashboard: dict) -> None:
+def test_every_panel_queries_prometheus_through_the_variable(dashboard: dict[str, Any]) -> None:
     panels = list(iter_panels(dashboard))
     assert len(panels) >= 20
     for panel in panels:
@@ -120,7 +121,7 @@ def test_every_panel_queries_prometheus_through_the_variable(dashboard: dict) ->
         assert panel.get("description"), f"panel {panel['title']!r} has no description"
 
 
-def test_every_metric_name_is_in_the_spec(dashboard: dict) -> None:
+def test_every_metric_name_is_in_the_spec(dashboard: dict[str, Any]) -> None:
     used: set[str] = set()
     for panel in iter_panels(dashboard):
         for target in panel["targets"]:
@@ -134,7 +135,7 @@ def test_every_metric_name_is_in_the_spec(dashboard: dict) -> None:
     assert missing == set()
 
 
-def test_per_feature_panels_filter_on_model_and_feature(dashboard: dict) -> None:
+def test_per_feature_panels_filter_on_model_and_feature(dashboard: dict[str, Any]) -> None:
     for panel in iter_panels(dashboard):
         for target in panel["targets"]:
             expr = target["expr"]
@@ -276,8 +277,8 @@ def test_every_query_returns_data_from_spec_shaped_metrics(fixture_exporter: str
         assert empty == []
 
 
-def test_panels_do_not_overlap(dashboard: dict) -> None:
-    boxes = []
+def test_panels_do_not_overlap(dashboard: dict[str, Any]) -> None:
+    boxes: list[tuple[str, dict[str, int]]] = []
     for panel in dashboard["panels"]:
         g = panel["gridPos"]
         assert g["x"] >= 0 and g["x"] + g["w"] <= 24, panel["title"]
@@ -291,7 +292,7 @@ def test_panels_do_not_overlap(dashboard: dict) -> None:
 # ------------------------------------------ issue 16: scope, annotations, runbook links
 
 
-def test_every_query_is_scoped_to_the_job_and_namespace(dashboard: dict) -> None:
+def test_every_query_is_scoped_to_the_job_and_namespace(dashboard: dict[str, Any]) -> None:
     for panel in iter_panels(dashboard):
         for target in panel.get("targets", []):
             for match in re.finditer(r"\b(\w+)\{([^}]*)\}", target["expr"]):
@@ -304,7 +305,7 @@ def test_every_query_is_scoped_to_the_job_and_namespace(dashboard: dict) -> None
             }, panel["title"]
 
 
-def test_incident_and_baseline_annotations(dashboard: dict) -> None:
+def test_incident_and_baseline_annotations(dashboard: dict[str, Any]) -> None:
     annotations = {a["name"]: a for a in dashboard["annotations"]["list"]}
     incidents = annotations["Drift incidents"]
     assert incidents["datasource"]["uid"] == "${datasource}"
@@ -344,7 +345,7 @@ def test_annotation_queries_are_valid_promql(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_runbook_links_point_at_existing_sections(dashboard: dict) -> None:
+def test_runbook_links_point_at_existing_sections(dashboard: dict[str, Any]) -> None:
     variables = {var["name"]: var for var in dashboard["templating"]["list"]}
     runbook = variables["runbook_url"]
     assert runbook["type"] == "constant" and runbook["hide"] == 2

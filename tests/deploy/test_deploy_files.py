@@ -83,7 +83,8 @@ def deployment_pod() -> dict[str, Any]:
 
 
 def main_container() -> dict[str, Any]:
-    (container,) = deployment_pod()["spec"]["containers"]
+    containers: list[dict[str, Any]] = deployment_pod()["spec"]["containers"]
+    (container,) = containers
     return container
 
 

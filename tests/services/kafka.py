@@ -12,7 +12,6 @@ elsewhere those tests are skipped with the reason.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -22,6 +21,8 @@ import pytest
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient
 from kafka.producer.future import RecordMetadata
+
+from tests.services.ports import free_port_pair
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = REPO_ROOT / "scripts" / "kafka-local"
@@ -36,23 +37,6 @@ STOP_TIMEOUT_S = 60.0
 
 class KafkaBrokerError(RuntimeError):
     """The broker could not be fetched, started or stopped."""
-
-
-def free_port_pair() -> int:
-    """A free TCP port P on 127.0.0.1 whose neighbour P+1 (the controller's) is free too."""
-    for _ in range(100):
-        with socket.socket() as first:
-            first.bind(("127.0.0.1", 0))
-            port = first.getsockname()[1]
-            if port + 1 > 65535:
-                continue
-            with socket.socket() as second:
-                try:
-                    second.bind(("127.0.0.1", port + 1))
-                except OSError:
-                    continue
-                return port
-    raise KafkaBrokerError("no two adjacent free TCP ports found on 127.0.0.1")
 
 
 #: Configs of every topic a test or benchmark creates. The broker runs with
