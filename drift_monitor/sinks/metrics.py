@@ -8,7 +8,7 @@ values come only from configuration and baselines (models, columns, tests, reaso
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from prometheus_client import GCCollector, PlatformCollector, ProcessCollector
 from prometheus_client.core import (
@@ -20,7 +20,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from drift_monitor import __version__
-from drift_monitor.evaluation.results import Status
+from drift_monitor.evaluation.results import ColumnResult, Status
 from drift_monitor.pipeline.state import DURATION_BUCKETS, MonitorState
 from drift_monitor.sinks.cgroup import CgroupMemoryCollector
 from drift_monitor.stats.registry import REGISTRY, drift_test
@@ -101,22 +101,7 @@ class DriftCollector(Collector):
             "Wall-clock time of the last window evaluation",
             labels=["model"],
         )
-        # One family per registered test statistic and p-value (SPEC: one family per
-        # test), in registry order.
-        stats: dict[str, GaugeMetricFamily] = {}
-        for test in REGISTRY:
-            stats[test.statistic_metric] = GaugeMetricFamily(
-                PREFIX + test.statistic_metric,
-                test.statistic_help,
-                labels=["model", "feature", "kind"],
-            )
-        for test in REGISTRY:
-            if test.p_value_metric is not None and test.p_value_help is not None:
-                stats[test.p_value_metric] = GaugeMetricFamily(
-                    PREFIX + test.p_value_metric,
-                    test.p_value_help,
-                    labels=["model", "feature", "kind"],
-                )
+        stats = DriftTestFamilies()
         feature_status = GaugeMetricFamily(
             PREFIX + "feature_status",
             "Feature drift status: 0 ok, 1 warning, 2 alert, -1 insufficient data",
@@ -145,27 +130,13 @@ class DriftCollector(Collector):
                 missing.add_metric([model, c.name], c.missing_ratio)
                 if c.unseen_ratio is not None:
                     unseen.add_metric([model, c.name], c.unseen_ratio)
-                for t in c.tests.values():
-                    test = drift_test(t.test)
-                    labels = [model, c.name, c.kind]
-                    stats[test.statistic_metric].add_metric(labels, t.statistic)
-                    if test.p_value_metric is not None and t.p_value is not None:
-                        stats[test.p_value_metric].add_metric(labels, t.p_value)
+                stats.add(model, c)
         yield window_events
         yield window_seconds
         yield model_status
         yield drifted
         yield last_eval
-        # A test off by default shows its families only once a column computes it, so
-        # the exposition of a default configuration stays as it was.
-        shown = {
-            f
-            for t in REGISTRY
-            if t.computed_by_default
-            for f in (t.statistic_metric, t.p_value_metric)
-            if f is not None
-        }
-        yield from (fam for name, fam in stats.items() if name in shown or fam.samples)
+        yield from stats.families()
         yield feature_status
         yield unseen
         yield missing
@@ -278,6 +249,46 @@ class DriftCollector(Collector):
         for model in sorted(models):
             info.add_metric([model, *self._model_labels.get(model, ("", "", ""))], 1)
         return info
+
+
+class DriftTestFamilies:
+    """The per-test gauges of one scrape: a statistic family and, for a test with a
+    p-value, a p-value family per registered test (SPEC: one family per test, so
+    ``max``/``avg`` over labels stay meaningful), in registry order."""
+
+    def __init__(self) -> None:
+        self._families: dict[str, GaugeMetricFamily] = {}
+        for test in REGISTRY:
+            self._add_family(test.statistic_metric, test.statistic_help)
+        for test in REGISTRY:
+            if test.p_value_metric is not None and test.p_value_help is not None:
+                self._add_family(test.p_value_metric, test.p_value_help)
+
+    def _add_family(self, name: str, help_text: str) -> None:
+        self._families[name] = GaugeMetricFamily(
+            PREFIX + name, help_text, labels=["model", "feature", "kind"]
+        )
+
+    def add(self, model: str, column: ColumnResult) -> None:
+        """One sample per computed test (and p-value) of ``column``."""
+        labels = [model, column.name, column.kind]
+        for t in column.tests.values():
+            test = drift_test(t.test)
+            self._families[test.statistic_metric].add_metric(labels, t.statistic)
+            if test.p_value_metric is not None and t.p_value is not None:
+                self._families[test.p_value_metric].add_metric(labels, t.p_value)
+
+    def families(self) -> Iterator[GaugeMetricFamily]:
+        """The families to expose. A test off by default shows its families only once
+        a column computes it, so a default configuration's exposition is unchanged."""
+        default = {
+            f
+            for t in REGISTRY
+            if t.computed_by_default
+            for f in (t.statistic_metric, t.p_value_metric)
+            if f is not None
+        }
+        return (f for name, f in self._families.items() if name in default or f.samples)
 
 
 def _le(b: float) -> str:
