@@ -44,6 +44,7 @@ from drift_monitor.baseline.model import (
 from drift_monitor.baseline.validate import (
     MAX_MANIFEST_BYTES,
     MAX_REFERENCE_VALUES,
+    NPY_HEADER_BYTES,
     check_baseline,
     member_limits,
     parse_npy,
@@ -269,6 +270,7 @@ def _read_archive(p: Path, zf: zipfile.ZipFile) -> tuple[dict[str, Any], dict[st
         raise BaselineError(
             f"{p}: {MANIFEST}: {exc}; rebuild it with `drift-monitor baseline build`"
         ) from None
+    limits.update(OPTIONAL_MEMBER_LIMITS)
     unknown = sorted(set(infos) - set(limits))
     if unknown:
         raise BaselineError(
@@ -364,6 +366,13 @@ def _from_document(doc: dict[str, Any], members: dict[str, bytes], checksum: str
 # profile is written with the column code above, as a one-column document.
 PERFORMANCE_MEMBER = "performance.json"
 PERFORMANCE_REFERENCE = "performance/label_reference.npy"
+
+#: Optional members (not declared by the manifest's shapes) and the most bytes each may
+#: hold: any other undeclared member is refused, and none is read past its cap.
+OPTIONAL_MEMBER_LIMITS: dict[str, int] = {
+    PERFORMANCE_MEMBER: MAX_MANIFEST_BYTES,
+    PERFORMANCE_REFERENCE: NPY_HEADER_BYTES + 8 * MAX_REFERENCE_VALUES,
+}
 
 
 def _performance_members(b: Baseline) -> dict[str, bytes]:

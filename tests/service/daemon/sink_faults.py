@@ -64,16 +64,18 @@ class FaultyDaemon:
         doc["state"]["audit_windows"] = audit
         if webhooks:
             doc["webhooks"] = {
+                "allow_networks": ["127.0.0.0/8"],  # never dialled: MemoryTransport
                 "targets": [
                     {
                         "name": "retrain",
                         "url": "http://127.0.0.1:9/hook",
                         "secret": {"env": SECRET_ENV},
                     }
-                ]
+                ],
             }
         self.config = validate_config(doc, "sink-faults test config")
-        self.clock = ManualClock(T0)
+        # The wall clock after the stream: its events are not "from the future".
+        self.clock = ManualClock(T0 + 30 * 86400)
         self.source = MemorySource()
         self.dead_letters = MemoryDeadLetters()
         self.reports = MemoryReports()

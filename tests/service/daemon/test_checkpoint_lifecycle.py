@@ -65,7 +65,7 @@ def test_a_corrupt_episode_state_is_exit_2_naming_it(tmp_path: Path, content: st
 
 def test_sighup_reloads_baselines_and_does_not_stop(tmp_path: Path) -> None:
     cfg, _ = make_setup(tmp_path)
-    mon = Monitor(cfg, MemorySource(), clock=ManualClock(T0), serve_http=False)
+    mon = Monitor(cfg, MemorySource(), clock=ManualClock(T0 + 30 * 86400), serve_http=False)
     old = signal.getsignal(signal.SIGHUP)
     try:
         mon.install_signal_handlers()
@@ -100,7 +100,7 @@ cfg, _ = make_setup(Path(sys.argv[1]))
 src = MemorySource()
 for v in stream(2000, drift_from=10**9):
     src.append("t", v)
-mon = Monitor(cfg, src, clock=ManualClock(T0), serve_http=False)
+mon = Monitor(cfg, src, clock=ManualClock(T0 + 30 * 86400), serve_http=False)
 mon.run_once()
 mon.run_once()
 mon.commit()
@@ -124,7 +124,7 @@ def test_sigterm_is_honoured_within_the_grace_even_when_the_loop_is_stuck(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        cwd=Path(__file__).resolve().parents[2],
+        cwd=Path(__file__).resolve().parents[3],
     )
     assert proc.stdout is not None
     lines = [proc.stdout.readline().strip(), proc.stdout.readline().strip()]

@@ -16,7 +16,7 @@ import pytest
 from drift_monitor.labels.store import JoinStore
 from tests.unit.labels import label_join_writer as writer
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 KILLS = 5
 
 
