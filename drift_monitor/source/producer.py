@@ -148,7 +148,7 @@ class BoundedProducer:
         self.too_large = 0
         self._stalled = False
         self._lock = threading.Lock()
-        self._client: KafkaProducer | None = None
+        self._kafka: KafkaProducer | None = None
         self._next_connect = -math.inf
         self._missing: str | None = None
         self._failure: str | None = None
@@ -160,11 +160,11 @@ class BoundedProducer:
 
     def _producer(self) -> KafkaProducer | None:
         with self._lock:
-            if self._client is not None or self._clock() < self._next_connect:
-                return self._client
+            if self._kafka is not None or self._clock() < self._next_connect:
+                return self._kafka
             try:
                 reachable(self._settings.bootstrap_servers)
-                self._client = build_closing_on_failure(
+                self._kafka = build_closing_on_failure(
                     KafkaProducer,
                     acks="all",
                     linger_ms=5,
@@ -178,7 +178,7 @@ class BoundedProducer:
                 self._next_connect = self._clock() + RECONNECT_S
                 self._failure = f"brokers unreachable ({type(exc).__name__})"
                 return None
-            return self._client
+            return self._kafka
 
     # -- sending -------------------------------------------------------------
 
@@ -244,9 +244,9 @@ class BoundedProducer:
         docstring); raise :class:`SinkError` unless every message is acknowledged."""
         self._stalled = False
         self._hand_over()
-        if self._inflight and self._client is not None:
+        if self._inflight and self._kafka is not None:
             try:
-                self._client.flush(timeout=self._flush_timeout_s)
+                self._kafka.flush(timeout=self._flush_timeout_s)
             except KafkaError as exc:
                 self._failure = f"not acknowledged within {self._flush_timeout_s:g}s ({exc})"
         self._settle()
@@ -360,9 +360,9 @@ class BoundedProducer:
             self.flush()
         except SinkError as exc:
             log.error("closing with messages not delivered: %s", exc)
-        if self._client is not None:
-            self._client.close(timeout=5)
-            self._client = None
+        if self._kafka is not None:
+            self._kafka.close(timeout=5)
+            self._kafka = None
 
 
 class KafkaDeadLetters(BoundedProducer):
