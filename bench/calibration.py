@@ -48,7 +48,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from bench._common import SCORE, Schema, header, parser, ratio, result, training_frame
+from bench.data import SCORE, Schema, training_frame
+from bench.report import header, parser, ratio, result
 from drift_monitor.baseline import build_baseline
 from drift_monitor.baseline.calibrate import calibrate
 from drift_monitor.baseline.model import Baseline, NumericProfile
@@ -213,13 +214,13 @@ def run_dataset(ds: DataSet, plan: Plan, min_events: int) -> dict[str, bool]:
                 for m, st in _statuses(ds, df, modes).items():
                     counts[m][0] += st == Status.ALERT
                     counts[m][1] += st >= Status.WARNING
-            ca, cw = (c / pw for c in counts["calibrated"])
-            fa, fw = (c / pw for c in counts["fixed"])
-            rates = f"{ca:>11.0%} {cw:>11.0%} | {fa:>11.0%} {fw:>11.0%}"
+            c_alert, c_warn = (c / pw for c in counts["calibrated"])
+            f_alert, f_warn = (c / pw for c in counts["fixed"])
+            rates = f"{c_alert:>11.0%} {c_warn:>11.0%} | {f_alert:>11.0%} {f_warn:>11.0%}"
             print(f"{n:>7} {target:>4} {delta:>6.3f} | {rates}")
-            if target == 0.2 and n >= 500 and ca < 0.95:
+            if target == 0.2 and n >= 500 and c_alert < 0.95:
                 met["power"] = False
-            if n >= 1_000 and (ca < fa or cw < fw):
+            if n >= 1_000 and (c_alert < f_alert or c_warn < f_warn):
                 met["vs_fixed"] = False
     return met
 

@@ -1,4 +1,5 @@
-"""One window evaluation: drift-monitor against scipy per column and Evidently.
+"""One window evaluation: drift-monitor against a FAST-style numpy reference, scipy per
+column, and Evidently.
 
 Two shapes (``--size full``):
 
@@ -9,7 +10,10 @@ Two shapes (``--size full``):
 
 ``ours``: :func:`evaluate_window` on a :class:`WindowData` (every column, every default
 test, decisions included), the baseline prepared once beforehand as the daemon does at
-load. ``scipy``: the same statistics computed column by column the direct way
+load. ``fast``: a FAST-style numpy reference (``bench/fast_reference.py``: sorted reference
+with prefix sums prepared once, searchsorted KS, bincount PSI, prefix-sum Wasserstein,
+scipy's p-values; statistics only, no decisions); target: ours <= 1.0x its time, and
+every statistic equal. ``scipy``: the same statistics computed column by column the direct way
 (``ks_2samp``, ``wasserstein_distance``, ``chisquare``, PSI with ``np.histogram``,
 ``jensenshannon``) on the same data; every statistic is asserted equal to ours.
 ``evidently``: ``Report([DataDriftPreset()])`` on the window and the training frame
@@ -32,7 +36,9 @@ import pandas as pd
 from scipy import stats as sps
 from scipy.spatial.distance import jensenshannon
 
-from bench._common import SCORE, Schema, columns, header, parser, ratio, result, training_frame
+from bench import fast_reference
+from bench.data import SCORE, Schema, columns, training_frame
+from bench.report import header, parser, ratio, result
 from drift_monitor.baseline import build_baseline
 from drift_monitor.baseline.model import Baseline, CategoricalProfile, NumericProfile
 from drift_monitor.evaluation.evaluate import WindowData, evaluate_window
@@ -43,6 +49,8 @@ from drift_monitor.stats.prepared import PreparedCategorical
 
 FLOOR = 1e-4
 TARGET_VS_EVIDENTLY = 20.0
+#: ours / the FAST-style reference, at most (issue: "a window <= 1.0x the reference").
+TARGET_VS_FAST = 1.0
 EVIDENTLY_REFERENCE_ROWS = 100_000
 #: Relative tolerance for statistics that are not computed by the very same float
 #: operations as scipy's (the unit tests' rtol; the largest relative difference actually
@@ -103,7 +111,7 @@ def window_data(baseline: Baseline, df: pd.DataFrame) -> WindowData:
         else:
             prep = prepared[col.name]
             assert isinstance(prep, PreparedCategorical)
-            categorical[col.name] = encode_categories(df[col.name].tolist(), prep)
+            categorical[col.name] = encode_categories(df[col.name], prep)
     return WindowData(events=len(df), numeric=numeric, categorical=categorical)
 
 
@@ -164,7 +172,9 @@ def scipy_window(baseline: Baseline, data: WindowData) -> dict[tuple[str, str], 
     return out
 
 
-def compare(ours: WindowResult, theirs: dict[tuple[str, str], float]) -> tuple[int, int, float]:
+def compare(
+    ours: WindowResult, theirs: dict[tuple[str, str], float], rel_tol: float = REL_TOL
+) -> tuple[int, int, float]:
     """Assert every statistic equal; (values compared, bit-identical, max rel. diff)."""
     compared = identical = 0
     worst = 0.0
@@ -182,7 +192,7 @@ def compare(ours: WindowResult, theirs: dict[tuple[str, str], float]) -> tuple[i
                 rel = abs(mine - ref) / max(abs(ref), 1e-300)
                 # KS is computed with scipy's own integer counts: it must be bit-identical.
                 assert not key.startswith("ks"), (col.name, key, mine, ref)
-                assert rel <= REL_TOL, (col.name, key, mine, ref, rel)
+                assert rel <= rel_tol, (col.name, key, mine, ref, rel)
                 worst = max(worst, rel)
     return compared, identical, worst
 
@@ -245,14 +255,38 @@ def run_shape(shape: Shape, use_evidently: bool, repeat: int) -> dict[str, float
         f"generated + built in {build_s:.1f} s, prepared (once per load) in {prep_s * 1e3:.0f} ms",
     )
     current = window_frame(schema, shape.window, seed=99, drift=0.1)
-    data = window_data(baseline, current)
+    enc_s, _, data = timed(lambda: window_data(baseline, current), 1)
+    result(
+        f"({shape.name}) window columns",
+        f"{enc_s * 1e3:.0f} ms CPU to turn the {shape.window:,}-row frame into columns "
+        f"({shape.n_categorical} categorical columns encoded, vectorised)",
+    )
     settings = DetectionSettings()
+    fast = fast_reference.prepare(baseline)
 
     ours_min, ours_med, ours = timed(lambda: evaluate_window(baseline, data, settings), repeat)
+    # Interleaved with ours, so both see the same machine load.
+    fast_min, fast_med, fast_stats = timed(lambda: fast_reference.window(fast, data), repeat)
+    ours_min2, ours_med2, _ = timed(lambda: evaluate_window(baseline, data, settings), repeat)
+    ours_min, ours_med = min(ours_min, ours_min2), min(ours_med, ours_med2)
     result(
         f"({shape.name}) ours: evaluate_window",
-        f"{ours_min * 1e3:.1f} ms CPU (median {ours_med * 1e3:.1f} ms of {repeat}), "
-        f"status {ours.status.label}, {len(ours.drifted)} drifted columns",
+        f"{ours_min * 1e3:.1f} ms CPU (min of 2x{repeat}, interleaved with the fast "
+        f"reference; median {ours_med * 1e3:.1f} ms), status {ours.status.label}, "
+        f"{len(ours.drifted)} drifted columns",
+    )
+    f_compared, f_identical, f_worst = compare(ours, fast_stats)
+    result(
+        f"({shape.name}) fast numpy reference",
+        f"{fast_min * 1e3:.1f} ms CPU (median {fast_med * 1e3:.1f} ms of {repeat}); "
+        f"{f_compared} statistics equal to ours ({f_identical} bit-identical, the rest "
+        f"within {f_worst:.1e} relative)",
+    )
+    ratio(
+        f"({shape.name}) ours / fast reference (time)",
+        ours_min / fast_min,
+        TARGET_VS_FAST,
+        higher_is_better=False,
     )
     sp_min, sp_med, theirs = timed(lambda: scipy_window(baseline, data), max(1, repeat // 2))
     compared, identical, worst = compare(ours, theirs)
@@ -266,7 +300,7 @@ def run_shape(shape: Shape, use_evidently: bool, repeat: int) -> dict[str, float
         f"the rest within {worst:.1e} relative (asserted <= {REL_TOL:g})",
     )
     ratio(f"({shape.name}) scipy / ours (speed-up)", sp_min / ours_min, None)
-    out = {"ours": ours_min, "scipy": sp_min}
+    out = {"ours": ours_min, "scipy": sp_min, "fast": fast_min}
     if use_evidently:
         # Evidently gets at most EVIDENTLY_REFERENCE_ROWS training rows: the reference
         # size our two-sample tests use (so a 1M-row baseline is not held against it).

@@ -17,19 +17,10 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench._common import (
-    BASELINE_ROWS,
-    EventStream,
-    Schema,
-    app_config,
-    header,
-    model_names,
-    parser,
-    result,
-    validated,
-    write_baselines,
-)
+from bench.config import app_config, validated
+from bench.data import BASELINE_ROWS, EventStream, Schema, model_names, write_baselines
 from bench.ingest import MODELS, PARTITIONS, WINDOW_SECONDS, WINDOWS, _records, run_monitor
+from bench.report import header, parser, result
 from drift_monitor.source.memory import MemorySource
 
 SIZES = {"small": 20_000, "full": 300_000}

@@ -32,25 +32,10 @@ from pathlib import Path
 
 import orjson
 
-from bench._common import (
-    BASELINE_ROWS,
-    EventStream,
-    Schema,
-    Watchdog,
-    app_config,
-    create_topic,
-    delete_topic,
-    header,
-    kafka,
-    model_names,
-    parser,
-    produce,
-    rate,
-    ratio,
-    result,
-    validated,
-    write_baselines,
-)
+from bench.broker import create_topic, delete_topic, kafka, produce
+from bench.config import app_config, validated
+from bench.data import BASELINE_ROWS, EventStream, Schema, model_names, write_baselines
+from bench.report import Watchdog, header, parser, rate, ratio, result
 from drift_monitor.config import AppConfig
 from drift_monitor.daemon import Monitor
 from drift_monitor.source.base import EventSource, Record

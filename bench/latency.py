@@ -20,38 +20,23 @@ is delivered by the outbox dispatcher, which runs once a second.
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from functools import partial
 from pathlib import Path
-from typing import Any
 
-from bench._common import (
-    BASELINE_ROWS,
-    Daemon,
-    EventStream,
-    Schema,
-    app_config,
-    create_topic,
-    delete_topic,
-    events_total,
-    free_port,
-    header,
-    kafka,
-    parser,
-    producer,
-    result,
-    wait_for,
-    window_config,
-    write_baselines,
-    write_yaml,
-)
+from bench.broker import create_topic, delete_topic, kafka, producer
+from bench.config import app_config, window_config
+from bench.data import BASELINE_ROWS, EventStream, Schema, write_baselines
+from bench.report import header, parser, result
+from drift_monitor.demo.receiver import WebhookReceiver
+from tests.services.daemon import DaemonConfig, DaemonProcess
+from tests.services.ports import free_port
+from tests.services.wait import wait_for
 
 SIZES = {"small": (4, 500), "full": (12, 3_000)}  # windows, events per window
 MODEL = "m00"
@@ -61,54 +46,9 @@ DRIFT = 1.0
 SECRET_ENV = "DRIFT_MONITOR_BENCH_WEBHOOK_SECRET"
 
 
-class Receiver:
-    """Webhook receiver on 127.0.0.1: records (arrival perf_counter, body type)."""
-
-    def __init__(self) -> None:
-        self.arrivals: list[tuple[float, str]] = []
-        self._cond = threading.Condition()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                t = time.perf_counter()
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                self.send_response(200)
-                self.end_headers()
-                kind = str(json.loads(body).get("type", "?"))
-                with receiver._cond:
-                    receiver.arrivals.append((t, kind))
-                    receiver._cond.notify_all()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def wait(self, count: int, timeout: float) -> tuple[float, str]:
-        """The ``count``-th arrival (1-based), waiting up to ``timeout`` seconds."""
-        with self._cond:
-            ok = self._cond.wait_for(lambda: len(self.arrivals) >= count, timeout)
-            if not ok:
-                raise RuntimeError(f"webhook #{count} did not arrive in {timeout:.0f} s")
-            return self.arrivals[count - 1]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def model_status(daemon: Daemon) -> float | None:
-    m = daemon.metrics()
-    if m is None:
-        return None
-    for labels, value in m.get("drift_monitor_model_status", []):
-        if labels.get("model") == MODEL:
-            return value
-    return None
+def model_status(daemon: DaemonProcess) -> float | None:
+    m = daemon.try_metrics()
+    return None if m is None else m.get("drift_monitor_model_status", model=MODEL)
 
 
 def _changed(value: float | None, alert: float | None) -> tuple[float] | None:
@@ -121,9 +61,19 @@ def _changed(value: float | None, alert: float | None) -> tuple[float] | None:
     return (value,) if value in (0.0, 1.0) else None
 
 
-def counted(daemon: Daemon) -> float:
-    m = daemon.metrics()
-    return events_total(m) if m is not None else 0.0
+def counted(daemon: DaemonProcess) -> float:
+    m = daemon.try_metrics()
+    return m.total("drift_monitor_events_total") if m is not None else 0.0
+
+
+def has_counted(daemon: DaemonProcess, n: int) -> bool:
+    """The daemon has counted at least ``n`` events."""
+    return counted(daemon) >= n
+
+
+def verdict(daemon: DaemonProcess, alert: float | None) -> tuple[float] | None:
+    """``(status,)`` once the gauge shows the window's verdict (see :func:`_changed`)."""
+    return _changed(model_status(daemon), alert)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -137,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     windows, per_window = SIZES[args.size]
     header(f"latency: {windows} windows of {per_window:,} events, window close -> gauge, webhook")
     os.environ[SECRET_ENV] = "whsec_" + "YmVuY2htYXJrLXNlY3JldC1ieXRlcy0zMg=="
-    receiver = Receiver()
+    receiver = WebhookReceiver(path="/hook").start()
     gauge_ms: list[float] = []
     hook_ms: list[float] = []
     with tempfile.TemporaryDirectory(prefix="bench-latency-") as tmp:
@@ -165,10 +115,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 },
                 log_level="INFO",
             )
-            daemon = Daemon(write_yaml(work / "config.yaml", cfg), work / "daemon.log", port)
+            daemon = DaemonProcess("daemon", DaemonConfig.of_document(cfg), work)
             prod = producer(bootstrap)
             try:
-                wait_for(lambda: daemon.metrics() is not None, 60, "the daemon's /metrics")
+                daemon.start(wait_ready=False, timeout=60)
                 rate = per_window / WINDOW_SECONDS
                 stream = EventStream(Schema(), [MODEL], rate, 1, seed=21, pool=8_192)
                 sent = 0
@@ -185,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         prod.send(topic, value=v, key=key, timestamp_ms=ms)
                     prod.flush(timeout=60)
                     sent += per_window - first
-                    wait_for(lambda s=sent: counted(daemon) >= s, 120, f"{sent} events counted")
+                    wait_for(partial(has_counted, daemon, sent), 120, f"{sent} events counted")
                     # the closer: the next window's first event, at its start + lateness,
                     # moves the watermark to this window's end
                     stream.drift = DRIFT if (k + 1) % 2 == 1 else 0.0
@@ -197,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     sent += 1
                     alert = 2.0 if drifted else None
                     status = wait_for(
-                        lambda a=alert: _changed(model_status(daemon), a),
+                        partial(verdict, daemon, alert),
                         60,
                         f"model_status of window {k}",
                         interval=0.01,
@@ -208,8 +158,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     is_alert = status[0] == 2.0
                     if previous is not None and previous != is_alert:
                         hooks += 1
-                        t_hook, kind = receiver.wait(hooks, 60)
-                        hook_ms.append((t_hook - t0) * 1e3)
+                        hook = receiver.wait(hooks, 60)
+                        kind = hook.type
+                        hook_ms.append((hook.arrived - t0) * 1e3)
                         line += f", webhook {kind} {hook_ms[-1]:7.1f} ms"
                     previous = is_alert
                     result(f"window {k:2d} ({'drift' if drifted else 'clean'})", line)
@@ -217,7 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 prod.close(timeout=10)
                 daemon.stop()
                 delete_topic(bootstrap, topic)
-                receiver.close()
+                receiver.stop()
     result(
         "window close -> gauge on /metrics",
         f"p50 {statistics.median(gauge_ms):.0f} ms, max {max(gauge_ms):.0f} ms "

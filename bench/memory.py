@@ -19,21 +19,9 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from bench._common import (
-    BASELINE_ROWS,
-    EventStream,
-    Schema,
-    app_config,
-    header,
-    model_names,
-    parser,
-    ratio,
-    result,
-    rss_mb,
-    validated,
-    window_config,
-    write_baselines,
-)
+from bench.config import app_config, validated, window_config
+from bench.data import BASELINE_ROWS, EventStream, Schema, model_names, write_baselines
+from bench.report import header, parser, ratio, result, rss_mb
 from drift_monitor.daemon import Monitor
 from drift_monitor.source.base import Commit, Record, TopicPartition
 

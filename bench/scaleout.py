@@ -22,28 +22,12 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench._common import (
-    BASELINE_ROWS,
-    Daemon,
-    EventStream,
-    Schema,
-    app_config,
-    create_topic,
-    delete_topic,
-    events_total,
-    free_port,
-    header,
-    kafka,
-    model_names,
-    parser,
-    produce,
-    rate,
-    ratio,
-    result,
-    window_config,
-    write_baselines,
-    write_yaml,
-)
+from bench.broker import create_topic, delete_topic, kafka, produce
+from bench.config import app_config, window_config
+from bench.data import BASELINE_ROWS, EventStream, Schema, model_names, write_baselines
+from bench.report import header, parser, rate, ratio, result
+from tests.services.daemon import DaemonConfig, DaemonProcess
+from tests.services.ports import free_port
 
 SIZES = {"small": 20_000, "full": 600_000}
 MODELS = 8
@@ -78,7 +62,7 @@ def consume(
     (seconds from the first counted event to ``total``, steady rate, per-daemon counts)."""
     group = f"bench-scaleout-{n_daemons}-{uuid.uuid4().hex[:6]}"
     models = model_names(MODELS)
-    daemons: list[Daemon] = []
+    daemons: list[DaemonProcess] = []
     try:
         for i in range(n_daemons):
             d = work / f"run{n_daemons}-{uuid.uuid4().hex[:6]}-daemon{i}"
@@ -95,16 +79,18 @@ def consume(
                 window=window_config(WINDOW_SECONDS),
             )
             cfg["kafka"]["client_id"] = f"bench-{i}"
-            daemons.append(Daemon(write_yaml(d / "config.yaml", cfg), d / "daemon.log", port))
+            dmn = DaemonProcess(f"daemon{i}", DaemonConfig.of_document(cfg), d)
+            # all start together; the loop below polls each one's /metrics until it answers
+            daemons.append(dmn.spawn())
         samples: list[tuple[float, float]] = []
         counts = [0.0] * n_daemons
         last_change = time.monotonic()
         deadline = time.monotonic() + timeout
         while True:
             for i, dmn in enumerate(daemons):
-                m = dmn.metrics()
+                m = dmn.try_metrics()
                 if m is not None:
-                    counts[i] = events_total(m)
+                    counts[i] = m.total("drift_monitor_events_total")
             now = time.perf_counter()
             done = sum(counts)
             samples.append((now, done))
@@ -123,7 +109,7 @@ def consume(
                 raise Stalled(
                     f"{n_daemons} daemon(s) stalled at {done:,.0f}/{total:,} events ({per})\n{logs}"
                 )
-            time.sleep(0.1)
+            time.sleep(0.1)  # the sampling cadence of the throughput curve
     finally:
         for dmn in daemons:
             dmn.stop()

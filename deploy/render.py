@@ -2,7 +2,14 @@
 
     python deploy/render.py          # rewrite them
     python deploy/render.py --check  # exit 1 when one is out of date (CI, tests)
+    python deploy/render.py --alerts [--selector 'job="dm",namespace="ml"'] \
+        [--runbook-base-url https://wiki.example.com/drift-monitor/RUNBOOK.md]
+                                     # print the alert rules for your setup (mixin style)
 
+- prometheus/alerts.yml           the rules of prometheus/alerts.src.yml, rendered with
+                                  the default selector and runbook base URL
+- helm/drift-monitor/files/       copies of prometheus/alerts.yml and config/drift-monitor.yaml
+                                  (a chart cannot read files outside itself)
 - kubernetes/configmap.yaml       embeds config/drift-monitor.yaml (the one config file)
 - kubernetes/prometheusrule.yaml  embeds prometheus/alerts.yml (same groups, same text)
 - kubernetes/deployment.yaml      carries the config's SHA-256 as a pod annotation, so
@@ -23,6 +30,29 @@ from pathlib import Path
 DEPLOY = Path(__file__).resolve().parent
 CONFIG = DEPLOY / "config" / "drift-monitor.yaml"
 ALERTS = DEPLOY / "prometheus" / "alerts.yml"
+ALERTS_SOURCE = DEPLOY / "prometheus" / "alerts.src.yml"
+HELM_FILES = DEPLOY / "helm" / "drift-monitor" / "files"
+HELM_ALERTS = HELM_FILES / "alerts.yml"
+
+#: Defaults of the rendered rules; the Helm chart replaces exactly these strings.
+DEFAULT_SELECTOR = 'job="drift-monitor"'
+DEFAULT_RUNBOOK_BASE_URL = (
+    "https://github.com/drift-monitor/drift-monitor/blob/main/docs/RUNBOOK.md"
+)
+_MATCHER = r'\s*[A-Za-z_][A-Za-z0-9_]*\s*(?:=~|!~|!=|=)\s*"(?:[^"\\]|\\.)*"\s*'
+_SELECTOR = re.compile(rf"^(?:{_MATCHER}(?:,{_MATCHER})*)?$")
+#: Joins the model's routing labels (owner, team, tier) onto a per-model expression;
+#: topk keeps one info series per model while replicas roll out a changed config.
+_ROUTE = (
+    "* on (model) group_left (owner, team, tier)\n"
+    "  topk by (model) (1, max by (model, owner, team, tier) "
+    "(drift_monitor_model_info{@selector@}))"
+)
+_TIER_SEVERITY = (
+    '{{ if eq $labels.tier "2" }}warning{{ else if eq $labels.tier "3" }}info'
+    "{{ else }}critical{{ end }}"
+)
+_TIER_WARNING = '{{ if eq $labels.tier "3" }}info{{ else }}warning{{ end }}'
 K8S = DEPLOY / "kubernetes"
 
 _LABELS = """\
@@ -43,6 +73,47 @@ def _header(source: Path) -> str:
     )
 
 
+def alerts(
+    selector: str = DEFAULT_SELECTOR, runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL
+) -> str:
+    """prometheus/alerts.src.yml with its placeholders filled in (see its header).
+
+    ``selector``: PromQL label matchers (``job="x",namespace="y"``) put in front of
+    every drift-monitor series' own matchers; empty selects every job.
+    ``runbook_base_url``: absolute http(s) URL of docs/RUNBOOK.md (Alertmanager and
+    PagerDuty cannot follow relative links). A bad value is a one-line SystemExit.
+    """
+    selector = selector.strip()
+    if not _SELECTOR.match(selector):
+        raise SystemExit(f'--selector {selector!r}: expected matchers like job="drift-monitor"')
+    if not re.match(r"^https?://[^\s/]+/\S*$", runbook_base_url) or "#" in runbook_base_url:
+        raise SystemExit(
+            f"--runbook-base-url {runbook_base_url!r}: expected an absolute http(s) URL "
+            "of RUNBOOK.md, without #anchor"
+        )
+    text = ALERTS_SOURCE.read_text()
+    header_end = text.index("groups:")
+    body = text[header_end:]
+    body = body.replace("@route@", _ROUTE.replace("\n", "\n          "))
+    body = body.replace("@tier_severity@", _TIER_SEVERITY).replace("@tier_warning@", _TIER_WARNING)
+    quoted = selector.replace("\\", "\\\\").replace('"', '\\"')
+    if not selector:
+        for token in ("@selector@", "@selector_quoted@"):
+            body = body.replace("{" + token + "}", "").replace(token + ",", "")
+    body = body.replace("@selector_quoted@", quoted).replace("@selector@", selector)
+    body = body.replace("@runbook@", runbook_base_url)
+    leftover = re.search(r"@[a-z_]+@", body)
+    if leftover:
+        raise SystemExit(f"{ALERTS_SOURCE.name}: unknown placeholder {leftover.group(0)}")
+    return (
+        _header(ALERTS_SOURCE)
+        + f"# selector: {selector or '(none)'}; runbook: {runbook_base_url}\n"
+        + "# Routing labels (owner, team, tier) come from drift_monitor_model_info; severity\n"
+        + "# of the model alerts follows the tier (1 or unset: critical, 2: warning, 3: info).\n"
+        + body
+    )
+
+
 def configmap() -> str:
     return (
         _header(CONFIG)
@@ -60,7 +131,7 @@ def prometheusrule() -> str:
         + "  name: drift-monitor\n"
         + _LABELS
         + "spec:\n"
-        + _indent(ALERTS.read_text(), 2)
+        + _indent(alerts(), 2)
     )
 
 
@@ -80,6 +151,9 @@ def deployment(current: str) -> str:
 def rendered() -> dict[Path, str]:
     """Every generated file and the text it should have now."""
     return {
+        ALERTS: alerts(),
+        HELM_ALERTS: alerts(),
+        HELM_FILES / "config.yaml": CONFIG.read_text(),
         K8S / "configmap.yaml": configmap(),
         K8S / "prometheusrule.yaml": prometheusrule(),
         K8S / "deployment.yaml": deployment((K8S / "deployment.yaml").read_text()),
@@ -89,13 +163,24 @@ def rendered() -> dict[Path, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only report stale files")
+    parser.add_argument(
+        "--alerts", action="store_true", help="print the alert rules (writes nothing)"
+    )
+    parser.add_argument("--selector", default=DEFAULT_SELECTOR, help="PromQL label matchers")
+    parser.add_argument(
+        "--runbook-base-url", default=DEFAULT_RUNBOOK_BASE_URL, help="absolute URL of RUNBOOK.md"
+    )
     args = parser.parse_args(argv)
+    if args.alerts:
+        sys.stdout.write(alerts(args.selector, args.runbook_base_url))
+        return 0
     stale = []
     for path, text in rendered().items():
         if path.exists() and path.read_text() == text:
             continue
         stale.append(path)
         if not args.check:
+            path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
     for path in stale:
         verb = "out of date" if args.check else "rewritten"

@@ -34,18 +34,33 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(doc, default=str)
 
 
-class _ShutdownNoise(logging.Filter):
-    """kafka-python logs an ERROR when closing cancels its in-flight metadata request;
-    on a clean shutdown that line would only mislead whoever reads the logs."""
+class _KafkaNoise(logging.Filter):
+    """Two kafka-python ERROR lines that are not failures of ours.
+
+    - closing cancels an in-flight metadata request ("Cancelled"): on a clean shutdown
+      that line would only mislead whoever reads the logs;
+    - "Topic X not found in cluster metadata" on the first send to a topic the broker
+      auto-creates: demoted to DEBUG. A topic that stays missing is still reported, by
+      our producers, as a SinkError naming the topic (their flush times out).
+    """
+
+    _NOT_FOUND = "Topic %s not found in cluster metadata"
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.name == "kafka.cluster" and "Cancelled" in record.getMessage())
+        if record.name != "kafka.cluster":
+            return True
+        if "Cancelled" in record.getMessage():
+            return False
+        if record.msg == self._NOT_FOUND:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
 
 
 def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     """Route drift-monitor's logs to stderr as ``text`` or ``json``."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(_ShutdownNoise())
+    handler.addFilter(_KafkaNoise())
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:

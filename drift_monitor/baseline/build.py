@@ -25,7 +25,9 @@ from drift_monitor.baseline.model import (
     NumericProfile,
     Role,
 )
-from drift_monitor.errors import BaselineError
+from drift_monitor.errors import BaselineError, InputError
+from drift_monitor.labels.baseline import BaselinePerformance, measure_performance
+from drift_monitor.labels.pairs import infer_task, pairs_from_frame
 from drift_monitor.stats.categorical import OTHER, category_key
 from drift_monitor.stats.numeric import bin_fractions
 
@@ -60,6 +62,7 @@ def build_baseline(
     seed: int = DEFAULT_SEED,
     source: str = "pandas.DataFrame",
     created_at: dt.datetime | None = None,
+    label: str | None = None,
 ) -> Baseline:
     """Profile every column of ``df`` (minus ``exclude``) into a :class:`Baseline`.
 
@@ -70,6 +73,11 @@ def build_baseline(
     values and pool the rest into ``__other__``. ``version`` defaults to the UTC build
     time (``YYYYMMDDTHHMMSSZ``). Raises :class:`BaselineError` naming the column for an
     unknown column name, an empty frame or invalid parameters.
+
+    ``label`` names the ground-truth column of a labelled validation set: it is not
+    profiled as a feature; the model's performance (``prediction`` against ``label``),
+    its bootstrap variability at window sizes and the label's distribution are stored
+    as ``Baseline.performance`` (see :mod:`drift_monitor.labels.baseline`).
     """
     if not model:
         raise BaselineError("baseline needs a model name: pass --model NAME")
@@ -100,7 +108,7 @@ def build_baseline(
     now = (created_at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     columns: list[ColumnBaseline] = []
     for name in df.columns:
-        if name in exclude:
+        if name in exclude or (label is not None and name == label):
             continue
         series = df[name]
         role: Role = "prediction" if name in prediction else "feature"
@@ -128,6 +136,10 @@ def build_baseline(
         "rows": len(df),
         "drift_monitor_version": _version(),
     }
+    performance = None
+    if label is not None:
+        build["label"] = label
+        performance = _performance(df, label, prediction, seed, sample_size, bins, source)
     baseline = Baseline(
         model=model,
         version=version or now.strftime("%Y%m%dT%H%M%SZ"),
@@ -135,6 +147,7 @@ def build_baseline(
         source=source,
         build=build,
         columns=tuple(columns),
+        performance=performance,
     )
     # Calibrated thresholds: the null tables of every column, stored with the baseline.
     return with_calibration(baseline, calibrate(baseline))
@@ -213,3 +226,34 @@ def _categorical_column(
         distinct=distinct,
     )
     return ColumnBaseline(name, "categorical", role, rows, missing_ratio, profile)
+
+
+# --- baseline performance (model quality, ``--label``) -------------------------------
+def _performance(
+    df: pd.DataFrame,
+    label: str,
+    prediction: Sequence[str],
+    seed: int,
+    sample_size: int,
+    bins: int,
+    source: str,
+) -> BaselinePerformance:
+    if label in prediction:
+        raise BaselineError(f"--label {label}: the label column cannot also be a --prediction")
+    try:
+        spec = infer_task(df, label, prediction, source)
+        pairs = pairs_from_frame(df, spec, source)
+    except InputError as exc:
+        raise BaselineError(f"--label {label}: {exc}") from None
+    if len(pairs) == 0:
+        raise BaselineError(f"--label {label}: {source} has no row with a label and a prediction")
+    if spec.task == "regression":
+        rng = np.random.default_rng([seed, zlib.crc32(f"label:{label}".encode())])
+        profile = _numeric_column(label, "feature", df[label], sample_size, bins, rng)
+    else:
+        # Class names as categories (0/1 for binary, whatever the label's dtype), so label
+        # drift is a chi-square over the classes that events encode the same way.
+        names = np.asarray(spec.classes, dtype=object)[pairs.y.astype(np.int64)]
+        series = pd.Series(names, dtype=object)
+        profile = _categorical_column(label, "feature", series, DEFAULT_MAX_CATEGORIES)
+    return measure_performance(pairs, seed=seed, label_profile=profile)

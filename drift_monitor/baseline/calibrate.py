@@ -7,6 +7,8 @@ depend only on the baseline's content).
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from drift_monitor.baseline.model import Baseline, CategoricalProfile, NumericProfile
@@ -44,15 +46,4 @@ def calibrate(baseline: Baseline, seed: int | None = None) -> Calibration:
 def with_calibration(baseline: Baseline, calibration: Calibration | None) -> Baseline:
     """A copy of ``baseline`` carrying ``calibration`` (checksum unchanged: the caller
     saves or has just loaded the file that holds it)."""
-    b = baseline
-    return Baseline(
-        b.model,
-        b.version,
-        b.created_at,
-        b.source,
-        b.build,
-        b.columns,
-        b.schema_version,
-        b.checksum,
-        calibration=calibration,
-    )
+    return dataclasses.replace(baseline, calibration=calibration, _prepared={})

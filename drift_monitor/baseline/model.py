@@ -8,13 +8,16 @@ category index), once per load.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from drift_monitor.stats.calibration import Calibration
 from drift_monitor.stats.prepared import PreparedCategorical, PreparedNumeric
+
+if TYPE_CHECKING:  # labels.baseline imports this module
+    from drift_monitor.labels.baseline import BaselinePerformance
 
 FloatArray = npt.NDArray[np.float64]
 Kind = Literal["numeric", "categorical"]
@@ -99,6 +102,8 @@ class Baseline:
     was loaded from or saved to (``sha256:<hex>``), empty for a fresh in-memory build.
     ``calibration``: the null tables of calibrated thresholds (None for a file written
     before calibration existed; see :mod:`drift_monitor.baseline.calibrate`).
+    ``performance``: the model's metrics on a labelled validation set (``--label``), or
+    None.
     """
 
     model: str
@@ -110,6 +115,7 @@ class Baseline:
     schema_version: int = SCHEMA_VERSION
     checksum: str = ""
     calibration: Calibration | None = None
+    performance: BaselinePerformance | None = None
     _prepared: dict[str, PreparedColumn] = field(default_factory=dict, compare=False, repr=False)
     _lazy_calibration: list[Calibration] = field(default_factory=list, compare=False, repr=False)
 

@@ -8,6 +8,9 @@ Layout::
     thresholds/calibration.json  optional: the null tables of calibrated thresholds (versioned
                            by its own ``version``; compact JSON, sorted keys; see
                            drift_monitor/stats/calibration.py). Absent in older files.
+    performance.json       optional: validation-set performance (``--label``), its own
+                           ``format_version``; see drift_monitor/labels/baseline.py
+    performance/label_reference.npy   optional: the label's reference sample (regression)
 
 ``baseline.json`` holds ``format`` (``"drift-monitor-baseline"``), ``schema_version``,
 ``model``, ``version``, ``created_at``, ``source``, ``build`` (parameters), ``columns``
@@ -20,13 +23,14 @@ rejected with a :class:`BaselineError` naming the file and what to do.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
 import logging
 import os
+import stat
 import tempfile
-import tokenize
 import zipfile
 import zlib
 from pathlib import Path
@@ -42,7 +46,18 @@ from drift_monitor.baseline.model import (
     ColumnBaseline,
     NumericProfile,
 )
+from drift_monitor.baseline.validate import (
+    CALIBRATION_WHERE,
+    MAX_MANIFEST_BYTES,
+    MAX_REFERENCE_VALUES,
+    NPY_HEADER_BYTES,
+    check_baseline,
+    check_calibration,
+    member_limits,
+    parse_npy,
+)
 from drift_monitor.errors import BaselineError
+from drift_monitor.labels.baseline import BaselinePerformance
 from drift_monitor.stats.calibration import Calibration
 
 log = logging.getLogger("drift_monitor.baseline")
@@ -50,7 +65,7 @@ log = logging.getLogger("drift_monitor.baseline")
 FORMAT = "drift-monitor-baseline"
 MANIFEST = "baseline.json"
 #: Optional member holding the calibration tables (covered by the checksum like any member).
-CALIBRATION_MEMBER = "thresholds/calibration.json"
+CALIBRATION_MEMBER = CALIBRATION_WHERE
 #: File name suffix of baseline files (a ZIP archive).
 SUFFIX = ".dmb"
 
@@ -117,6 +132,7 @@ def to_document(baseline: Baseline) -> tuple[dict[str, Any], dict[str, bytes]]:
         arrays[CALIBRATION_MEMBER] = json.dumps(
             baseline.calibration.to_json(), sort_keys=True, separators=(",", ":")
         ).encode()
+    arrays.update(_performance_members(baseline))
     doc = {
         "format": FORMAT,
         "schema_version": baseline.schema_version,
@@ -138,9 +154,17 @@ def save_baseline(baseline: Baseline, path: str | os.PathLike[str]) -> Baseline:
     :class:`BaselineError` naming the file when it cannot be written (a directory, a
     parent that is a file, no permission, disk full).
     """
+    target = Path(path)
+    for c in baseline.columns:
+        p = c.profile
+        if isinstance(p, NumericProfile) and p.reference_sample.shape[0] > MAX_REFERENCE_VALUES:
+            raise BaselineError(
+                f"{target}: column {c.name!r} has a reference sample of "
+                f"{p.reference_sample.shape[0]:,} values, more than the {MAX_REFERENCE_VALUES:,} "
+                "a baseline file may hold; build with a smaller sample_size"
+            )
     doc, arrays = to_document(baseline)
     checksum = _checksum(doc, arrays)
-    target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".baseline-", suffix=".tmp", dir=target.parent)
@@ -171,25 +195,20 @@ def _write_error(target: Path, exc: OSError) -> BaselineError:
 
 
 def _with_checksum(b: Baseline, checksum: str) -> Baseline:
-    return Baseline(
-        b.model,
-        b.version,
-        b.created_at,
-        b.source,
-        b.build,
-        b.columns,
-        b.schema_version,
-        checksum,
-        calibration=b.calibration,
-    )
+    return dataclasses.replace(b, checksum=checksum, _prepared={})
 
 
 def load_baseline(path: str | os.PathLike[str]) -> Baseline:
     """Read and verify a baseline file. Raises :class:`BaselineError` with the file name
-    and the fix for a missing, truncated, tampered or incompatible file."""
+    and the fix for a missing, truncated, tampered, incompatible or inconsistent file.
+
+    Memory and time stay bounded for any file: members are read only up to the sizes
+    their declared shapes allow (:mod:`drift_monitor.baseline.validate`), so a zip bomb
+    or an absurd declared shape is rejected before anything large is allocated.
+    """
     p = Path(path)
     try:
-        raw = p.read_bytes()
+        raw = _read_regular_file(p)
     except FileNotFoundError:
         raise BaselineError(
             f"{p}: baseline file not found; build one with `drift-monitor baseline build`"
@@ -198,28 +217,17 @@ def load_baseline(path: str | os.PathLike[str]) -> Baseline:
         raise BaselineError(f"{p}: cannot read baseline file ({exc.strerror})") from None
     try:
         with zipfile.ZipFile(io.BytesIO(raw)) as zf:
-            members = {name: zf.read(name) for name in zf.namelist()}
+            doc, members = _read_archive(p, zf)
+    except BaselineError:
+        raise
     except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile, ValueError, zlib.error) as exc:
         raise BaselineError(
             f"{p}: not a readable baseline file (truncated or not a .dmb archive: {exc}); "
             "rebuild it with `drift-monitor baseline build`"
         ) from None
-    except (OSError, RuntimeError) as exc:  # a CRC mismatch inside a member
+    except (OSError, RuntimeError, NotImplementedError, MemoryError) as exc:
+        # A CRC mismatch inside a member, an unsupported compression, ...
         raise BaselineError(f"{p}: corrupt baseline archive ({exc}); rebuild it") from None
-    if MANIFEST not in members:
-        raise BaselineError(f"{p}: archive has no {MANIFEST}; not a drift-monitor baseline")
-    try:
-        doc = json.loads(members.pop(MANIFEST))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BaselineError(f"{p}: {MANIFEST} is not valid JSON ({exc}); rebuild it") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise BaselineError(f"{p}: not a drift-monitor baseline (format field missing)")
-    sv = doc.get("schema_version")
-    if sv != SCHEMA_VERSION:
-        raise BaselineError(
-            f"{p}: baseline schema_version {sv!r} is not supported by this drift-monitor "
-            f"(supports {SCHEMA_VERSION}); rebuild the baseline with this version"
-        )
     stored = doc.pop("checksum", None)
     actual = _checksum(doc, members)
     if stored != actual:
@@ -229,11 +237,18 @@ def load_baseline(path: str | os.PathLike[str]) -> Baseline:
         )
     try:
         baseline = _from_document(doc, members, actual)
+        check_baseline(baseline)
         calib = members.get(CALIBRATION_MEMBER)
         if calib is not None:
-            return _with_calibration(baseline, Calibration.from_json(json.loads(calib)))
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise BaselineError(f"{p}: malformed baseline content ({exc!r}); rebuild it") from None
+            tables = Calibration.from_json(json.loads(calib))
+            check_calibration(baseline, tables)
+            return dataclasses.replace(baseline, calibration=tables, _prepared={})
+    except (KeyError, TypeError, ValueError, OverflowError, AttributeError, IndexError) as exc:
+        problem = str(exc) if isinstance(exc, ValueError) else repr(exc)
+        raise BaselineError(
+            f"{p}: malformed baseline content: {problem}; "
+            "rebuild it with `drift-monitor baseline build`"
+        ) from None
     # A file from before calibration existed: compute its tables now (deterministic, the
     # same numbers a rebuild would store); rebuilding the baseline stores them.
     log.info(
@@ -241,37 +256,80 @@ def load_baseline(path: str | os.PathLike[str]) -> Baseline:
         "calibrating at load, rebuild the baseline to store them",
         p,
     )
-    return _with_calibration(baseline, calibrate(baseline))
+    return dataclasses.replace(baseline, calibration=calibrate(baseline), _prepared={})
 
 
-def _with_calibration(b: Baseline, calibration: Calibration) -> Baseline:
-    return Baseline(
-        b.model,
-        b.version,
-        b.created_at,
-        b.source,
-        b.build,
-        b.columns,
-        b.schema_version,
-        b.checksum,
-        calibration=calibration,
-    )
+def _read_regular_file(p: Path) -> bytes:
+    # O_NONBLOCK: opening a FIFO (or a device) put in place of the file must not block
+    # the caller, the daemon's consume loop; it is refused as not a regular file.
+    fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise BaselineError(
+                f"{p}: not a regular file; point the baseline at a .dmb file "
+                "built with `drift-monitor baseline build`"
+            )
+        return fh.read()
+
+
+def _read_archive(p: Path, zf: zipfile.ZipFile) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """The manifest and every array member, each read with a cap (see ``validate``)."""
+    infos = {info.filename: info for info in zf.infolist()}
+    if len(infos) != len(zf.infolist()):
+        raise BaselineError(f"{p}: archive holds a member twice; rebuild it")
+    manifest = infos.pop(MANIFEST, None)
+    if manifest is None:
+        raise BaselineError(f"{p}: archive has no {MANIFEST}; not a drift-monitor baseline")
+    try:
+        doc = json.loads(_read_member(p, zf, manifest, MAX_MANIFEST_BYTES))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise BaselineError(f"{p}: {MANIFEST} is not valid JSON ({exc}); rebuild it") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise BaselineError(f"{p}: not a drift-monitor baseline (format field missing)")
+    sv = doc.get("schema_version")
+    if sv != SCHEMA_VERSION:
+        raise BaselineError(
+            f"{p}: baseline schema_version {sv!r} is not supported by this drift-monitor "
+            f"(supports {SCHEMA_VERSION}); rebuild the baseline with this version"
+        )
+    try:
+        limits = member_limits(doc)
+    except ValueError as exc:
+        raise BaselineError(
+            f"{p}: {MANIFEST}: {exc}; rebuild it with `drift-monitor baseline build`"
+        ) from None
+    limits.update(OPTIONAL_MEMBER_LIMITS)
+    unknown = sorted(set(infos) - set(limits))
+    if unknown:
+        raise BaselineError(
+            f"{p}: unexpected archive member {unknown[0]!r} (not declared in {MANIFEST}); "
+            "rebuild it with `drift-monitor baseline build`"
+        )
+    members = {name: _read_member(p, zf, info, limits[name]) for name, info in infos.items()}
+    return doc, members
+
+
+def _read_member(p: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
+    # The declared size first (free), then a capped read: the declared size can lie.
+    if info.file_size > limit:
+        raise BaselineError(
+            f"{p}: member {info.filename!r} declares {info.file_size:,} bytes, more than the "
+            f"{limit:,} its declared shape allows (a corrupt or hostile file); rebuild it"
+        )
+    with zf.open(info) as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise BaselineError(
+            f"{p}: member {info.filename!r} holds more than the {limit:,} bytes its declared "
+            "shape allows (a corrupt or hostile file); rebuild it"
+        )
+    return data
 
 
 def _load_array(members: dict[str, bytes], name: str, size: int) -> np.ndarray[Any, Any]:
-    try:
-        arr: np.ndarray[Any, Any] = np.load(io.BytesIO(members[name]), allow_pickle=False)
-    except (EOFError, SyntaxError, tokenize.TokenError) as exc:  # a malformed .npy header
-        raise ValueError(f"{name}: not a .npy array ({exc})") from None
-    # np.load returns an NpzFile, not an array, for a member that is itself a zip.
-    if (
-        not isinstance(arr, np.ndarray)
-        or arr.dtype != np.float64
-        or arr.ndim != 1
-        or arr.shape[0] != size
-    ):
-        raise ValueError(f"{name}: expected {size} float64 values")
-    return arr
+    if name not in members:
+        raise ValueError(f"archive member {name!r} is missing")
+    return parse_npy(members[name], name, size)
 
 
 def _from_document(doc: dict[str, Any], members: dict[str, bytes], checksum: str) -> Baseline:
@@ -326,4 +384,55 @@ def _from_document(doc: dict[str, Any], members: dict[str, bytes], checksum: str
         columns=tuple(cols),
         schema_version=int(doc["schema_version"]),
         checksum=checksum,
+        performance=_performance_from_members(members),
     )
+
+
+# --- performance member (model quality): performance.json + its label reference -------
+# Optional, so files without it load unchanged and older readers ignore it; versioned by
+# its own ``format_version``; covered by the checksum like every member. The label's
+# profile is written with the column code above, as a one-column document.
+PERFORMANCE_MEMBER = "performance.json"
+PERFORMANCE_REFERENCE = "performance/label_reference.npy"
+
+#: Optional members (not declared by the manifest's shapes) and the most bytes each may
+#: hold: any other undeclared member is refused, and none is read past its cap.
+OPTIONAL_MEMBER_LIMITS: dict[str, int] = {
+    PERFORMANCE_MEMBER: MAX_MANIFEST_BYTES,
+    PERFORMANCE_REFERENCE: NPY_HEADER_BYTES + 8 * MAX_REFERENCE_VALUES,
+    # Null tables: per column and test a few dozen quantiles at a dozen sizes (~40 KB
+    # for 100 columns); the manifest's cap bounds it just as well.
+    CALIBRATION_MEMBER: MAX_MANIFEST_BYTES,
+}
+
+
+def _performance_members(b: Baseline) -> dict[str, bytes]:
+    perf = b.performance
+    if perf is None:
+        return {}
+    doc = perf.to_json()
+    out: dict[str, bytes] = {}
+    if perf.label_profile is not None:
+        one = Baseline(b.model, b.version, b.created_at, b.source, {}, (perf.label_profile,))
+        col_doc, col_arrays = to_document(one)
+        col = col_doc["columns"][0]
+        if "numeric" in col:
+            out[PERFORMANCE_REFERENCE] = col_arrays[col["numeric"]["reference_sample"]["member"]]
+            col["numeric"]["reference_sample"]["member"] = PERFORMANCE_REFERENCE
+        doc["label_profile"] = col
+    out[PERFORMANCE_MEMBER] = json.dumps(doc, sort_keys=True, allow_nan=False).encode()
+    return out
+
+
+def _performance_from_members(members: dict[str, bytes]) -> BaselinePerformance | None:
+    raw = members.get(PERFORMANCE_MEMBER)
+    if raw is None:
+        return None
+    doc = json.loads(raw)
+    profile = None
+    if doc.get("label_profile") is not None:
+        one: dict[str, Any] = {"model": "", "version": "", "created_at": "", "source": ""}
+        one.update(build={}, columns=[doc.pop("label_profile")], schema_version=SCHEMA_VERSION)
+        rest = {k: v for k, v in members.items() if k != PERFORMANCE_MEMBER}
+        profile = _from_document(one, rest, "").columns[0]
+    return BaselinePerformance.from_json(doc, profile)

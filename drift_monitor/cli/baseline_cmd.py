@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from typing import Any
 
@@ -15,6 +16,7 @@ from drift_monitor.baseline import (
     save_baseline,
 )
 from drift_monitor.cli.progress import ProgressLine
+from drift_monitor.stats.performance import metric_names
 from drift_monitor.tables import read_table
 
 
@@ -39,6 +41,11 @@ def register(sub: Any) -> None:
     b.add_argument("--bins", type=int, default=10, help="PSI quantile bins (default 10)")
     b.add_argument("--max-categories", type=int, default=1000, help="categories kept per column")
     b.add_argument("--seed", type=int, default=0, help="seed of the reference sample")
+    b.add_argument(
+        "--label",
+        help="ground-truth column of a labelled validation set: store the model's "
+        "performance (needs --prediction)",
+    )
     b.set_defaults(handler=_build)
     s = bsub.add_parser("show", help="print a readable summary of a baseline file")
     s.add_argument("path", help="baseline file (.dmb)")
@@ -60,6 +67,7 @@ def _build(args: argparse.Namespace) -> int:
         max_categories=args.max_categories,
         seed=args.seed,
         source=str(args.input),
+        label=args.label,
     )
     saved = save_baseline(baseline, args.out)
     n_num = sum(c.kind == "numeric" for c in saved.columns)
@@ -68,6 +76,8 @@ def _build(args: argparse.Namespace) -> int:
         f"{len(df):,} rows, {len(saved.columns)} columns ({n_num} numeric, "
         f"{len(saved.columns) - n_num} categorical), {saved.checksum[:19]}…"
     )
+    if saved.performance is not None:
+        print(render_performance(saved).rstrip("\n"))
     return 0
 
 
@@ -110,4 +120,28 @@ def render_summary(b: Baseline) -> str:
         lines.append(
             f"{c.name:<24} {c.reported_kind:<12} {c.rows:>9,} {c.missing_ratio:>8.1%}  {summary}"
         )
+    if b.performance is not None:
+        lines += ["", render_performance(b).rstrip("\n")]
+    return "\n".join(lines) + "\n"
+
+
+# --- baseline performance (``--label``) ------------------------------------------------
+def render_performance(b: Baseline) -> str:
+    """The validation-set performance of a baseline built with ``--label``: one line per
+    metric with its chance shortfall (99 % bootstrap quantile) at 200 and 1000 labels."""
+    perf = b.performance
+    if perf is None:
+        return ""
+    spec = perf.spec
+    classes = f", classes {', '.join(spec.classes)}" if spec.task == "multiclass" else ""
+    lines = [
+        f"performance: {spec.task} on label {spec.label!r} vs {', '.join(spec.predictions)}"
+        f" ({perf.count:,} labelled rows{classes})",
+        f"  {'METRIC':<10} {'VALUE':>10} {'±@200':>9} {'±@1000':>9}",
+    ]
+    for metric in metric_names(spec.task):
+        value = perf.metrics.get(metric, float("nan"))
+        tol = [perf.tolerance(metric, n) for n in (200, 1000)]
+        cells = [f"{t:.4f}" if math.isfinite(t) else "-" for t in (value, *tol)]
+        lines.append(f"  {metric:<10} {cells[0]:>10} {cells[1]:>9} {cells[2]:>9}")
     return "\n".join(lines) + "\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from typing import Any
@@ -17,16 +18,10 @@ from drift_monitor.evaluation import (
     unknown_columns,
     window_from_frame,
 )
+from drift_monitor.labels.decision import DegradationSettings
+from drift_monitor.labels.offline import LabelCheck, check_labels
+from drift_monitor.labels.offline import exit_code as labels_exit_code
 from drift_monitor.tables import read_table
-
-#: Column order of the table output: test name -> header.
-_TABLE_TESTS = (
-    ("psi", "PSI"),
-    ("ks", "KS D"),
-    ("chi2", "CHI2"),
-    ("wasserstein", "W1/std"),
-    ("jensen_shannon", "JS"),
-)
 
 
 def register(sub: Any) -> None:
@@ -51,6 +46,7 @@ def register(sub: Any) -> None:
         default="alert",
         help="lowest model status that exits 1 (default: alert)",
     )
+    _register_labels(p)
     p.set_defaults(handler=run_check)
 
 
@@ -63,11 +59,17 @@ def run_check(args: argparse.Namespace) -> int:
     df = read_table(args.input)
     window = window_from_frame(baseline, df, args.input)
     result = evaluate_window(baseline, window, settings)
+    quality = _check_labels(args, baseline, df, settings)
     if args.format == "json":
-        json.dump(result_to_json(result), sys.stdout, indent=2, allow_nan=False)
+        doc = result_to_json(result)
+        if quality is not None:
+            doc["performance"] = quality.to_json()
+        json.dump(doc, sys.stdout, indent=2, allow_nan=False)
         sys.stdout.write("\n")
     else:
         sys.stdout.write(render_table(result))
+        if quality is not None:
+            sys.stdout.write(quality.render())
     if args.report:
         from drift_monitor.report import write_report  # noqa: PLC0415
 
@@ -83,7 +85,8 @@ def run_check(args: argparse.Namespace) -> int:
         )
         return 2
     fail_at = Status.WARNING if args.fail_on == "warning" else Status.ALERT
-    return 1 if result.status >= fail_at else 0
+    drift_code = 1 if result.status >= fail_at else 0
+    return max(drift_code, _labels_exit(args, quality))
 
 
 def _settings(config_path: str | None, model: str) -> DetectionSettings:
@@ -140,7 +143,8 @@ def render_table(r: WindowResult) -> str:
     head = f"model {r.model} · baseline {r.baseline_version} · {r.events:,} events -> {verdict}"
     if r.status != Status.INSUFFICIENT_DATA:
         head += f" ({len(drifted)} of {len(r.columns)} columns drifted, {r.drift_share:.0%})"
-    rows = [["STATUS", "COLUMN", "KIND", "MISSING", "UNSEEN", *[h for _, h in _TABLE_TESTS]]]
+    shown = r.reported_tests()
+    rows = [["STATUS", "COLUMN", "KIND", "MISSING", "UNSEEN", *[t.label for t in shown]]]
     for c in r.by_severity():
         cells = [
             c.status.label,
@@ -149,13 +153,14 @@ def render_table(r: WindowResult) -> str:
             f"{c.missing_ratio:.1%}",
             "-" if c.unseen_ratio is None else f"{c.unseen_ratio:.1%}",
         ]
-        for test, _ in _TABLE_TESTS:
-            t = c.tests.get(test)
+        for test in shown:
+            t = c.tests.get(test.name)
             if t is None:
                 cells.append("-")
             else:
                 mark = "!" if t.status is not None and t.status >= Status.WARNING else ""
-                cells.append(f"{_fmt(t.statistic)}{mark}{_p(t.p_value) if test == 'ks' else ''}")
+                p = _p(t.p_value) if test.table_p_value else ""
+                cells.append(f"{_fmt(t.statistic)}{mark}{p}")
         if c.note:
             cells[-1] += f"   [{c.note}]"
         rows.append(cells)
@@ -170,3 +175,55 @@ def render_table(r: WindowResult) -> str:
     lines.append("")
     lines.append("! marks a deciding test at warning or alert level")
     return "\n".join(lines) + "\n"
+
+
+# --- model quality: ``check --labels COL`` ---------------------------------------------
+def _register_labels(p: Any) -> None:
+    p.add_argument(
+        "--labels",
+        metavar="COL",
+        help="ground-truth column of the input: also score the model against the "
+        "baseline's performance (baseline built with --label); exit 1 when degraded",
+    )
+    p.add_argument(
+        "--min-labels",
+        type=int,
+        help="fewer labelled rows is insufficient_labels (default: the config's "
+        f"models[].labels.min_labels, else {DegradationSettings().min_labels})",
+    )
+
+
+def _check_labels(
+    args: argparse.Namespace, baseline: Any, df: Any, detection: DetectionSettings
+) -> LabelCheck | None:
+    if not getattr(args, "labels", None):
+        return None
+    degradation = DegradationSettings()
+    if args.config:
+        from drift_monitor.config import load_config  # noqa: PLC0415
+
+        model = load_config(args.config).model(baseline.model)
+        if model is not None and model.labels is not None:
+            degradation = model.labels.degradation()
+    if args.min_labels is not None:
+        if args.min_labels < 1:
+            raise ConfigError(f"--min-labels must be >= 1, got {args.min_labels}")
+        degradation = dataclasses.replace(degradation, min_labels=args.min_labels)
+    args.min_labels = degradation.min_labels  # for the insufficient-labels message
+    return check_labels(
+        baseline, df, args.labels, degradation=degradation, detection=detection, source=args.input
+    )
+
+
+def _labels_exit(args: argparse.Namespace, quality: LabelCheck | None) -> int:
+    if quality is None:
+        return 0
+    code = labels_exit_code(quality, args.allow_insufficient)
+    if code == 2:
+        print(
+            f"drift-monitor: error: {args.input}: {quality.performance.count} labelled rows "
+            f"in column {args.labels!r}, too few to judge performance (--min-labels "
+            f"{args.min_labels}); check the input or pass --allow-insufficient",
+            file=sys.stderr,
+        )
+    return code

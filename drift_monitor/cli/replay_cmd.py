@@ -43,11 +43,10 @@ def _replay(args: argparse.Namespace) -> int:
     path = Path(args.input)
     if not path.is_file():
         raise InputError(f"{path}: file not found")
-    from kafka import KafkaProducer  # noqa: PLC0415
+    # Imported here so that other commands never load kafka-python.
+    from drift_monitor.source.replay import EventProducer  # noqa: PLC0415
 
-    producer = KafkaProducer(
-        bootstrap_servers=args.bootstrap_servers.split(","), acks="all", linger_ms=20
-    )
+    producer = EventProducer(args.bootstrap_servers.split(","))
     sent = 0
     t0 = time.monotonic()
     for line in _lines(path):
@@ -59,7 +58,7 @@ def _replay(args: argparse.Namespace) -> int:
                 key = str(k).encode() if k is not None else None
             except orjson.JSONDecodeError:
                 key = None  # invalid lines are replayed as they are: the daemon routes them
-        producer.send(args.topic, value=line, key=key)
+        producer.send(args.topic, line, key)
         sent += 1
         if args.rate > 0:
             ahead = sent / args.rate - (time.monotonic() - t0)

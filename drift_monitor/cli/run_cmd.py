@@ -36,6 +36,13 @@ def _run(args: argparse.Namespace) -> int:
     dlq = KafkaDeadLetters(k, k.dead_letter_topic) if k.dead_letter_topic else None
     reports = KafkaReports(k, k.report_topic) if k.report_topic else None
     monitor = Monitor(config, source, dead_letters=dlq, reports=reports)
+    # A missing topic shows at start-up (log line, sink_up 0, /readyz 503), not at the
+    # first invalid event or incident; rechecked until it exists.
+    # Records passed over unread (retention, offset resets) are counted and shown.
+    source.report_gaps_to(monitor.state)
+    for sink in (dlq, reports):
+        if sink is not None:
+            sink.watch(monitor.state)
     monitor.install_signal_handlers()
     log.info(
         "drift-monitor consuming %s from %s as group %s",

@@ -22,6 +22,11 @@ from drift_monitor.config.models import AppConfig
 from drift_monitor.errors import ConfigError
 
 ENV_PREFIX = "DRIFT_MONITOR__"
+#: Largest config file read (bytes); real configs are a few KB.
+MAX_CONFIG_BYTES = 1024 * 1024
+#: Most values (mappings, lists, scalars) a config may hold once YAML aliases are
+#: expanded: anchors and aliases stay usable, an alias bomb ("billion laughs") does not.
+MAX_CONFIG_NODES = 100_000
 
 
 def load_config(
@@ -33,25 +38,66 @@ def load_config(
     """
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        with p.open("rb") as fh:
+            raw = fh.read(MAX_CONFIG_BYTES + 1)
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{p}: config file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{p}: cannot read config file ({exc})") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{p}: config file is larger than {MAX_CONFIG_BYTES:,} bytes")
     try:
         data = yaml.safe_load(text)
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"{p}: the config must be a mapping of sections (kafka:, models:, …)")
+        check_expanded_size(data, str(p))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"{p}: invalid YAML{where}: {problem}") from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{p}: the config must be a mapping of sections (kafka:, models:, …)")
+    except RecursionError:
+        raise ConfigError(f"{p}: YAML is nested too deeply") from None
     data = apply_env_overrides(data, os.environ if environ is None else environ)
     _resolve_paths(data, p.parent)
     return validate_config(data, str(p))
+
+
+def check_expanded_size(data: Any, source: str, limit: int = MAX_CONFIG_NODES) -> None:
+    """Raise ConfigError when ``data`` would hold more than ``limit`` values with every
+    YAML alias expanded, or refers to itself.
+
+    PyYAML shares an aliased node instead of copying it, so a 546-byte file can describe
+    billions of values; anything that walks the data (the env-override copy, pydantic)
+    would expand them. Sizes are computed per distinct node, so this is linear in the
+    size of the file, whatever the expansion.
+    """
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(v: Any) -> int:
+        if not isinstance(v, dict | list):
+            return 1
+        key = id(v)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise ConfigError(f"{source}: a YAML alias refers to itself; remove the cycle")
+        active.add(key)
+        n = 1 + sum(size(x) for x in (v.values() if isinstance(v, dict) else v))
+        if n > limit:
+            raise ConfigError(
+                f"{source}: the config expands to more than {limit:,} values (YAML aliases "
+                "repeated inside aliases?); write the values out or use fewer aliases"
+            )
+        active.discard(key)
+        sizes[key] = n
+        return n
+
+    size(data)
 
 
 def check_secrets(config: AppConfig, source: str, environ: Mapping[str, str] | None = None) -> None:
@@ -91,6 +137,7 @@ def _one_line(exc: ValidationError, source: str) -> str:
         msg = "required field is missing"
     else:
         fix = "see `drift-monitor config schema`"
+        msg = msg.removeprefix("Value error, ")
     more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
     return f"{source}: {loc}: {msg}; {fix}{more}"
 

@@ -8,17 +8,32 @@ Per-model ``window``, ``detection`` and ``episodes`` are merged over ``defaults`
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from drift_monitor.evaluation.settings import DetectionSettings
+from drift_monitor.labels.config import LabelSettings
 from drift_monitor.webhooks.config import SecretRef, WebhookSettings
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+#: Kafka's legal topic names: ASCII letters, digits, '.', '_' and '-', at most 249.
+_TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
+
+
+def _check_topic(name: str) -> str:
+    if not _TOPIC.match(name) or name in (".", ".."):
+        raise ValueError(
+            f"{name[:60]!r} is not a legal Kafka topic name (1-249 characters from "
+            "A-Z a-z 0-9 . _ -, not '.' or '..')"
+        )
+    return name
 
 
 class SslSettings(_Strict):
@@ -29,6 +44,14 @@ class SslSettings(_Strict):
     keyfile: Path | None = Field(default=None, description="Client private key (PEM).")
     password: SecretRef | None = Field(default=None, description="Password of the key file.")
     check_hostname: bool = Field(default=True, description="Verify the broker's host name.")
+
+    @field_validator("cafile", "certfile", "keyfile")
+    @classmethod
+    def _readable(cls, path: Path | None) -> Path | None:
+        # Checked here so `config validate` catches it, not the first connection attempt.
+        if path is not None and not path.is_file():
+            raise ValueError(f"file {str(path)!r} does not exist or is not a file")
+        return path
 
 
 class SaslSettings(_Strict):
@@ -50,7 +73,11 @@ class KafkaSettings(_Strict):
     client_id: str = Field(default="drift-monitor", description="Kafka client id.")
     auto_offset_reset: Literal["earliest", "latest"] = Field(
         default="earliest",
-        description="Where a group with no committed offset starts reading.",
+        description="Where a group with no committed offset starts reading, and where an "
+        "out-of-range position jumps to (its records were deleted by retention before they "
+        "were read, or the topic was recreated): `earliest` loses only the deleted records, "
+        "`latest` also every record up to the partition's end. Either way the records "
+        "passed over are counted in drift_monitor_events_skipped_total and shown in /status.",
     )
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     ssl: SslSettings | None = None
@@ -69,6 +96,35 @@ class KafkaSettings(_Strict):
         default_factory=dict,
         description="topic -> model, for events that carry no model field and no key.",
     )
+
+    @field_validator("dead_letter_topic", "report_topic")
+    @classmethod
+    def _topic_name(cls, name: str | None) -> str | None:
+        return None if name is None else _check_topic(name)
+
+    @field_validator("topics")
+    @classmethod
+    def _topic_names(cls, names: list[str]) -> list[str]:
+        return [_check_topic(n) for n in names]
+
+    @model_validator(mode="after")
+    def _security(self) -> KafkaSettings:
+        # A setting the chosen protocol ignores is a mistake (credentials that are never
+        # sent, a CA that is never used), not something to find out from a broker log.
+        proto = self.security_protocol
+        if self.sasl is not None and not proto.startswith("SASL_"):
+            raise ValueError(
+                f"kafka.sasl is set but kafka.security_protocol is {proto}, which sends no "
+                "credentials; use SASL_SSL (or SASL_PLAINTEXT) or remove kafka.sasl"
+            )
+        if self.sasl is None and proto.startswith("SASL_"):
+            raise ValueError(f"kafka.security_protocol {proto} needs a kafka.sasl section")
+        if self.ssl is not None and proto not in ("SSL", "SASL_SSL"):
+            raise ValueError(
+                f"kafka.ssl is set but kafka.security_protocol is {proto}, which does not "
+                "use TLS; use SSL (or SASL_SSL) or remove kafka.ssl"
+            )
+        return self
 
 
 class BaselineSettings(_Strict):
@@ -108,7 +164,8 @@ class HttpSettings(_Strict):
 class DecodeSettings(_Strict):
     """How a Kafka record value maps to an event.
 
-    ``nested`` (default): features under ``fields.features``. ``flat``: every top-level
+    ``nested`` (default): features under the ``features`` key (renamed with
+    ``features_field``). ``flat``: every top-level
     key that is not one of the other fields is a feature.
     """
 
@@ -128,9 +185,10 @@ class DecodeSettings(_Strict):
     max_future_seconds: float = Field(
         default=120.0,
         ge=0,
-        description="Event timestamps further ahead of the record timestamp are invalid "
-        "(future_timestamp): one such event would otherwise advance the watermark and "
-        "close windows early. Allow for producer clock skew.",
+        description="Event timestamps further ahead of the wall clock (or of the record "
+        "timestamp) are invalid (future_timestamp): one such event would otherwise advance "
+        "the watermark and close windows early. Allow for producer clock skew. Event times "
+        "outside 1970-01-01..2200-01-01 UTC are invalid too (timestamp_out_of_range).",
     )
 
 
@@ -142,12 +200,29 @@ class WindowSettings(_Strict):
     every ``size_events`` events. A window closes when the model's event-time
     watermark (largest timestamp seen minus ``allowed_lateness_seconds``) passes its
     end, or after ``idle_timeout_seconds`` of processing time without events.
+
+    Time windows are aligned to the epoch: they start at whole multiples of
+    ``size_seconds`` (sliding: of ``slide_seconds``) since 1970-01-01T00:00Z, plus
+    ``offset_seconds`` — so daily windows run midnight to midnight UTC unless
+    ``offset_seconds`` moves the grid (``7200``: 02:00 to 02:00 UTC).
+
+    The last window of a finite stream (a replay, a batch) closes by the idle timeout:
+    ``idle_timeout_seconds`` after its last event the window is evaluated, whether or
+    not the watermark passed its end. A daemon stopped by SIGTERM before that does not
+    evaluate its open windows: they are evaluated after the restart, from durable state
+    or by re-reading Kafka. Wait for the idle timeout before stopping it after a replay.
     """
 
     type: Literal["tumbling", "sliding", "count"] = "tumbling"
     size_seconds: float = Field(default=300.0, gt=0)
     slide_seconds: float | None = Field(default=None, gt=0)
     size_events: int = Field(default=10_000, ge=1)
+    offset_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        description="Shift of the window grid: windows start at offset + k * size (or "
+        "slide) seconds since the epoch, e.g. 7200 for days that start at 02:00 UTC.",
+    )
     allowed_lateness_seconds: float = Field(default=30.0, ge=0)
     idle_timeout_seconds: float = Field(default=60.0, gt=0)
     max_events: int = Field(
@@ -181,16 +256,36 @@ class EpisodeSettings(_Strict):
     )
 
 
+def _number_as_text(value: Any) -> Any:
+    """A YAML number (``tier: 1``) as its text; anything else unchanged (bool stays bool)."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
 class ModelSettings(_Strict):
     """One monitored model."""
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")
     baseline: Path | None = Field(
-        default=None, description="Baseline file; default <baselines.dir>/<name>.dmb."
+        default=None,
+        description="Baseline file; default <baselines.dir>/<name>.dmb. A relative path is "
+        "relative to baselines.dir (not to the config file).",
     )
     window: WindowSettings = Field(default_factory=WindowSettings)
     detection: DetectionSettings = Field(default_factory=DetectionSettings)
     episodes: EpisodeSettings = Field(default_factory=EpisodeSettings)
+    # Routing labels of drift_monitor_model_info (Alertmanager routes on them; the
+    # alert rules map tier to severity). Bounded: one value each per configured model.
+    owner: str = Field(default="", max_length=128, description="Who is paged for this model.")
+    team: str = Field(default="", max_length=128, description="Team that owns the model.")
+    # `tier: 1` in YAML is an int: taken as "1".
+    tier: Annotated[str, BeforeValidator(_number_as_text)] = Field(
+        default="",
+        max_length=32,
+        description="Criticality tier; the shipped alert rules page (critical) for tier 1, "
+        "warn for tier 2 and inform for tier 3; empty or other values page.",
+    )
+    # Model quality (issue 15): the label join and degradation decision; absent: off.
+    labels: LabelSettings | None = None
 
 
 class Defaults(_Strict):

@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from drift_monitor.clock import Clock, SystemClock
 from drift_monitor.config.models import DecodeSettings
 from drift_monitor.errors import EventError
 
@@ -30,11 +31,19 @@ INVALID_REASONS = (
     "missing_features",
     "bad_timestamp",
     "future_timestamp",
+    "timestamp_out_of_range",
     "wrong_type",
     "non_finite",
 )
 
 _MAX_MODEL_LEN = 200
+
+#: The sane range of event time, epoch seconds: [1970-01-01T00:00:00Z, 2200-01-01T00:00:00Z).
+#: Outside it an event is invalid (``timestamp_out_of_range``): a year-1 timestamp with a
+#: +14:00 offset is before year 1 in UTC, which ``datetime`` cannot represent when an
+#: incident opens, and window arithmetic must stay far from datetime's year-9999 limit.
+MIN_EVENT_TIME = 0.0
+MAX_EVENT_TIME = dt.datetime(2200, 1, 1, tzinfo=dt.UTC).timestamp()
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,11 +63,19 @@ class Decoder:
     """Turns record values into events according to :class:`DecodeSettings`.
 
     ``topic_models`` gives the model of a topic whose events name none (and have no key).
+    ``clock`` is processing time (the daemon's injected clock; the system clock when
+    None): an event time more than ``max_future_seconds`` ahead of it is invalid.
     """
 
-    def __init__(self, settings: DecodeSettings, topic_models: dict[str, str] | None = None):
+    def __init__(
+        self,
+        settings: DecodeSettings,
+        topic_models: dict[str, str] | None = None,
+        clock: Clock | None = None,
+    ):
         self._s = settings
         self._topic_models = topic_models or {}
+        self._clock = clock or SystemClock()
         self._reserved = {
             settings.model_field,
             settings.event_id_field,
@@ -136,10 +153,10 @@ class Decoder:
         if raw is None:
             if record_timestamp_ms < 0:
                 raise EventError("bad_timestamp", "no timestamp field and no record timestamp")
-            return record_ts
-        if isinstance(raw, bool):
+            ts = record_ts
+        elif isinstance(raw, bool):
             raise EventError("bad_timestamp", "timestamp is a boolean")
-        if isinstance(raw, int | float):
+        elif isinstance(raw, int | float):
             ts = float(raw)
             if not math.isfinite(ts) or ts < 0:
                 raise EventError("bad_timestamp", f"timestamp {raw!r} is not a valid epoch time")
@@ -150,13 +167,34 @@ class Decoder:
             ts = _parse_rfc3339(raw)
         else:
             raise EventError("bad_timestamp", "timestamp must be an RFC 3339 string or a number")
-        if record_timestamp_ms >= 0 and ts - record_ts > self._s.max_future_seconds:
+        if ts < MIN_EVENT_TIME:
+            raise _out_of_range(ts)
+        limit = self._s.max_future_seconds
+        if record_timestamp_ms >= 0 and ts - record_ts > limit:
             raise EventError(
                 "future_timestamp",
                 f"timestamp is {ts - record_ts:.0f}s ahead of the record timestamp "
-                f"(decode.max_future_seconds {self._s.max_future_seconds:.0f})",
+                f"(decode.max_future_seconds {limit:.0f})",
             )
+        # The record timestamp is the producer's claim too (and the event time when the
+        # event has none): only processing time bounds how far the watermark can jump.
+        ahead = ts - self._clock.now()
+        if ahead > limit:
+            raise EventError(
+                "future_timestamp",
+                f"timestamp is {ahead:.0f}s ahead of the wall clock "
+                f"(decode.max_future_seconds {limit:.0f})",
+            )
+        if not ts < MAX_EVENT_TIME:
+            raise _out_of_range(ts)
         return ts
+
+
+def _out_of_range(ts: float) -> EventError:
+    return EventError(
+        "timestamp_out_of_range",
+        f"timestamp {ts:.0f} is outside 1970-01-01..2200-01-01 UTC (epoch seconds)",
+    )
 
 
 def _parse_rfc3339(raw: str) -> float:

@@ -40,7 +40,7 @@ from drift_monitor.demo.receiver import DemoReceiver
 from drift_monitor.evaluation.results import Status, WindowResult
 from drift_monitor.source.base import EventSource
 from drift_monitor.source.memory import MemorySource
-from drift_monitor.windows.store import ClosedWindow
+from drift_monitor.windows.runtime import ClosedWindow
 
 MODEL = "credit"
 WINDOW_SECONDS = 300.0
@@ -104,6 +104,7 @@ def _config(opts: DemoOptions, port: int, receiver_url: str, topic: str) -> Any:
                 }
             ],
             "webhooks": {
+                "allow_networks": ["127.0.0.0/8"],  # a receiver on loopback
                 "targets": [
                     {
                         "name": "retraining-pipeline",
@@ -111,7 +112,7 @@ def _config(opts: DemoOptions, port: int, receiver_url: str, topic: str) -> Any:
                         "secret": {"env": "DRIFT_MONITOR_DEMO_WEBHOOK_SECRET"},
                         "timeout_seconds": 5,
                     }
-                ]
+                ],
             },
         },
         "demo config",
@@ -220,12 +221,13 @@ def run_demo(opts: DemoOptions, out: TextIO | None = None) -> int:
     source: EventSource
     producer: Any = None
     if opts.kafka:
-        from kafka import KafkaProducer  # noqa: PLC0415
-
         from drift_monitor.source.kafka import KafkaEventSource  # noqa: PLC0415
+        from drift_monitor.source.replay import EventProducer, create_topic  # noqa: PLC0415
 
+        # Brokers configured like managed ones do not create topics on first use.
+        create_topic([opts.kafka], topic)
         source = KafkaEventSource(config.kafka)
-        producer = KafkaProducer(bootstrap_servers=[opts.kafka], acks="all", linger_ms=20)
+        producer = EventProducer([opts.kafka])
     else:
         source = MemorySource()
     monitor = Monitor(config, source, clock=SystemClock())
@@ -250,7 +252,7 @@ def run_demo(opts: DemoOptions, out: TextIO | None = None) -> int:
     def flush(chunk: list[bytes]) -> None:
         if producer is not None:
             for value in chunk:
-                producer.send(topic, value=value, key=MODEL.encode())
+                producer.send(topic, value, MODEL.encode())
             producer.flush()
         else:
             assert isinstance(source, MemorySource)

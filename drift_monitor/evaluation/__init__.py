@@ -1,8 +1,13 @@
 """Window evaluation: statistics -> per-test, per-column and per-model statuses."""
 
-from drift_monitor.evaluation.decision import adjust_p_values, model_status, test_status
+from drift_monitor.evaluation.decision import (
+    adjust_p_values,
+    decide,
+    model_status,
+    test_status,
+)
 from drift_monitor.evaluation.evaluate import WindowData, evaluate_window
-from drift_monitor.evaluation.frame import window_from_frame
+from drift_monitor.evaluation.frame import evaluate_frame, window_from_frame
 from drift_monitor.evaluation.results import ColumnResult, Status, TestResult, WindowResult
 from drift_monitor.evaluation.settings import (
     ColumnSettings,
@@ -23,6 +28,8 @@ __all__ = [
     "WindowData",
     "WindowResult",
     "adjust_p_values",
+    "decide",
+    "evaluate_frame",
     "evaluate_window",
     "model_status",
     "test_status",

@@ -13,7 +13,9 @@ level's floor. The reported threshold of a level is the statistic (on the effect
 at which the corrected p-value crosses the budget, given the other tests of the window.
 
 The score functions are not called here: this module only needs each test's statistic,
-raw p-value and effect, so it works with any test registry that provides them.
+raw p-value and effect, and each test's registry entry says how it is calibrated
+(``DriftTest.calibration``: which null law, its default floors). A test without one
+(Cramér–von Mises) is never a candidate: evaluate.py decides it as in fixed mode.
 """
 
 from __future__ import annotations
@@ -28,12 +30,7 @@ import numpy.typing as npt
 from drift_monitor.baseline.model import Baseline, CategoricalProfile, NumericProfile
 from drift_monitor.evaluation.decision import adjust_p_values
 from drift_monitor.evaluation.results import Level, Status
-from drift_monitor.evaluation.settings import (
-    P_VALUE_TESTS,
-    DetectionSettings,
-    TestName,
-    Threshold,
-)
+from drift_monitor.evaluation.settings import DetectionSettings, Threshold
 from drift_monitor.stats.calibration import (
     Calibration,
     ks_threshold,
@@ -41,6 +38,7 @@ from drift_monitor.stats.calibration import (
     pooled_chi2_threshold,
     rare_empty_mass,
 )
+from drift_monitor.stats.registry import Calibrated, drift_test
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +68,7 @@ class Decision:
     levels: dict[str, Level]
 
 
-def decide(
+def calibrated_decisions(
     baseline: Baseline, candidates: Sequence[Candidate], settings: DetectionSettings
 ) -> dict[tuple[str, str], Decision]:
     """Calibrated verdicts of a window's deciding tests, keyed by (column, test)."""
@@ -122,20 +120,27 @@ def decide(
     return out
 
 
+def _spec(test: str) -> Calibrated:
+    spec = drift_test(test).calibration
+    if spec is None:  # evaluate.py only passes calibrated tests
+        raise ValueError(f"drift test {test!r} has no calibration")
+    return spec
+
+
 def _floors(settings: DetectionSettings, c: Candidate) -> Threshold:
-    """The effect floors of a candidate. KS and chi2 keep the thresholds they have in
-    fixed mode (there they already are effect floors on D and Cohen's w, per column
-    overridable); the distance tests use ``calibration.floors``."""
-    test: TestName = c.test  # type: ignore[assignment]
-    if test in P_VALUE_TESTS:
-        return settings.threshold(c.column, test)
-    return settings.calibration.floors[test]
+    """The effect floors of a candidate: ``calibration.floors`` for a test whose registry
+    entry has floors, else its thresholds (KS and chi2, whose fixed-mode thresholds
+    already are effect floors on D and Cohen's w, per column overridable)."""
+    if _spec(c.test).floors is None:
+        return settings.threshold(c.column, c.test)
+    return settings.calibration.floors[c.test]
 
 
 def _p_value(baseline: Baseline, tables: Calibration, c: Candidate) -> float:
-    if c.test == "ks":
+    null = _spec(c.test).null
+    if null == "p_value":
         return 1.0 if c.p_value is None else float(c.p_value)
-    if c.test == "chi2":
+    if null == "pooled_chi2":
         profile = baseline.column(c.column).profile
         assert isinstance(profile, CategoricalProfile) and c.counts is not None
         _, _, p = pooled_chi2(c.counts, c.unseen, profile.fractions, float(sum(profile.counts)))
@@ -147,8 +152,9 @@ def _p_value(baseline: Baseline, tables: Calibration, c: Candidate) -> float:
 
 
 def _rare_mass(baseline: Baseline, c: Candidate) -> float:
-    """PSI only: the bound on empty-cell events too rare for the Monte Carlo."""
-    if c.test != "psi":
+    """The bound on empty-cell events too rare for the Monte Carlo (``rare_empty_bound``
+    tests: PSI)."""
+    if not _spec(c.test).rare_empty_bound:
         return 0.0
     profile = baseline.column(c.column).profile
     if isinstance(profile, NumericProfile):
@@ -161,10 +167,12 @@ def _rare_mass(baseline: Baseline, c: Candidate) -> float:
 def _threshold(baseline: Baseline, tables: Calibration, c: Candidate, level: float) -> float:
     """The effect at which the candidate's calibrated p-value equals ``level``."""
     profile = baseline.column(c.column).profile
-    if c.test == "ks":
-        assert isinstance(profile, NumericProfile)
+    null = _spec(c.test).null
+    if null == "p_value":
+        # KS is the one test calibrated by its own p-value: its D at that p-value.
+        assert isinstance(profile, NumericProfile) and c.test == "ks"
         return ks_threshold(level, c.n, int(profile.reference_sample.shape[0]))
-    if c.test == "chi2":
+    if null == "pooled_chi2":
         assert isinstance(profile, CategoricalProfile) and c.counts is not None
         _, df, _ = pooled_chi2(c.counts, c.unseen, profile.fractions, float(sum(profile.counts)))
         crit = pooled_chi2_threshold(level, df, c.n, float(sum(profile.counts)))

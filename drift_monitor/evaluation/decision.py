@@ -6,7 +6,8 @@ import numpy as np
 import numpy.typing as npt
 
 from drift_monitor.evaluation.results import ColumnResult, Status
-from drift_monitor.evaluation.settings import P_VALUE_TESTS, Correction, StatusRule, Threshold
+from drift_monitor.evaluation.settings import Correction, StatusRule, Threshold
+from drift_monitor.stats.registry import DriftTest, drift_test
 
 
 def adjust_p_values(p_values: npt.ArrayLike, method: Correction) -> npt.NDArray[np.float64]:
@@ -32,19 +33,37 @@ def adjust_p_values(p_values: npt.ArrayLike, method: Correction) -> npt.NDArray[
     return out
 
 
-def test_status(
-    test: str, effect: float, p_adjusted: float | None, threshold: Threshold, alpha: float
+def decide(
+    test: DriftTest,
+    threshold: Threshold,
+    effect: float,
+    p_adjusted: float | None,
+    n: int,
+    alpha: float,
 ) -> Status:
-    """The status of one test. Distance tests compare ``effect`` with the thresholds;
-    p-value tests (ks, chi2) also need ``p_adjusted < alpha``: significance alone never
-    alarms, so a huge window does not page on a trivial difference."""
-    if test in P_VALUE_TESTS and (p_adjusted is None or not p_adjusted < alpha):
+    """The status of one test on one column of ``n`` present values.
+
+    Distance tests compare ``effect`` with the threshold's levels; a test with a
+    p-value also needs ``p_adjusted < alpha`` (its corrected p-value): significance
+    alone never alarms, so a huge window does not page on a trivial difference, and
+    the levels act as an effect-size floor. ``n`` is unused by fixed thresholds; it is
+    here for thresholds that depend on the window's size (calibrated null quantiles).
+    """
+    del n  # fixed levels: the same at every window size
+    if test.has_p_value and (p_adjusted is None or not p_adjusted < alpha):
         return Status.OK
     if effect >= threshold.alert:
         return Status.ALERT
     if effect >= threshold.warning:
         return Status.WARNING
     return Status.OK
+
+
+def test_status(
+    test: str, effect: float, p_adjusted: float | None, threshold: Threshold, alpha: float
+) -> Status:
+    """:func:`decide` for the registered test called ``test`` (KeyError if unknown)."""
+    return decide(drift_test(test), threshold, effect, p_adjusted, 0, alpha)
 
 
 def model_status(

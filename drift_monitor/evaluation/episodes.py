@@ -15,17 +15,18 @@ State is a small JSON file per state directory, written atomically on every chan
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
 import tempfile
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from drift_monitor.config.models import EpisodeSettings
-from drift_monitor.errors import ConfigError
+from drift_monitor.errors import ConfigError, SinkError
 from drift_monitor.evaluation.results import Status, WindowResult
 
 
@@ -59,9 +60,25 @@ def episode_id(model: str, window_end: float) -> str:
     return f"drift-{model}-{stamp}{ms:03d}Z"
 
 
+@dataclass(frozen=True, slots=True)
+class Step:
+    """What one window does to a model's episode state: the state after it and the
+    transition it causes (None: the window only moved the runs). Not applied yet."""
+
+    model: str
+    after: ModelEpisode
+    transition: Transition | None
+
+
 @dataclass
 class EpisodeTracker:
-    """Per-model episode state machine, persisted to ``path`` (None = in memory)."""
+    """Per-model episode state machine, persisted to ``path`` (None = in memory).
+
+    Two ways to drive it: :meth:`propose` + :meth:`commit` (the daemon: the state
+    changes only once the transition's effects are durable and the file is written,
+    so a retried window is neither counted twice nor given a new id), or
+    :meth:`observe` + :meth:`save` (in-memory change first, persisted later).
+    """
 
     settings: dict[str, EpisodeSettings]
     path: Path | None = None
@@ -70,14 +87,7 @@ class EpisodeTracker:
 
     def __post_init__(self) -> None:
         if self.path is not None and self.path.exists():
-            try:
-                raw = json.loads(self.path.read_text(encoding="utf-8"))
-                self._state = {m: ModelEpisode(**v) for m, v in raw.get("models", {}).items()}
-            except (OSError, ValueError, TypeError) as exc:
-                raise ConfigError(
-                    f"{self.path}: cannot read episode state ({exc}); move the file away to "
-                    "start with no open incidents"
-                ) from None
+            self._state = _read_state(self.path)
 
     def state(self, model: str) -> ModelEpisode:
         """The (live) state of ``model``."""
@@ -87,53 +97,105 @@ class EpisodeTracker:
         """True while ``model`` has an open incident."""
         return self.state(model).episode_id is not None
 
-    def observe(self, result: WindowResult) -> Transition | None:
-        """Feed one closed window's verdict; returns the transition it causes, if any.
-
-        The change is in memory only until :meth:`save`."""
+    def propose(self, result: WindowResult) -> Step | None:
+        """The effect of one closed window's verdict, without applying it; None for a
+        window at or before the last one seen (a replay) or without an end."""
         if result.end is None:
             return None
         with self._lock:
-            st = self.state(result.model)
-            if st.last_window_end is not None and result.end <= st.last_window_end:
-                return None
-            st.last_window_end = result.end
-            cfg = self.settings.get(result.model) or EpisodeSettings()
-            transition: Transition | None = None
-            if result.status == Status.ALERT:
-                st.alert_run += 1
-                st.clean_run = 0
-            elif result.status in (Status.OK, Status.WARNING):
-                st.clean_run += 1
-                st.alert_run = 0
-            if st.episode_id is None and st.alert_run >= cfg.enter_after:
-                cooled = st.resolved_at is None or (
-                    result.end - st.resolved_at >= cfg.cooldown_seconds
-                )
-                if cooled:
-                    st.episode_id = episode_id(result.model, result.end)
-                    st.started_at = result.end
-                    transition = Transition("drift.detected", st.episode_id, result.model, result)
-            elif st.episode_id is not None and st.clean_run >= cfg.resolve_after:
-                transition = Transition("drift.resolved", st.episode_id, result.model, result)
-                st.episode_id = None
-                st.resolved_at = result.end
-                st.alert_run = 0
-            return transition
+            st = replace(self.state(result.model))
+        if st.last_window_end is not None and result.end <= st.last_window_end:
+            return None
+        st.last_window_end = result.end
+        cfg = self.settings.get(result.model) or EpisodeSettings()
+        transition: Transition | None = None
+        if result.status == Status.ALERT:
+            st.alert_run += 1
+            st.clean_run = 0
+        elif result.status in (Status.OK, Status.WARNING):
+            st.clean_run += 1
+            st.alert_run = 0
+        if st.episode_id is None and st.alert_run >= cfg.enter_after:
+            cooled = st.resolved_at is None or (result.end - st.resolved_at >= cfg.cooldown_seconds)
+            if cooled:
+                st.episode_id = episode_id(result.model, result.end)
+                st.started_at = result.end
+                transition = Transition("drift.detected", st.episode_id, result.model, result)
+        elif st.episode_id is not None and st.clean_run >= cfg.resolve_after:
+            transition = Transition("drift.resolved", st.episode_id, result.model, result)
+            st.episode_id = None
+            st.resolved_at = result.end
+            st.alert_run = 0
+        return Step(result.model, st, transition)
+
+    def commit(self, step: Step) -> None:
+        """Persist ``step`` (atomic write + fsync), then apply it in memory. Call it
+        after the step's transition is durably handed on (outbox, report topic).
+        Raises SinkError naming the file when it cannot be written; nothing changes
+        then (not even in memory), so the retried window proposes the same step."""
+        with self._lock:
+            models = {m: asdict(s) for m, s in self._state.items()}
+        models[step.model] = asdict(step.after)
+        self._write(models)
+        with self._lock:
+            self._state[step.model] = step.after
+
+    def observe(self, result: WindowResult) -> Transition | None:
+        """Feed one closed window's verdict and apply it in memory; returns the
+        transition it causes, if any. Persisted only by :meth:`save`."""
+        step = self.propose(result)
+        if step is None:
+            return None
+        with self._lock:
+            self._state[step.model] = step.after
+        return step.transition
 
     def save(self) -> None:
         """Persist the state (atomic write + fsync). Call it after the transitions that
         ``observe`` returned are durably handed on (webhook outbox): a crash in between
-        re-derives the same transition, with the same id, from the replayed window."""
-        if self.path is None:
-            return
+        re-derives the same transition, with the same id, from the replayed window.
+        Raises SinkError naming the file when it cannot be written."""
         with self._lock:
             models = {m: asdict(s) for m, s in self._state.items()}
+        self._write(models)
+
+    def _write(self, models: dict[str, dict[str, Any]]) -> None:
+        if self.path is None:
+            return
         doc: dict[str, Any] = {"version": 1, "models": models}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".episodes-", dir=self.path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(doc, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
+        tmp: str | None = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".episodes-", dir=self.path.parent)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(doc, fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+            tmp = None
+        except OSError as exc:
+            raise SinkError(
+                "episodes",
+                str(self.path),
+                f"cannot write episode state: {exc.strerror or exc}; free space or fix "
+                "permissions of the state directory (retrying, nothing is committed)",
+            ) from None
+        finally:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+
+
+def _read_state(path: Path) -> dict[str, ModelEpisode]:
+    """The models of an episode state file; ConfigError (exit 2) naming the file when
+    it is unreadable or not an episode state."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(raw, dict) or not isinstance(raw.get("models", {}), dict):
+            raise ValueError("not an episode state object")
+        return {str(m): ModelEpisode(**v) for m, v in raw.get("models", {}).items()}
+    except (OSError, ValueError, TypeError) as exc:
+        raise ConfigError(
+            f"{path}: cannot read episode state ({exc}); move the file away to start "
+            "with no open incidents"
+        ) from None

@@ -8,7 +8,6 @@ function serves the daemon's windows and the offline ``check`` command.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -16,13 +15,14 @@ import numpy as np
 import numpy.typing as npt
 
 from drift_monitor.baseline.model import Baseline, ColumnBaseline
-from drift_monitor.evaluation.calibrated import Candidate, Decision, decide
-from drift_monitor.evaluation.decision import adjust_p_values, model_status, test_status
+from drift_monitor.evaluation.calibrated import Candidate, Decision, calibrated_decisions
+from drift_monitor.evaluation.decision import adjust_p_values, decide, model_status
 from drift_monitor.evaluation.results import ColumnResult, Level, Status, TestResult, WindowResult
-from drift_monitor.evaluation.settings import DetectionSettings, TestName
-from drift_monitor.stats.categorical import score_counts, tally_codes
-from drift_monitor.stats.numeric import score_numeric
+from drift_monitor.evaluation.settings import DetectionSettings
+from drift_monitor.stats.categorical import tally_codes
 from drift_monitor.stats.prepared import PreparedCategorical, PreparedNumeric
+from drift_monitor.stats.registry import REGISTRY, drift_test
+from drift_monitor.stats.score import CategoryCounts, NumericWindow, Score
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int32]
@@ -51,7 +51,7 @@ class _Raw:
     events: int
     missing_ratio: float
     unseen_ratio: float | None
-    stats: dict[str, tuple[float, float | None, float]]  # test -> (statistic, p, effect)
+    scores: dict[str, Score]  # test name -> score, in the configured order
     note: str = ""
     counts: tuple[npt.NDArray[np.int64], int] | None = None  # categorical: (counts, unseen)
 
@@ -73,17 +73,21 @@ def evaluate_window(
             continue
         raws.append(_score_column(col, prepared.get(col.name), data, settings))
 
+    # Corrected per test across the model's columns (m = columns that computed it).
     adjusted: dict[tuple[str, str], float] = {}
-    for test in ("ks", "chi2"):
-        owners = [r for r in raws if test in r.stats and r.stats[test][1] is not None]
-        ps = [float(r.stats[test][1] or 0.0) for r in owners]
-        for r, p_adj in zip(owners, adjust_p_values(ps, settings.correction), strict=True):
-            adjusted[(r.column.name, test)] = float(p_adj)
+    for test in REGISTRY:
+        if not test.has_p_value:
+            continue
+        owners = [(r, r.scores[test.name].p_value) for r in raws if test.name in r.scores]
+        ps = [float(p) for _, p in owners if p is not None]
+        owned = [r for r, p in owners if p is not None]
+        for r, p_adj in zip(owned, adjust_p_values(ps, settings.correction), strict=True):
+            adjusted[(r.column.name, test.name)] = float(p_adj)
 
     # -- calibrated thresholds hook (drift_monitor/evaluation/calibrated.py) --------
     verdicts: dict[tuple[str, str], Decision] | None = None
     if settings.threshold_mode == "calibrated":
-        verdicts = decide(baseline, _candidates(raws, settings), settings)
+        verdicts = calibrated_decisions(baseline, _candidates(raws, settings), settings)
     # -- end of hook ---------------------------------------------------------------
     columns = [_decide(r, adjusted, settings, verdicts) for r in raws]
     status, share = model_status(columns, data.events, settings.min_events, settings.status_rule)
@@ -105,28 +109,28 @@ def _score_column(
     data: WindowData,
     settings: DetectionSettings,
 ) -> _Raw:
+    """Only the tests configured for the column are computed; the window column is
+    sorted (numeric) or tallied (categorical) once and shared by them."""
     n_events = data.events
-    compute, _ = settings.tests_for(col.name, col.kind)
-    stats: dict[str, tuple[float, float | None, float]] = {}
+    tests = settings.computed_tests(col.name, col.kind)
+    scores: dict[str, Score] = {}
     if col.kind == "numeric":
         arr = data.numeric.get(col.name)
-        values = arr[np.isfinite(arr)] if arr is not None else np.empty(0)
+        values = arr[np.isfinite(arr)] if arr is not None else np.empty(0, dtype=np.float64)
         present = int(values.shape[0])
         missing = _ratio(n_events - present, n_events)
         if not isinstance(prep, PreparedNumeric):
-            return _Raw(col, present, missing, None, stats, "baseline has no values")
+            return _Raw(col, present, missing, None, scores, "baseline has no values")
         if present < settings.min_events:
-            return _Raw(col, present, missing, None, stats, _too_few(present, settings))
-        s = score_numeric(values, prep)
-        assert s is not None
-        table: dict[str, tuple[float, float | None, float]] = {
-            "ks": (s.ks_statistic, s.ks_p_value, s.ks_statistic),
-            "psi": (s.psi, None, s.psi),
-            "wasserstein": (s.wasserstein, None, s.wasserstein),
-            "jensen_shannon": (s.jensen_shannon, None, s.jensen_shannon),
-        }
-        stats = {t: table[t] for t in compute}
-        return _Raw(col, present, missing, None, stats)
+            return _Raw(col, present, missing, None, scores, _too_few(present, settings))
+        # Boolean indexing above made a copy this function owns: sort it in place
+        # rather than allocate (and page in) a second window-sized array per column.
+        values.sort()
+        window = NumericWindow(values)
+        for t in tests:
+            assert t.numeric is not None  # settings only admit tests of the column's kind
+            scores[t.name] = t.numeric(prep, window)
+        return _Raw(col, present, missing, None, scores)
 
     codes = data.categorical.get(col.name)
     if not isinstance(prep, PreparedCategorical):
@@ -136,7 +140,7 @@ def _score_column(
             present,
             _ratio(n_events - present, n_events),
             None,
-            stats,
+            scores,
             "baseline has no values",
         )
     if codes is None:
@@ -146,17 +150,12 @@ def _score_column(
     missing = _ratio(n_events - present, n_events)
     unseen_ratio = _ratio(unseen, present) if present else None
     if present < settings.min_events:
-        return _Raw(col, present, missing, unseen_ratio, stats, _too_few(present, settings))
-    c = score_counts(counts, unseen, prep)
-    assert c is not None
-    cohen_w = math.sqrt(c.chi2_statistic / c.n)
-    ctable: dict[str, tuple[float, float | None, float]] = {
-        "chi2": (c.chi2_statistic, c.chi2_p_value, cohen_w),
-        "psi": (c.psi, None, c.psi),
-        "jensen_shannon": (c.jensen_shannon, None, c.jensen_shannon),
-    }
-    stats = {t: ctable[t] for t in compute}
-    return _Raw(col, present, missing, c.unseen_ratio, stats, counts=(counts, unseen))
+        return _Raw(col, present, missing, unseen_ratio, scores, _too_few(present, settings))
+    tally = CategoryCounts(counts, unseen)
+    for t in tests:
+        assert t.categorical is not None
+        scores[t.name] = t.categorical(prep, tally)
+    return _Raw(col, present, missing, unseen_ratio, scores, counts=(counts, unseen))
 
 
 def _too_few(present: int, settings: DetectionSettings) -> str:
@@ -173,10 +172,19 @@ def _candidates(raws: list[_Raw], settings: DetectionSettings) -> list[Candidate
     for r in raws:
         _, decide_tests = settings.tests_for(r.column.name, r.column.kind)
         counts, unseen = r.counts if r.counts is not None else (None, 0)
-        for test, (stat, p, effect) in r.stats.items():
-            if test in decide_tests:
+        for test, sc in r.scores.items():
+            if test in decide_tests and drift_test(test).calibration is not None:
                 out.append(
-                    Candidate(r.column.name, test, stat, p, effect, r.events, counts, unseen)
+                    Candidate(
+                        r.column.name,
+                        test,
+                        sc.statistic,
+                        sc.p_value,
+                        sc.effect,
+                        r.events,
+                        counts,
+                        unseen,
+                    )
                 )
     return out
 
@@ -188,25 +196,24 @@ def _decide(
     verdicts: Mapping[tuple[str, str], Decision] | None = None,
 ) -> ColumnResult:
     col = raw.column
-    _, decide = settings.tests_for(col.name, col.kind)
+    _, deciding = settings.tests_for(col.name, col.kind)
     tests: dict[str, TestResult] = {}
     worst = Status.OK
-    for test, (stat, p, effect) in raw.stats.items():
-        name: TestName = test  # type: ignore[assignment]
+    for name, score in raw.scores.items():
         th = settings.threshold(col.name, name)
-        p_adj = adjusted.get((col.name, test)) if p is not None else None
+        p_adj = adjusted.get((col.name, name)) if score.p_value is not None else None
         status: Status | None = None
-        verdict = verdicts.get((col.name, test)) if verdicts is not None else None
+        verdict = verdicts.get((col.name, name)) if verdicts is not None else None
         if verdict is not None:
             status = verdict.status
             worst = max(worst, status)
             alert = verdict.levels["alert"]
-            tests[test] = TestResult(
-                test,
-                stat,
-                p,
+            tests[name] = TestResult(
+                name,
+                score.statistic,
+                score.p_value,
                 verdict.p_adjusted,
-                effect,
+                score.effect,
                 status,
                 max(alert.threshold, alert.floor or 0.0),
                 verdict.levels,
@@ -214,12 +221,14 @@ def _decide(
             )
             continue
         levels: dict[str, Level] | None = None
-        if test in decide:
-            status = test_status(test, effect, p_adj, th, settings.alpha)
+        if name in deciding:
+            status = decide(drift_test(name), th, score.effect, p_adj, raw.events, settings.alpha)
             worst = max(worst, status)
             levels = {"warning": Level(th.warning, None), "alert": Level(th.alert, None)}
-        tests[test] = TestResult(test, stat, p, p_adj, effect, status, th.alert, levels)
-    if not raw.stats:
+        tests[name] = TestResult(
+            name, score.statistic, score.p_value, p_adj, score.effect, status, th.alert, levels
+        )
+    if not raw.scores:
         worst = Status.INSUFFICIENT_DATA
     return ColumnResult(
         name=col.name,

@@ -1,4 +1,4 @@
-"""Columnar window data from a pandas DataFrame (the offline ``check`` path)."""
+"""Evaluating a pandas DataFrame against a baseline: the Python twin of ``check``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import pandas as pd
 
 from drift_monitor.baseline.model import Baseline
 from drift_monitor.errors import InputError
-from drift_monitor.evaluation.evaluate import WindowData
+from drift_monitor.evaluation.evaluate import WindowData, evaluate_window
+from drift_monitor.evaluation.results import WindowResult
+from drift_monitor.evaluation.settings import DetectionSettings
 from drift_monitor.stats.categorical import encode_categories
 from drift_monitor.stats.prepared import PreparedCategorical
 
@@ -46,8 +48,27 @@ def window_from_frame(baseline: Baseline, df: pd.DataFrame, source: str = "input
         else:
             prep = prepared.get(col.name)
             if isinstance(prep, PreparedCategorical):
-                categorical[col.name] = encode_categories(series.tolist(), prep)
+                categorical[col.name] = encode_categories(series, prep)
             else:
                 codes = np.where(series.isna().to_numpy(), -1, 0)
                 categorical[col.name] = codes.astype(np.int32)
     return WindowData(events=len(df), numeric=numeric, categorical=categorical)
+
+
+def evaluate_frame(
+    df: pd.DataFrame, baseline: Baseline, settings: DetectionSettings | None = None
+) -> WindowResult:
+    """Evaluate every row of ``df`` as one window against ``baseline``.
+
+    The Python twin of ``drift-monitor check``: the same columns (a baseline with one
+    prediction column also finds it under ``prediction``), statistics, corrections and
+    statuses, as a typed :class:`WindowResult` (``result.status``, ``result.drifted``,
+    ``result.columns[i].tests["psi"].statistic`` …; ``start``/``end`` are None).
+    ``settings`` defaults to :class:`DetectionSettings` ``()``; fewer than
+    ``settings.min_events`` rows give ``insufficient_data``, never drift.
+
+    Raises :class:`~drift_monitor.errors.InputError` when a baseline column is missing
+    from ``df`` or a numeric column holds non-numbers.
+    """
+    window = window_from_frame(baseline, df, source="DataFrame")
+    return evaluate_window(baseline, window, settings or DetectionSettings())

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, Literal
 
+from drift_monitor.stats.registry import REGISTRY, DriftTest
+
 
 def json_number(x: float | None) -> float | None:
     """``x`` as a JSON-safe float: None (null) for None, NaN and ±inf."""
@@ -128,6 +130,13 @@ class WindowResult:
         return sorted(
             (c for c in self.columns if c.status == Status.ALERT), key=_severity, reverse=True
         )
+
+    def reported_tests(self) -> list[DriftTest]:
+        """The tests a table of this window gives a column (``check``, the report), in
+        registry order: every test computed by default, and any other test that some
+        column computed."""
+        computed = {name for c in self.columns for name in c.tests}
+        return [t for t in REGISTRY if t.computed_by_default or t.name in computed]
 
     def by_severity(self) -> list[ColumnResult]:
         """All columns, worst first (status, then the largest deciding effect)."""

@@ -7,20 +7,47 @@ misspelled field is an error, not a silent default.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
+from typing_extensions import TypeAliasType
 
-TestName = Literal["ks", "psi", "wasserstein", "jensen_shannon", "chi2"]
+from drift_monitor.stats.registry import (
+    REGISTRY,
+    DriftTest,
+    Levels,
+    drift_test,
+    for_kind,
+    registered_names,
+)
+
+
+def _registered(name: str) -> str:
+    try:
+        drift_test(name)
+    except KeyError as exc:
+        raise ValueError(exc.args[0]) from None
+    return name
+
+
+#: A registered drift test's name (see :mod:`drift_monitor.stats.registry`).
+TestName = TypeAliasType(
+    "TestName",
+    Annotated[
+        str,
+        AfterValidator(_registered),
+        WithJsonSchema({"type": "string", "enum": list(registered_names())}),
+    ],
+)
 Correction = Literal["none", "bonferroni", "benjamini_hochberg"]
 
-NUMERIC_TESTS: tuple[TestName, ...] = ("ks", "psi", "wasserstein", "jensen_shannon")
-CATEGORICAL_TESTS: tuple[TestName, ...] = ("chi2", "psi", "jensen_shannon")
-#: Tests with a p-value: their threshold is an effect-size floor, and the test only
-#: counts when its (corrected) p-value is below ``alpha`` as well.
-P_VALUE_TESTS: frozenset[str] = frozenset({"ks", "chi2"})
-_NUMERIC_DECISION: tuple[TestName, ...] = ("psi", "ks")
-_CATEGORICAL_DECISION: tuple[TestName, ...] = ("psi", "chi2")
+
+def _defaults(kind: str, *, deciding: bool) -> list[str]:
+    return [
+        t.name
+        for t in for_kind(kind)
+        if (t.decides_by_default if deciding else t.computed_by_default)
+    ]
 
 
 class _Strict(BaseModel):
@@ -28,10 +55,13 @@ class _Strict(BaseModel):
 
 
 class Threshold(_Strict):
-    """Warning and alert levels of one test's statistic (alert >= warning).
+    """Warning and alert levels of one test's effect (alert >= warning).
 
-    For ``ks`` the statistic is D; for ``chi2`` it is the effect size Cohen's
+    The effect is the statistic itself, except for ``chi2``: the effect size Cohen's
     w = sqrt(chi2 / n), so that a huge window does not alarm on a trivial difference.
+    For a test with a p-value (``ks``, ``chi2``) the levels are an effect-size floor:
+    the corrected p-value must also be below ``alpha``. Unset, a test's levels are its
+    registered defaults (README, "Drift tests").
     """
 
     warning: float = Field(ge=0)
@@ -43,32 +73,25 @@ class Threshold(_Strict):
             raise ValueError(f"alert ({self.alert}) must be >= warning ({self.warning})")
         return self
 
-
-def _default_thresholds() -> dict[TestName, Threshold]:
-    return {
-        "psi": Threshold(warning=0.1, alert=0.25),
-        "ks": Threshold(warning=0.05, alert=0.1),
-        "chi2": Threshold(warning=0.1, alert=0.3),
-        "wasserstein": Threshold(warning=0.1, alert=0.25),
-        "jensen_shannon": Threshold(warning=0.1, alert=0.2),
-    }
+    @classmethod
+    def of(cls, levels: Levels) -> Threshold:
+        """The threshold of a test's registered default levels."""
+        return cls(warning=levels.warning, alert=levels.alert)
 
 
 # -- calibrated thresholds (see drift_monitor/evaluation/calibrated.py) ---------------
 ThresholdMode = Literal["calibrated", "fixed"]
 
 
-def _default_floors() -> dict[TestName, Threshold]:
+def _default_floors() -> dict[str, Threshold]:
     # Effect sizes below which a window never warns/alerts, however significant: a
-    # 100 000-event window must not page on a trivial shift. The distance floors sit at
-    # or below the fixed thresholds, so calibrated mode is never less sensitive than fixed
-    # at large n. KS and chi2 use their `thresholds` (already effect floors) instead.
+    # 100 000-event window must not page on a trivial shift. Each calibrated test's
+    # registry entry carries its floors (stats/registry.py, ``Calibrated.floors``); a
+    # test without them (KS, chi2: their `thresholds` already are effect floors) is absent.
     return {
-        "psi": Threshold(warning=0.05, alert=0.1),
-        "ks": Threshold(warning=0.05, alert=0.1),
-        "chi2": Threshold(warning=0.1, alert=0.3),
-        "wasserstein": Threshold(warning=0.05, alert=0.1),
-        "jensen_shannon": Threshold(warning=0.05, alert=0.1),
+        t.name: Threshold.of(t.calibration.floors)
+        for t in REGISTRY
+        if t.calibration is not None and t.calibration.floors is not None
     }
 
 
@@ -88,8 +111,8 @@ class CalibrationSettings(_Strict):
     floors: dict[TestName, Threshold] = Field(
         default_factory=_default_floors,
         description=(
-            "Effect-size floors of psi, jensen_shannon and wasserstein (merged over the "
-            "defaults); ks and chi2 take theirs from `thresholds`."
+            "Effect-size floors of the simulated tests (psi, jensen_shannon, wasserstein; "
+            "merged over the defaults); ks and chi2 take theirs from `thresholds`."
         ),
     )
 
@@ -143,24 +166,25 @@ class DetectionSettings(_Strict):
         description="Multiple-testing correction of p-values across a model's columns.",
     )
     numeric_tests: list[TestName] = Field(
-        default_factory=lambda: list(NUMERIC_TESTS),
+        default_factory=lambda: _defaults("numeric", deciding=False),
         description="Tests computed and reported for numeric and numeric prediction columns.",
     )
     categorical_tests: list[TestName] = Field(
-        default_factory=lambda: list(CATEGORICAL_TESTS),
+        default_factory=lambda: _defaults("categorical", deciding=False),
         description="Tests computed and reported for categorical columns.",
     )
     numeric_decision: list[TestName] = Field(
-        default_factory=lambda: list(_NUMERIC_DECISION),
+        default_factory=lambda: _defaults("numeric", deciding=True),
         description="Tests deciding a numeric column.",
     )
     categorical_decision: list[TestName] = Field(
-        default_factory=lambda: list(_CATEGORICAL_DECISION),
+        default_factory=lambda: _defaults("categorical", deciding=True),
         description="Tests deciding a categorical column.",
     )
     thresholds: dict[TestName, Threshold] = Field(
-        default_factory=_default_thresholds,
-        description="Warning/alert levels per test (merged over the defaults).",
+        default_factory=dict,
+        description="Warning/alert levels per test; a test not listed keeps its defaults "
+        "(README, Drift tests).",
     )
     status_rule: StatusRule = Field(default_factory=StatusRule)
     threshold_mode: ThresholdMode = Field(
@@ -188,40 +212,34 @@ class DetectionSettings(_Strict):
 
     @model_validator(mode="after")
     def _check(self) -> DetectionSettings:
-        for name in self.numeric_tests:
-            if name not in NUMERIC_TESTS:
-                raise ValueError(f"numeric_tests: {name!r} is not a numeric test {NUMERIC_TESTS}")
-        for name in self.categorical_tests:
-            if name not in CATEGORICAL_TESTS:
-                raise ValueError(
-                    f"categorical_tests: {name!r} is not a categorical test {CATEGORICAL_TESTS}"
-                )
-        # A decision test of the wrong kind would be dropped by tests_for, silently
-        # turning detection off for every column of that kind.
-        for name in self.numeric_decision:
-            if name not in NUMERIC_TESTS:
-                raise ValueError(
-                    f"numeric_decision: {name!r} is not a numeric test {NUMERIC_TESTS}"
-                )
-        for name in self.categorical_decision:
-            if name not in CATEGORICAL_TESTS:
-                raise ValueError(
-                    f"categorical_decision: {name!r} is not a categorical test {CATEGORICAL_TESTS}"
-                )
-        merged = {**_default_thresholds(), **self.thresholds}
-        object.__setattr__(self, "thresholds", merged)
+        # A test of the wrong kind would be dropped by tests_for: for a decision list
+        # that would silently turn detection off for every column of that kind.
+        for field, kind in (
+            ("numeric_tests", "numeric"),
+            ("categorical_tests", "categorical"),
+            ("numeric_decision", "numeric"),
+            ("categorical_decision", "categorical"),
+        ):
+            for name in getattr(self, field):
+                if not drift_test(name).supports(kind):
+                    known = tuple(t.name for t in for_kind(kind))
+                    raise ValueError(f"{field}: {name!r} is not a {kind} test {known}")
         return self
 
-    def threshold(self, column: str, test: TestName) -> Threshold:
-        """The threshold of ``test`` for ``column`` (column override, else model level)."""
+    def threshold(self, column: str, test: str) -> Threshold:
+        """The threshold of ``test`` for ``column``: the column's override, else the
+        model's, else the test's registered default levels."""
         col = self.columns.get(column)
         if col is not None and test in col.thresholds:
             return col.thresholds[test]
-        return self.thresholds[test]
+        if test in self.thresholds:
+            return self.thresholds[test]
+        return Threshold.of(drift_test(test).levels)
 
-    def tests_for(self, column: str, kind: str) -> tuple[list[TestName], list[TestName]]:
-        """(tests to compute, tests that decide) for a column of ``kind``; the deciding
-        tests are always computed too."""
+    def tests_for(self, column: str, kind: str) -> tuple[list[str], list[str]]:
+        """(tests to compute, tests that decide) for a column of ``kind``
+        (``numeric``/``categorical``), by name; the deciding tests are always computed
+        too, and a per-column decision test of another kind is ignored."""
         if kind == "numeric":
             compute, decide = list(self.numeric_tests), list(self.numeric_decision)
         else:
@@ -229,12 +247,15 @@ class DetectionSettings(_Strict):
         col = self.columns.get(column)
         if col is not None and col.decision is not None:
             decide = list(col.decision)
-        allowed = NUMERIC_TESTS if kind == "numeric" else CATEGORICAL_TESTS
-        decide = [t for t in decide if t in allowed]
+        decide = [t for t in decide if drift_test(t).supports(kind)]
         for t in decide:
             if t not in compute:
                 compute.append(t)
         return compute, decide
+
+    def computed_tests(self, column: str, kind: str) -> list[DriftTest]:
+        """The definitions of the tests to compute for a column (see :meth:`tests_for`)."""
+        return [drift_test(t) for t in self.tests_for(column, kind)[0]]
 
 
 def unknown_columns(settings: DetectionSettings, columns: list[str]) -> list[str]:

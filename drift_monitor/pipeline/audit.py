@@ -1,36 +1,70 @@
 """Window audit log: one JSON line per closed window (bounds, count, event ids).
 
-Optional (``state.audit_windows``); written and fsynced before the offsets covering
-the window are committed, so it accounts for every event at least once. Used by the
-resilience tests to prove that no event is lost, and by operators for backfills.
+Optional (``state.audit_windows``); written before the window is acked and fsynced
+before the offsets covering it are committed, so it accounts for every event at least
+once. Used by the resilience tests to prove that no event is lost, and by operators for
+backfills. A write that fails (disk full) is undone - the file is cut back to its last
+whole line - and raised as :class:`~drift_monitor.errors.SinkError` naming the file;
+the window is retried, and a window already written by this process is not written
+again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
 
+from drift_monitor.errors import SinkError
 from drift_monitor.evaluation.results import WindowResult
-from drift_monitor.windows.store import ClosedWindow
+from drift_monitor.windows.runtime import ClosedWindow
 
 
 class AuditLog:
     """Appends closed windows to ``path`` (JSON Lines)."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = path.open("a", encoding="utf-8")
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise self._error("cannot open", exc) from None
+        self._written: dict[str, float] = {}
         # kill -9 in the middle of a write leaves a last line without its newline:
         # start on a new line, or the next window would be glued onto it (unreadable).
-        if self._fh.tell() > 0:
+        size = os.fstat(self._fd).st_size
+        if size > 0:
             with path.open("rb") as fh:
                 fh.seek(-1, os.SEEK_END)
                 if fh.read(1) != b"\n":
-                    self._fh.write("\n")
+                    self._append(b"\n")
+
+    def _error(self, what: str, exc: OSError) -> SinkError:
+        return SinkError(
+            "audit",
+            str(self.path),
+            f"{what} the window audit log: {exc.strerror or exc}; free space or fix "
+            "permissions (retrying, nothing is committed)",
+        )
+
+    def _append(self, data: bytes) -> None:
+        size = os.fstat(self._fd).st_size
+        try:
+            n = os.write(self._fd, data)
+            if n != len(data):
+                raise OSError(28, "No space left on device (short write)")
+        except OSError as exc:
+            # Cut a partial line off, so the file stays valid JSON Lines.
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, size)
+            raise self._error("cannot write", exc) from None
 
     def __call__(self, result: WindowResult, window: ClosedWindow) -> None:
-        """Record one evaluated window."""
+        """Record one evaluated window (once per window per process)."""
+        if self._written.get(window.model, float("-inf")) >= window.end:
+            return
         doc = {
             "model": window.model,
             "start": window.start,
@@ -39,14 +73,19 @@ class AuditLog:
             "status": result.status.label,
             "ids": list(window.event_ids or ()),
         }
-        self._fh.write(json.dumps(doc, separators=(",", ":")) + "\n")
+        self._append(json.dumps(doc, separators=(",", ":")).encode("utf-8") + b"\n")
+        self._written[window.model] = window.end
 
     def sync(self) -> None:
-        """Flush to disk (called before committing offsets)."""
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
+        """Flush to disk (called before committing offsets); SinkError on failure."""
+        try:
+            os.fsync(self._fd)
+        except OSError as exc:
+            raise self._error("cannot sync", exc) from None
 
     def close(self) -> None:
         """Flush and close."""
-        self.sync()
-        self._fh.close()
+        try:
+            self.sync()
+        finally:
+            os.close(self._fd)

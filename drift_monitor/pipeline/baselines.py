@@ -63,24 +63,22 @@ class BaselineRegistry:
             if current is not None and current.stamp == stamp:
                 continue
             try:
-                baseline = load_baseline(path)
+                baseline, layout = _load(model, path)
             except BaselineError as exc:
                 self._error(model, str(exc))
                 continue
-            if baseline.model != model:
+            except Exception as exc:  # a loader bug must never stop the consume loop
+                log.exception("unexpected error loading %s", path, extra={"model": model})
                 self._error(
                     model,
-                    f"{path}: baseline is for model {baseline.model!r}, not {model!r}; "
-                    "point models[].baseline at the right file",
+                    f"{path}: cannot load baseline ({type(exc).__name__}: {exc}); keeping the "
+                    "previous one; rebuild the file with `drift-monitor baseline build`",
                 )
                 continue
-            baseline.prepared()  # sort reference samples etc. now, not on the first window
             if current is not None and current.baseline.checksum == baseline.checksum:
                 self._loaded[model] = LoadedBaseline(current.baseline, current.layout, path, stamp)
                 continue
-            self._loaded[model] = LoadedBaseline(
-                baseline, ModelLayout.from_baseline(baseline), path, stamp
-            )
+            self._loaded[model] = LoadedBaseline(baseline, layout, path, stamp)
             self.errors.pop(model, None)
             changed[model] = current
             log.info(
@@ -90,6 +88,23 @@ class BaselineRegistry:
         return changed
 
     def _error(self, model: str, message: str) -> None:
+        # The previous baseline (if any) stays in self._loaded: a bad file never unloads it.
         if self.errors.get(model) != message:
             log.error("baseline unavailable: %s", message, extra={"model": model})
         self.errors[model] = message
+
+
+def _load(model: str, path: Path) -> tuple[Baseline, ModelLayout]:
+    """Load, check and prepare ``path`` for ``model``; BaselineError for a bad file."""
+    baseline = load_baseline(path)
+    if baseline.model != model:
+        raise BaselineError(
+            f"{path}: baseline is for model {baseline.model!r}, not {model!r}; "
+            "point models[].baseline at the right file"
+        )
+    try:
+        baseline.prepared()  # sort reference samples etc. now, not on the first window
+        layout = ModelLayout.from_baseline(baseline)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise BaselineError(f"{path}: unusable baseline ({exc}); rebuild it") from None
+    return baseline, layout

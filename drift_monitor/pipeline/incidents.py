@@ -13,6 +13,8 @@ from drift_monitor.webhooks.payload import Trigger, canonical_json
 
 log = logging.getLogger("drift_monitor.incidents")
 
+_PUBLISHED_KEPT = 1_000  # incidents remembered; far more than can be in flight
+
 
 def incident_body(transition: Transition, detected_at: float) -> dict[str, Any]:
     """The SPEC webhook body for an episode transition.
@@ -55,7 +57,13 @@ def incident_body(transition: Transition, detected_at: float) -> dict[str, Any]:
 
 class IncidentHandler:
     """Feeds closed-window verdicts to the episode tracker and hands every transition to
-    the webhook outbox and the report topic before the tracker's state is saved."""
+    the webhook outbox and the report topic before the tracker's state is saved.
+
+    Order, so a retry after any failure is idempotent: compute the step (nothing
+    changes), enqueue the webhook (the outbox deduplicates on the incident id),
+    publish and flush the report, then persist the tracker. Any of them raising
+    SinkError leaves the tracker as it was: the retried window proposes the same step
+    with the same id."""
 
     def __init__(
         self,
@@ -66,18 +74,32 @@ class IncidentHandler:
         self.tracker = tracker
         self._dispatcher = dispatcher
         self._reports = reports
+        # (incident id, type) handed to the report producer by this process: a retried
+        # window does not publish again (the producer keeps and retries its copy).
+        self._published: dict[tuple[str, str], None] = {}
 
     def handle(self, result: WindowResult, now: float) -> Transition | None:
-        """Observe one verdict (epoch-seconds ``now`` stamps ``detected_at``)."""
-        transition = self.tracker.observe(result)
+        """Observe one verdict (epoch-seconds ``now`` stamps ``detected_at``).
+        Raises SinkError when an effect is not durable (see the class docstring)."""
+        step = self.tracker.propose(result)
+        if step is None:
+            return None
+        transition = step.transition
         if transition is not None:
             body = incident_body(transition, now)
             trigger = Trigger(transition.episode_id, transition.type, result.model, body)
             if self._dispatcher is not None:
                 self._dispatcher.submit(trigger)
             if self._reports is not None:
-                self._reports.publish(result.model, canonical_json(body))
+                key = (transition.episode_id, transition.type)
+                if key not in self._published:
+                    self._reports.publish(result.model, canonical_json(body))
+                    self._published[key] = None
+                    if len(self._published) > _PUBLISHED_KEPT:
+                        del self._published[next(iter(self._published))]
                 self._reports.flush()
+        self.tracker.commit(step)
+        if transition is not None:
             log.warning(
                 "%s: model %s, %d drifted column(s): %s",
                 transition.type,
@@ -86,5 +108,4 @@ class IncidentHandler:
                 ", ".join(c.name for c in result.drifted) or "-",
                 extra={"model": result.model, "episode": transition.episode_id},
             )
-        self.tracker.save()
         return transition

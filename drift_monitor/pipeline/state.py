@@ -74,6 +74,12 @@ class MonitorState:
         # sink name -> None when healthy, else the one-line reason (what to fix)
         self.sinks: dict[str, str | None] = {}
         self.sink_failures: dict[str, int] = defaultdict(int)
+        # partition -> models whose window checkpoint did not fit its commit metadata
+        self.checkpoint_dropped: dict[tuple[str, int], int] = {}
+        # (topic, partition, reason) -> records passed over unread; the last gap per
+        # partition for /status (see drift_monitor/source/gaps.py)
+        self.skipped: dict[tuple[str, int, str], int] = defaultdict(int)
+        self.gaps: dict[tuple[str, int], dict[str, object]] = {}
 
     def count(self, model: str, outcome: str, n: int = 1) -> None:
         """Add ``n`` events of ``outcome`` (accepted|invalid|late|unknown_model)."""
@@ -155,6 +161,29 @@ class MonitorState:
                 self.sink_failures[sink] += 1
             self.sinks[sink] = problem
 
+    def set_checkpoint_dropped(self, tp: tuple[str, int], models: int) -> None:
+        """Models of partition ``tp`` left out of its commit metadata (0 = none)."""
+        with self._lock:
+            if models:
+                self.checkpoint_dropped[tp] = models
+            else:
+                self.checkpoint_dropped.pop(tp, None)
+
+    def record_gap(
+        self, topic: str, partition: int, reason: str, start: int, end: int, skipped: int
+    ) -> None:
+        """Offsets ``[start, end)`` of ``topic``/``partition`` were passed over unread
+        (``reason``: retention, offset_reset, moved_back); ``skipped`` records (0 when
+        unknown). Rendered as ``events_skipped_total`` and in /status."""
+        with self._lock:
+            self.skipped[(topic, partition, reason)] += skipped
+            self.gaps[(topic, partition)] = {
+                "reason": reason,
+                "from_offset": start,
+                "to_offset": end,
+                "skipped": skipped,
+            }
+
     def snapshot(self) -> StateSnapshot:
         """A consistent copy for rendering."""
         with self._lock:
@@ -176,6 +205,9 @@ class MonitorState:
                 warnings=dict(self.warnings),
                 sinks=dict(self.sinks),
                 sink_failures=dict(self.sink_failures),
+                checkpoint_dropped=dict(self.checkpoint_dropped),
+                skipped=dict(self.skipped),
+                gaps={k: dict(v) for k, v in self.gaps.items()},
             )
 
     def ready(self) -> tuple[bool, str]:
@@ -217,3 +249,6 @@ class StateSnapshot:
     warnings: dict[str, str]
     sinks: dict[str, str | None]
     sink_failures: dict[str, int]
+    checkpoint_dropped: dict[tuple[str, int], int]
+    skipped: dict[tuple[str, int, str], int] = field(default_factory=dict)
+    gaps: dict[tuple[str, int], dict[str, object]] = field(default_factory=dict)

@@ -18,16 +18,17 @@ from drift_monitor.evaluation.evaluate import WindowData
 from drift_monitor.evaluation.results import ColumnResult, Status, TestResult, WindowResult
 from drift_monitor.report import fmt
 from drift_monitor.report.markup import (
-    TESTS,
     UNSEEN_NOTABLE,
     anchor,
     deciding_test,
     e,
+    effect_note,
     missing_marked,
     pill,
 )
 from drift_monitor.report.sections import section
 from drift_monitor.report.style import CSS
+from drift_monitor.stats.registry import DriftTest
 
 
 def write_report(
@@ -74,7 +75,7 @@ def render_report(
             f"<title>{e(heading)}</title><style>{CSS}</style></head><body>",
             f"<main><h1>{e(heading)}</h1>",
             _verdict(result, baseline, columns),
-            _table(columns, baseline),
+            _table(columns, baseline, result.reported_tests()),
             '<h2 id="columns">Columns</h2>',
             *sections,
             _footer(baseline),
@@ -152,8 +153,9 @@ def _test_cell(t: TestResult | None, deciding: bool) -> str:
         tip += "; reported only"
     mark = '<span class="mark" title="set the column status">◆</span>' if deciding else ""
     sub = []
-    if t.test == "chi2":
-        sub.append(f"w {fmt.stat(t.effect)}")
+    note = effect_note(t)
+    if note is not None:
+        sub.append(note)
     if t.p_value is not None:
         sub.append(f"p {fmt.p_value(t.p_value)}")
         if t.p_value_adjusted is not None and t.p_value_adjusted != t.p_value:
@@ -177,8 +179,8 @@ def _baseline_missing(baseline: Baseline, name: str) -> float | None:
         return None
 
 
-def _table(columns: list[ColumnResult], baseline: Baseline) -> str:
-    head = "".join(f"<th>{e(h)}</th>" for _, h in TESTS)
+def _table(columns: list[ColumnResult], baseline: Baseline, tests: list[DriftTest]) -> str:
+    head = "".join(f"<th>{e(t.html_label)}</th>" for t in tests)
     rows = []
     for i, c in enumerate(columns):
         dec = deciding_test(c)
@@ -198,7 +200,7 @@ def _table(columns: list[ColumnResult], baseline: Baseline) -> str:
             _ratio_cell(c.unseen_ratio, unseen_marked, "share of values never seen in training")
             if c.unseen_ratio is not None
             else '<td class="num na">–</td>',
-            *(_test_cell(c.tests.get(test), test == dec) for test, _ in TESTS),
+            *(_test_cell(c.tests.get(t.name), t.name == dec) for t in tests),
         ]
         rows.append(f'<tr class="row st-{c.status.label}">{"".join(cells)}</tr>')
     return (

@@ -4,22 +4,27 @@ from __future__ import annotations
 
 import html
 
-from drift_monitor.evaluation.results import ColumnResult, Status
+from drift_monitor.evaluation.results import ColumnResult, Status, TestResult
+from drift_monitor.report import fmt
+from drift_monitor.stats.registry import drift_test
 
-#: Table columns: test -> header.
-TESTS = (
-    ("psi", "PSI"),
-    ("ks", "KS D"),
-    ("chi2", "χ²"),
-    ("wasserstein", "W1/std"),
-    ("jensen_shannon", "JS"),
-)
-TEST_NAMES = dict(TESTS)
 #: A window missing ratio is highlighted when it differs from the baseline's by at least
 #: this much (absolute) and by at least a fifth of the baseline ratio.
 MISSING_DELTA = 0.02
 #: An unseen ratio at or above this is highlighted (the baseline's is 0 by definition).
 UNSEEN_NOTABLE = 0.01
+
+
+def test_label(name: str) -> str:
+    """A test's name as the report shows it (its registered ``html_label``)."""
+    return drift_test(name).html_label
+
+
+def effect_note(t: TestResult) -> str | None:
+    """``"w 0.123"`` for a test decided on an effect size other than its statistic
+    (the test's registered ``effect_label``), else None."""
+    label = drift_test(t.test).effect_label
+    return None if label is None else f"{label} {fmt.stat(t.effect)}"
 
 
 def e(s: object) -> str:

@@ -7,7 +7,14 @@ from drift_monitor.evaluation.evaluate import WindowData
 from drift_monitor.evaluation.results import ColumnResult, Status
 from drift_monitor.report import charts, fmt
 from drift_monitor.report.data import CategoricalPlots, categorical_plots, numeric_plots
-from drift_monitor.report.markup import TEST_NAMES, anchor, e, missing_marked, pill
+from drift_monitor.report.markup import (
+    anchor,
+    e,
+    effect_note,
+    missing_marked,
+    pill,
+    test_label,
+)
 
 
 def _facts(c: ColumnResult, base_missing: float | None) -> str:
@@ -21,10 +28,10 @@ def _facts(c: ColumnResult, base_missing: float | None) -> str:
     for t in c.tests.values():
         if t.status is None:
             continue
-        name = TEST_NAMES.get(t.test, t.test)
-        s = f"{name} {fmt.stat(t.statistic)}"
-        if t.test == "chi2":
-            s += f" (w {fmt.stat(t.effect)})"
+        s = f"{test_label(t.test)} {fmt.stat(t.statistic)}"
+        note = effect_note(t)
+        if note is not None:
+            s += f" ({note})"
         s += f" → {t.status.label} (alert at ≥ {fmt.stat(t.threshold)}"
         alert = (t.levels or {}).get("alert")
         if t.mode == "calibrated" and alert is not None:

@@ -8,8 +8,9 @@ values come only from configuration and baselines (models, columns, tests, reaso
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
+from prometheus_client import GCCollector, PlatformCollector, ProcessCollector
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -19,38 +20,32 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from drift_monitor import __version__
-from drift_monitor.evaluation.results import Status
+from drift_monitor.evaluation.results import ColumnResult, Status
 from drift_monitor.pipeline.state import DURATION_BUCKETS, MonitorState
+from drift_monitor.sinks.cgroup import CgroupMemoryCollector
+from drift_monitor.stats.registry import REGISTRY, drift_test
 
 PREFIX = "drift_monitor_"
 
-#: test -> (statistic family, p-value family or None)
-_TEST_FAMILIES: dict[str, tuple[str, str | None]] = {
-    "psi": ("feature_psi", None),
-    "ks": ("feature_ks_statistic", "feature_ks_p_value"),
-    "wasserstein": ("feature_wasserstein", None),
-    "jensen_shannon": ("feature_jensen_shannon", None),
-    "chi2": ("feature_chi2_statistic", "feature_chi2_p_value"),
-}
-_HELP = {
-    "feature_psi": "Population Stability Index of the feature in the last window",
-    "feature_ks_statistic": "Two-sample Kolmogorov-Smirnov D against the baseline sample",
-    "feature_ks_p_value": "KS p-value (uncorrected)",
-    "feature_wasserstein": "Wasserstein-1 distance divided by the baseline std",
-    "feature_jensen_shannon": "Jensen-Shannon distance (base 2) over the PSI bins/categories",
-    "feature_chi2_statistic": "Chi-square goodness-of-fit statistic against baseline shares",
-    "feature_chi2_p_value": "Chi-square p-value (uncorrected)",
-}
-
 WebhookCounts = Callable[[], tuple[Mapping[tuple[str, str], int], int]]
+#: model -> (owner, team, tier) from the config, for drift_monitor_model_info
+ModelLabels = Mapping[str, tuple[str, str, str]]
 
 
 class DriftCollector(Collector):
     """Renders every SPEC metric from the state (and webhook counts, when wired)."""
 
-    def __init__(self, state: MonitorState, webhooks: WebhookCounts | None = None) -> None:
+    def __init__(
+        self,
+        state: MonitorState,
+        webhooks: WebhookCounts | None = None,
+        model_labels: ModelLabels | None = None,
+        outbox_age: Callable[[], float] | None = None,
+    ) -> None:
         self._state = state
         self._webhooks = webhooks
+        self._outbox_age = outbox_age
+        self._model_labels = dict(model_labels or {})
 
     def collect(self) -> Iterable[Metric]:
         """One scrape: a consistent snapshot rendered into metric families."""
@@ -62,6 +57,7 @@ class DriftCollector(Collector):
         )
         build.add_metric([__version__], 1)
         yield build
+        yield self._model_info(s.models)
 
         events = CounterMetricFamily(
             PREFIX + "events", "Events consumed, by model and outcome", labels=["model", "outcome"]
@@ -105,14 +101,7 @@ class DriftCollector(Collector):
             "Wall-clock time of the last window evaluation",
             labels=["model"],
         )
-        stats: dict[str, GaugeMetricFamily] = {}
-        for fam in (
-            *(f for f, _ in _TEST_FAMILIES.values()),
-            *(p for _, p in _TEST_FAMILIES.values() if p),
-        ):
-            stats[fam] = GaugeMetricFamily(
-                PREFIX + fam, _HELP[fam], labels=["model", "feature", "kind"]
-            )
+        stats = DriftTestFamilies()
         feature_status = GaugeMetricFamily(
             PREFIX + "feature_status",
             "Feature drift status: 0 ok, 1 warning, 2 alert, -1 insufficient data",
@@ -154,11 +143,8 @@ class DriftCollector(Collector):
                 missing.add_metric([model, c.name], c.missing_ratio)
                 if c.unseen_ratio is not None:
                     unseen.add_metric([model, c.name], c.unseen_ratio)
+                stats.add(model, c)
                 for t in c.tests.values():
-                    stat_fam, p_fam = _TEST_FAMILIES[t.test]
-                    stats[stat_fam].add_metric([model, c.name, c.kind], t.statistic)
-                    if p_fam is not None and t.p_value is not None:
-                        stats[p_fam].add_metric([model, c.name, c.kind], t.p_value)
                     for level, lv in (t.levels or {}).items():
                         threshold.add_metric([model, c.name, t.test, level], lv.threshold)
                         if lv.floor is not None:
@@ -168,7 +154,7 @@ class DriftCollector(Collector):
         yield model_status
         yield drifted
         yield last_eval
-        yield from stats.values()
+        yield from stats.families()
         yield feature_status
         yield unseen
         yield missing
@@ -198,12 +184,23 @@ class DriftCollector(Collector):
 
         lag = GaugeMetricFamily(
             PREFIX + "consumer_lag",
-            "Records behind the partition end",
+            "Consumer lag in messages: records between the consumer's position and the "
+            "partition's high watermark",
             labels=["topic", "partition"],
         )
         for (topic, partition), n in sorted(s.lag.items()):
             lag.add_metric([topic, str(partition)], n)
         yield lag
+
+        skipped = CounterMetricFamily(
+            PREFIX + "events_skipped",
+            "Records the consumer passed over unread (deleted by retention before they "
+            "were read, or skipped by an offset reset); /status has the offset range",
+            labels=["topic", "partition", "reason"],
+        )
+        for (topic, partition, reason), n in sorted(s.skipped.items()):
+            skipped.add_metric([topic, str(partition), reason], n)
+        yield skipped
 
         connected = GaugeMetricFamily(
             PREFIX + "kafka_connected", "1 when the Kafka brokers are reachable"
@@ -228,6 +225,15 @@ class DriftCollector(Collector):
         for sink, n in sorted(s.sink_failures.items()):
             sink_failures.add_metric([sink], n)
         yield sink_failures
+        dropped = GaugeMetricFamily(
+            PREFIX + "checkpoint_models_dropped",
+            "Models whose window checkpoint did not fit the partition's commit metadata "
+            "(re-evaluated from a partial window after a restart; spread models out)",
+            labels=["topic", "partition"],
+        )
+        for (topic, partition), n in sorted(s.checkpoint_dropped.items()):
+            dropped.add_metric([topic, str(partition)], n)
+        yield dropped
 
         deliveries = CounterMetricFamily(
             PREFIX + "webhook_deliveries",
@@ -246,14 +252,82 @@ class DriftCollector(Collector):
             pending.add_metric([], 0)
         yield deliveries
         yield pending
+        oldest = GaugeMetricFamily(
+            PREFIX + "webhook_outbox_oldest_pending_age_seconds",
+            "Age of the oldest delivery waiting in the outbox (0 when none is pending)",
+        )
+        oldest.add_metric([], self._outbox_age() if self._outbox_age is not None else 0.0)
+        yield oldest
+
+    def _model_info(self, models: Iterable[str]) -> Metric:
+        """model_info{model, owner, team, tier} = 1 per configured model (empty = unset)."""
+        info = GaugeMetricFamily(
+            PREFIX + "model_info",
+            "Configured model with its routing labels (owner, team, tier; empty when unset)",
+            labels=["model", "owner", "team", "tier"],
+        )
+        for model in sorted(models):
+            info.add_metric([model, *self._model_labels.get(model, ("", "", ""))], 1)
+        return info
+
+
+class DriftTestFamilies:
+    """The per-test gauges of one scrape: a statistic family and, for a test with a
+    p-value, a p-value family per registered test (SPEC: one family per test, so
+    ``max``/``avg`` over labels stay meaningful), in registry order."""
+
+    def __init__(self) -> None:
+        self._families: dict[str, GaugeMetricFamily] = {}
+        for test in REGISTRY:
+            self._add_family(test.statistic_metric, test.statistic_help)
+        for test in REGISTRY:
+            if test.p_value_metric is not None and test.p_value_help is not None:
+                self._add_family(test.p_value_metric, test.p_value_help)
+
+    def _add_family(self, name: str, help_text: str) -> None:
+        self._families[name] = GaugeMetricFamily(
+            PREFIX + name, help_text, labels=["model", "feature", "kind"]
+        )
+
+    def add(self, model: str, column: ColumnResult) -> None:
+        """One sample per computed test (and p-value) of ``column``."""
+        labels = [model, column.name, column.kind]
+        for t in column.tests.values():
+            test = drift_test(t.test)
+            self._families[test.statistic_metric].add_metric(labels, t.statistic)
+            if test.p_value_metric is not None and t.p_value is not None:
+                self._families[test.p_value_metric].add_metric(labels, t.p_value)
+
+    def families(self) -> Iterator[GaugeMetricFamily]:
+        """The families to expose. A test off by default shows its families only once
+        a column computes it, so a default configuration's exposition is unchanged."""
+        default = {
+            f
+            for t in REGISTRY
+            if t.computed_by_default
+            for f in (t.statistic_metric, t.p_value_metric)
+            if f is not None
+        }
+        return (f for name, f in self._families.items() if name in default or f.samples)
 
 
 def _le(b: float) -> str:
     return repr(float(b))
 
 
-def build_registry(state: MonitorState, webhooks: WebhookCounts | None = None) -> CollectorRegistry:
-    """A fresh registry holding only the drift collector."""
+def build_registry(
+    state: MonitorState,
+    webhooks: WebhookCounts | None = None,
+    model_labels: ModelLabels | None = None,
+    outbox_age: Callable[[], float] | None = None,
+) -> CollectorRegistry:
+    """A fresh registry: the drift collector plus client_python's process (``process_*``,
+    Linux only), platform (``python_info``) and GC (``python_gc_*``) collectors, so memory
+    can be alerted on against the container limit (``drift_monitor_memory_limit_bytes``)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(DriftCollector(state, webhooks))
+    registry.register(DriftCollector(state, webhooks, model_labels, outbox_age))
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)
+    registry.register(CgroupMemoryCollector())
     return registry

@@ -32,6 +32,12 @@ class Commit:
     metadata: str
 
 
+class CommitRetriable(Exception):
+    """:meth:`EventSource.commit` failed for a reason that passes (group rebalancing,
+    coordinator moving, broker timeout or unreachable): nothing was committed, the next
+    round retries. Any other exception from ``commit`` is a real fault."""
+
+
 class EventSource(Protocol):
     """A consumer of records with explicit commits (Kafka, or in memory)."""
 
@@ -40,7 +46,8 @@ class EventSource(Protocol):
         ...
 
     def commit(self, positions: Mapping[TopicPartition, Commit]) -> None:
-        """Synchronously commit ``positions``; raises on failure."""
+        """Synchronously commit ``positions``; raises :class:`CommitRetriable` for a
+        transient failure (anything else is fatal)."""
         ...
 
     def committed(self, tp: TopicPartition) -> Commit | None:

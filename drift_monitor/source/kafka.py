@@ -1,8 +1,10 @@
-"""Kafka I/O with kafka-python: the only module that imports ``kafka``.
+"""The Kafka consumer (kafka-python). All Kafka client code lives in this package:
+this module (the consumer), :mod:`.producer` (dead-letter and report topics),
+:mod:`.replay` (``replay``'s and the demo's producer, topic creation) and
+:mod:`.options` (connection options shared by every client).
 
 :class:`KafkaEventSource` is a consumer-group member with manual commits (the
-pipeline decides what may be committed); :class:`KafkaDeadLetters` and
-:class:`KafkaReports` produce to the dead-letter and drift-report topics.
+pipeline decides what may be committed).
 
 kafka-python 3 runs rebalance listeners on its IO thread: the listener here only sets
 a flag; the consume loop notices it and rebuilds its windows on the main thread
@@ -14,32 +16,45 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaConsumer
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
-from kafka.errors import KafkaError
+from kafka.errors import (
+    CommitFailedError,
+    KafkaConnectionError,
+    KafkaError,
+    KafkaTimeoutError,
+)
 from kafka.structs import OffsetAndMetadata
 from kafka.structs import TopicPartition as KTopicPartition
 
 from drift_monitor.config.models import KafkaSettings
-from drift_monitor.source.base import Commit, Record, TopicPartition
+from drift_monitor.source.base import Commit, CommitRetriable, Record, TopicPartition
+from drift_monitor.source.gaps import GapDetector, GapSink
+from drift_monitor.source.options import (
+    BOOTSTRAP_TIMEOUT_MS,
+    build_closing_on_failure,
+    client_options,
+    reachable,
+)
+from drift_monitor.source.producer import KafkaDeadLetters, KafkaReports
+
+__all__ = [
+    "ConnectingKafkaSource",
+    "KafkaDeadLetters",
+    "KafkaEventSource",
+    "KafkaReports",
+    "client_options",
+]
 
 log = logging.getLogger("drift_monitor.kafka")
 
-#: How long constructing a client waits for a first broker answer (ms).
-BOOTSTRAP_TIMEOUT_MS = 5000
 #: How often an unconnected source retries (seconds).
 RECONNECT_INTERVAL_S = 5.0
-
-#: Longest backoff between two reconnection attempts to a broker (ms). kafka-python's
-#: default (30 000; the Java client's is 1 000) kept the daemon not ready for up to
-#: ~36 s after a broker came back from an outage of more than ~20 s.
-RECONNECT_BACKOFF_MAX_MS = 5000
 
 #: Seconds between two broker liveness probes (metadata requests), at most.
 PROBE_INTERVAL_S = 2.0
@@ -50,44 +65,24 @@ PROBE_STALE_S = 8.0
 COMMIT_TIMEOUT_MS = 5000
 
 
-def client_options(settings: KafkaSettings) -> dict[str, Any]:
-    """kafka-python options for connection and security (shared by consumer and
-    producers). Secrets are resolved here and never logged."""
-    opts: dict[str, Any] = {
-        "bootstrap_servers": list(settings.bootstrap_servers),
-        "client_id": settings.client_id,
-        "security_protocol": settings.security_protocol,
-        "reconnect_backoff_max_ms": RECONNECT_BACKOFF_MAX_MS,
-    }
-    if settings.ssl is not None:
-        ssl = settings.ssl
-        opts["ssl_check_hostname"] = ssl.check_hostname
-        if ssl.cafile:
-            opts["ssl_cafile"] = str(ssl.cafile)
-        if ssl.certfile:
-            opts["ssl_certfile"] = str(ssl.certfile)
-        if ssl.keyfile:
-            opts["ssl_keyfile"] = str(ssl.keyfile)
-        if ssl.password is not None:
-            opts["ssl_password"] = ssl.password.resolve("kafka.ssl.password").get_secret_value()
-    if settings.sasl is not None:
-        sasl = settings.sasl
-        opts["sasl_mechanism"] = sasl.mechanism
-        opts["sasl_plain_username"] = sasl.username
-        opts["sasl_plain_password"] = sasl.password.resolve(
-            "kafka.sasl.password"
-        ).get_secret_value()
-    return opts
+#: Commit failures that pass: the group rebalanced (the loop rewinds to the committed
+#: offsets anyway), the coordinator moved or timed out, the brokers are unreachable.
+_TRANSIENT_COMMIT = (CommitFailedError, KafkaTimeoutError, KafkaConnectionError)
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, on_change: Callable[[], None]) -> None:
+    def __init__(
+        self, on_change: Callable[[], None], moved: Callable[[Iterable[Any]], None]
+    ) -> None:
         self._on_change = on_change
+        self._moved = moved
 
     def on_partitions_revoked(self, revoked: Any) -> None:
+        self._moved(revoked)
         self._on_change()
 
     def on_partitions_assigned(self, assigned: Any) -> None:
+        self._moved(assigned)
         self._on_change()
 
 
@@ -104,7 +99,8 @@ class KafkaEventSource:
         self._probe_last_sent = -math.inf
         self._probe_failed = False
         self._probe_token: object | None = None
-        self._consumer = KafkaConsumer(
+        self._consumer = build_closing_on_failure(
+            KafkaConsumer,
             group_id=settings.group_id,
             enable_auto_commit=False,
             auto_offset_reset=settings.auto_offset_reset,
@@ -115,11 +111,54 @@ class KafkaEventSource:
             bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
             **client_options(settings),
         )
-        self._consumer.subscribe(topics=list(settings.topics), listener=_Listener(self._rebalanced))
+        self._gaps = GapDetector(self._log_start, settings.auto_offset_reset)
+        # Partitions revoked or assigned since the last poll (written on the IO thread).
+        self._moved: set[TopicPartition] = set()
+        self._consumer.subscribe(
+            topics=list(settings.topics), listener=_Listener(self._rebalanced, self._moved_tps)
+        )
 
     def _rebalanced(self) -> None:
         for cb in self._callbacks:
             cb()
+
+    def _moved_tps(self, tps: Iterable[Any]) -> None:
+        with self._lock:
+            self._moved.update((tp.topic, tp.partition) for tp in tps)
+
+    def report_gaps_to(self, sink: GapSink) -> None:
+        """Report offsets passed over unread (see :mod:`.gaps`) to ``sink``."""
+        self._gaps.sink = sink
+
+    def _log_start(self, tp: TopicPartition) -> int | None:
+        ktp = KTopicPartition(*tp)
+        try:
+            return int(self._consumer.beginning_offsets([ktp], timeout_ms=COMMIT_TIMEOUT_MS)[ktp])
+        except (KafkaError, KeyError, TypeError):
+            return None
+
+    def _check_gaps(self, batches: Mapping[Any, list[Any]]) -> None:
+        """Judge where each assigned partition's offsets went this poll (see :mod:`.gaps`).
+        A partition that moved between consumers starts afresh: its new position comes
+        from the group's commit, which the caller's seek or :meth:`committed` states."""
+        with self._lock:
+            moved, self._moved = self._moved, set()
+        assigned = self.assignment()
+        self._gaps.forget(assigned - moved)
+        for ktp in self._consumer.assignment():
+            tp = (ktp.topic, ktp.partition)
+            if tp in moved:
+                continue
+            msgs = batches.get(ktp)
+            if msgs:
+                self._gaps.observe(tp, msgs[0].offset, msgs[-1].offset + 1)
+                continue
+            try:
+                pos = self._consumer.position(ktp, timeout_ms=0)
+            except (KafkaError, TypeError):
+                continue
+            if pos is not None:
+                self._gaps.observe(tp, int(pos), int(pos))
 
     def on_rebalance(self, callback: Callable[[], None]) -> None:
         """Register ``callback``; it runs on kafka-python's IO thread: keep it trivial."""
@@ -128,6 +167,7 @@ class KafkaEventSource:
     def poll(self, timeout_ms: int, max_records: int) -> list[Record]:
         """Next batch, flattened in partition order."""
         batches = self._consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
+        self._check_gaps(batches)
         out: list[Record] = []
         for tp, msgs in batches.items():
             topic, partition = tp.topic, tp.partition
@@ -147,7 +187,8 @@ class KafkaEventSource:
 
     def commit(self, positions: Mapping[TopicPartition, Commit]) -> None:
         """Commit synchronously, waiting at most :data:`COMMIT_TIMEOUT_MS`; raises
-        KafkaError on failure or timeout (the caller retries next round). Bounded so a
+        CommitRetriable on a transient failure or timeout (the caller retries next
+        round; a rebalance rewinds the loop anyway), KafkaError on any other. Bounded so a
         hung broker cannot stall the consume loop (and its health checks) for
         kafka-python's whole request timeout."""
         if not positions:
@@ -160,13 +201,21 @@ class KafkaEventSource:
         # by the age of this probe at the next health round (see connected()).
         with contextlib.suppress(AttributeError, KafkaError):
             self._probe()
-        self._consumer.commit(offsets, timeout_ms=COMMIT_TIMEOUT_MS)
+        try:
+            self._consumer.commit(offsets, timeout_ms=COMMIT_TIMEOUT_MS)
+        except _TRANSIENT_COMMIT as exc:
+            raise CommitRetriable(f"{type(exc).__name__}: {exc}") from exc
+        except KafkaError as exc:
+            if not exc.retriable:
+                raise
+            raise CommitRetriable(f"{type(exc).__name__}: {exc}") from exc
 
     def committed(self, tp: TopicPartition) -> Commit | None:
         """The group's committed offset and metadata for ``tp``."""
         om = self._consumer.committed(KTopicPartition(*tp), metadata=True)
         if om is None:
             return None
+        self._gaps.expect_if_unknown(tp, int(om.offset))
         return Commit(int(om.offset), om.metadata or "")
 
     def assignment(self) -> set[TopicPartition]:
@@ -176,6 +225,7 @@ class KafkaEventSource:
     def seek(self, tp: TopicPartition, offset: int) -> None:
         """Read ``tp`` from ``offset`` next."""
         self._consumer.seek(KTopicPartition(*tp), offset)
+        self._gaps.expect(tp, offset)
 
     def lag(self) -> dict[TopicPartition, int]:
         """highwater - position per assigned partition, from fetch metadata (no I/O)."""
@@ -205,7 +255,7 @@ class KafkaEventSource:
         :data:`PROBE_STALE_S` seconds, or failed, means disconnected until one succeeds.
         The answer arrives on kafka-python's IO thread: this never blocks.
         """
-        client = self._consumer._client
+        client = self._network_client()
         try:
             brokers = client.cluster.brokers()
             up = any(client.connected(b.node_id) for b in brokers)
@@ -223,7 +273,7 @@ class KafkaEventSource:
 
     def _probe(self) -> None:
         """Ask for a metadata refresh unless one is in flight or was sent recently."""
-        cluster = self._consumer._client.cluster
+        cluster = self._network_client().cluster
         now = time.monotonic()
         with self._probe_lock:
             if self._probe_sent_at is not None:
@@ -243,6 +293,14 @@ class KafkaEventSource:
         future = cluster.request_update()
         future.add_callback(lambda _: done(True))
         future.add_errback(lambda _: done(False))
+
+    def _network_client(self) -> Any:
+        """kafka-python's private network client of the consumer: the one use of
+        ``_client`` in the project. The public API has no way to ask whether a broker
+        connection is up, nor to request a metadata refresh without blocking, and the
+        liveness probe (:meth:`connected`) needs both. kafka-python 3.0's ``KafkaNetClient``
+        offers ``cluster``, ``connected(node_id)`` and ``cluster.request_update()``."""
+        return self._consumer._client
 
     def partition_count(self, topic: str) -> int:
         """Partitions of ``topic`` from cluster metadata (0 when unknown)."""
@@ -269,31 +327,56 @@ class ConnectingKafkaSource:
         self._clock = clock
         self._inner: KafkaEventSource | None = None
         self._callbacks: list[Callable[[], None]] = []
+        self._gap_sink: GapSink | None = None
         self._next_try = -math.inf
 
     def _connect(self) -> KafkaEventSource | None:
         if self._inner is not None or self._clock() < self._next_try:
             return self._inner
+        servers = ",".join(self._settings.bootstrap_servers)
         try:
-            # kafka-python starts an IO thread before its bootstrap and leaves it running
-            # when the bootstrap fails: try a plain TCP connection first, so that retries
-            # against a down cluster do not pile up threads.
-            _reachable(self._settings.bootstrap_servers)
-            inner = KafkaEventSource(self._settings)
-        except (KafkaError, OSError) as exc:
+            # A plain TCP connection first: cheap, and no client is built against a
+            # down cluster (a client that is built and fails is closed: see
+            # build_closing_on_failure).
+            reachable(self._settings.bootstrap_servers)
+        except OSError as exc:
             self._next_try = self._clock() + RECONNECT_INTERVAL_S
             log.warning(
                 "Kafka brokers %s unreachable (%s); retrying every %.0fs",
-                ",".join(self._settings.bootstrap_servers),
+                servers,
                 type(exc).__name__,
+                RECONNECT_INTERVAL_S,
+            )
+            return None
+        try:
+            inner = KafkaEventSource(self._settings)
+        except (KafkaError, OSError) as exc:
+            self._next_try = self._clock() + RECONNECT_INTERVAL_S
+            # The port answers but the client could not bootstrap: most often the
+            # listener speaks another protocol (SASL or SSL against PLAINTEXT, or back).
+            log.warning(
+                "Kafka brokers %s accept connections but the client could not bootstrap "
+                "(%s); check that kafka.security_protocol (%s) and the ssl/sasl settings "
+                "match the listener; retrying every %.0fs",
+                servers,
+                type(exc).__name__,
+                self._settings.security_protocol,
                 RECONNECT_INTERVAL_S,
             )
             return None
         for cb in self._callbacks:
             inner.on_rebalance(cb)
+        if self._gap_sink is not None:
+            inner.report_gaps_to(self._gap_sink)
         self._inner = inner
         log.info("connected to Kafka brokers %s", ",".join(self._settings.bootstrap_servers))
         return inner
+
+    def report_gaps_to(self, sink: GapSink) -> None:
+        """Report offsets passed over unread to ``sink`` (once the consumer exists)."""
+        self._gap_sink = sink
+        if self._inner is not None:
+            self._inner.report_gaps_to(sink)
 
     def on_rebalance(self, callback: Callable[[], None]) -> None:
         """Register ``callback`` now and on the consumer once it exists."""
@@ -314,7 +397,7 @@ class ConnectingKafkaSource:
         if not positions:
             return
         if self._inner is None:
-            raise KafkaError("not connected to Kafka")
+            raise CommitRetriable("not connected to Kafka")
         self._inner.commit(positions)
 
     def committed(self, tp: TopicPartition) -> Commit | None:
@@ -346,70 +429,3 @@ class ConnectingKafkaSource:
         """Close the consumer if there is one."""
         if self._inner is not None:
             self._inner.close()
-
-
-def _reachable(servers: list[str], timeout: float = 2.0) -> None:
-    """Return when one bootstrap server accepts a TCP connection; else raise OSError."""
-    last: OSError = OSError("no bootstrap servers")
-    for server in servers:
-        host, _, port = server.rpartition(":")
-        try:
-            socket.create_connection((host.strip("[]") or server, int(port)), timeout).close()
-            return
-        except (OSError, ValueError) as exc:
-            last = exc if isinstance(exc, OSError) else OSError(str(exc))
-    raise last
-
-
-class _Producer:
-    """A producer created on first use: dead letters and reports are only produced
-    while records flow, i.e. while a broker answers."""
-
-    def __init__(self, settings: KafkaSettings, topic: str) -> None:
-        self.topic = topic
-        self._settings = settings
-        self._lazy: KafkaProducer | None = None
-
-    @property
-    def _producer(self) -> KafkaProducer:
-        if self._lazy is None:
-            self._lazy = KafkaProducer(
-                acks="all",
-                linger_ms=5,
-                retries=5,
-                bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
-                **client_options(self._settings),
-            )
-        return self._lazy
-
-    def flush(self) -> None:
-        """Block until every message is acknowledged."""
-        if self._lazy is not None:
-            self._lazy.flush(timeout=30)
-
-    def close(self) -> None:
-        """Flush and close."""
-        if self._lazy is not None:
-            self._lazy.close(timeout=10)
-
-
-class KafkaDeadLetters(_Producer):
-    """Copies invalid records to the dead-letter topic with the reason in headers."""
-
-    def send(self, record: Record, reason: str, detail: str) -> None:
-        """Produce a copy of ``record`` (same key and value) with the reason headers."""
-        headers = [
-            ("drift-monitor-reason", reason.encode()),
-            ("drift-monitor-detail", detail[:500].encode("utf-8", "replace")),
-            ("drift-monitor-source", f"{record.topic}/{record.partition}@{record.offset}".encode()),
-            *list(record.headers),
-        ]
-        self._producer.send(self.topic, value=record.value, key=record.key, headers=headers)
-
-
-class KafkaReports(_Producer):
-    """Produces drift incidents (the webhook body) to the report topic, keyed by model."""
-
-    def publish(self, key: str, body: bytes) -> None:
-        """Produce one message."""
-        self._producer.send(self.topic, value=body, key=key.encode())

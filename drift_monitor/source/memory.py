@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Mapping
 
+from drift_monitor.errors import SinkError
 from drift_monitor.source.base import Commit, Record, TopicPartition
 
 
@@ -24,6 +25,8 @@ class MemorySource:
         self._records: dict[TopicPartition, list[Record]] = {}
         self._positions: dict[TopicPartition, int] = {}
         self._committed: dict[TopicPartition, Commit] = {}
+        #: every commit made, in order (tests check what was ever committed)
+        self.commits: list[tuple[TopicPartition, Commit]] = []
         self._lock = threading.Lock()
         self._listeners: list[Callable[[], None]] = []
 
@@ -61,6 +64,7 @@ class MemorySource:
         """Record the commits (and drop what they cover unless retained)."""
         with self._lock:
             self._committed.update(positions)
+            self.commits.extend(positions.items())
             if self._retain:
                 return
             for tp, c in positions.items():
@@ -116,29 +120,83 @@ class MemorySource:
         return sum(self.lag().values())
 
 
-class MemoryDeadLetters:
-    """Keeps dead-lettered records in a list."""
+class _Acked:
+    """Buffered sends with Kafka-producer semantics, and a switch to make them fail.
 
-    def __init__(self) -> None:
+    ``fail(detail)``: until :meth:`heal`, ``flush`` raises :class:`SinkError` naming the
+    topic (and so does every send with ``on_send=True``), like a producer whose topic
+    is missing or whose brokers are down. Unacknowledged items are kept and delivered
+    by the first ``flush`` after ``heal``, as the real producers' contract requires.
+    """
+
+    sink = "memory"
+
+    def __init__(self, topic: str) -> None:
+        self.topic = topic
+        self._failing: str | None = None
+        self._fail_on_send = False
+        self.failures = 0
+
+    def fail(self, detail: str = "topic does not exist", on_send: bool = False) -> None:
+        """Make the sink fail from now on (``on_send``: sends raise too, not only flush)."""
+        self._failing = detail
+        self._fail_on_send = on_send
+
+    def heal(self) -> None:
+        """Work again."""
+        self._failing = None
+
+    def _check(self, sending: bool) -> None:
+        if self._failing is not None and (self._fail_on_send or not sending):
+            self.failures += 1
+            raise SinkError(self.sink, self.topic, self._failing)
+
+
+class MemoryDeadLetters(_Acked):
+    """Keeps dead-lettered records: ``records`` every copy sent, ``acked`` those a
+    ``flush`` confirmed."""
+
+    sink = "dead_letters"
+
+    def __init__(self, topic: str = "dead-letters") -> None:
+        super().__init__(topic)
         self.records: list[tuple[Record, str, str]] = []
+        self.acked: list[tuple[Record, str, str]] = []
+        self._unacked: list[tuple[Record, str, str]] = []
 
     def send(self, record: Record, reason: str, detail: str) -> None:
-        """Keep the record with its reason."""
+        """Keep the record with its reason (raises SinkError while failing on send)."""
+        self._check(sending=True)
         self.records.append((record, reason, detail))
+        self._unacked.append((record, reason, detail))
 
     def flush(self) -> None:
-        """Nothing buffered."""
+        """Acknowledge every copy sent, or raise SinkError while failing."""
+        self._check(sending=False)
+        self.acked.extend(self._unacked)
+        self._unacked.clear()
 
 
-class MemoryReports:
-    """Keeps published incident reports in a list."""
+class MemoryReports(_Acked):
+    """Keeps published reports: ``messages`` every one published, ``acked`` those a
+    ``flush`` confirmed."""
 
-    def __init__(self) -> None:
+    sink = "reports"
+
+    def __init__(self, topic: str = "drift-reports") -> None:
+        super().__init__(topic)
         self.messages: list[tuple[str, bytes]] = []
+        self.acked: list[tuple[str, bytes]] = []
+        self._unacked: list[tuple[str, bytes]] = []
 
     def publish(self, key: str, body: bytes) -> None:
-        """Keep the message."""
+        """Keep the message (raises SinkError while failing on send)."""
+        self._check(sending=True)
         self.messages.append((key, body))
+        self._unacked.append((key, body))
 
     def flush(self) -> None:
-        """Nothing buffered."""
+        """Acknowledge every message, or raise SinkError while failing."""
+        self._check(sending=False)
+        self.acked.extend(self._unacked)
+        self._unacked.clear()

@@ -24,18 +24,28 @@ from drift_monitor.stats.numeric import (
     wasserstein_sorted,
 )
 from drift_monitor.stats.prepared import PreparedCategorical, PreparedNumeric
+from drift_monitor.stats.registry import REGISTRY, DriftTest, Levels, drift_test, for_kind
+from drift_monitor.stats.score import CategoryCounts, NumericWindow, Score
 
 __all__ = [
     "FRACTION_FLOOR",
+    "REGISTRY",
     "UNSEEN",
     "CategoricalScores",
+    "CategoryCounts",
+    "DriftTest",
+    "Levels",
     "NumericScores",
+    "NumericWindow",
     "PreparedCategorical",
     "PreparedNumeric",
+    "Score",
     "bin_fractions",
     "category_key",
     "chi2_goodness_of_fit",
+    "drift_test",
     "encode_categories",
+    "for_kind",
     "jensen_shannon",
     "ks_2samp_sorted",
     "psi",

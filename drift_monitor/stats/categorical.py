@@ -93,18 +93,68 @@ def chi2_goodness_of_fit(counts: FloatArray, proportions: FloatArray) -> tuple[f
 
 def encode_categories(values: Iterable[object], prepared: PreparedCategorical) -> IntArray:
     """Category codes of raw values: ``0..k-1`` the baseline categories, ``k`` unseen,
-    ``-1`` missing (None/NaN). Values are normalised with :func:`category_key`; when the
-    baseline pooled its tail into ``__other__``, values outside it code as ``__other__``.
+    ``-1`` missing (None/NaN/NA). Values are normalised with :func:`category_key`; when
+    the baseline pooled its tail into ``__other__``, values outside it code as
+    ``__other__``.
+
+    Vectorised: the values are factorised in C (pandas' hash table) and only the
+    distinct values go through :func:`category_key`, so a 100 000-value column of a few
+    hundred categories costs milliseconds, not a Python call per value. Inputs mixing
+    kinds that compare equal across types (``True == 1 == 1.0``, which a hash table
+    would merge although ``category_key`` tells ``true`` from ``1``) take the value by
+    value path (so does an input of any other kind of value).
     """
     index = prepared.index
     k = len(prepared.categories)
     fallback = index.get(OTHER, k) if prepared.pooled_other else k
-    codes: list[int] = []
-    append = codes.append
-    for v in values:
+    data: pd.Series | npt.NDArray[np.object_] = (
+        values
+        if isinstance(values, pd.Series) and values.dtype != object
+        else _object_array(values)
+    )
+    if len(data) == 0:
+        return np.empty(0, dtype=np.int32)
+    if isinstance(data, np.ndarray) and not _hashes_like_keys(data):
+        codes = [-1 if (key := category_key(v)) is None else index.get(key, fallback) for v in data]
+        return np.asarray(codes, dtype=np.int32)
+    positions, uniques = pd.factorize(data, use_na_sentinel=True)
+    table = np.empty(len(uniques) + 1, dtype=np.int32)
+    for i, v in enumerate(uniques):
         key = category_key(v)
-        append(-1 if key is None else index.get(key, fallback))
-    return np.asarray(codes, dtype=np.int32)
+        table[i] = -1 if key is None else index.get(key, fallback)
+    table[-1] = -1  # factorize's NA sentinel (-1) indexes the last slot
+    out: IntArray = table[np.asarray(positions)]
+    return out
+
+
+def _hashes_like_keys(values: npt.NDArray[np.object_]) -> bool:
+    """Whether hashing ``values`` merges only values :func:`category_key` merges too:
+    one kind of value (pandas' own inference, in C), or ints mixed with floats (3 and
+    3.0 are both category "3"). Typed (non-object) Series always qualify."""
+    return pd.api.types.infer_dtype(values, skipna=True) in _HASHABLE_KINDS
+
+
+#: ``pandas.api.types.infer_dtype`` kinds whose values hash as ``category_key`` tells
+#: them apart (one Python type each, or ints mixed with floats: 3 and 3.0 are both
+#: category "3", so merging them is right).
+_HASHABLE_KINDS = frozenset(
+    {"string", "empty", "integer", "floating", "mixed-integer-float", "boolean"}
+)
+
+
+def _object_array(values: Iterable[object]) -> npt.NDArray[np.object_]:
+    """``values`` as a 1-d object array (no copy for an object ndarray)."""
+    if isinstance(values, pd.Series | pd.Index):
+        as_series: npt.NDArray[np.object_] = values.to_numpy(dtype=object)
+        return as_series
+    if isinstance(values, np.ndarray) and values.dtype == object and values.ndim == 1:
+        return values
+    items = values if isinstance(values, list | tuple) else list(values)
+    # Filled element by element (not np.array(items)): a list of tuples or lists must
+    # stay one object per value, not become a 2-d array.
+    out = np.empty(len(items), dtype=object)
+    out[:] = items
+    return out
 
 
 def tally_codes(codes: IntArray, k: int) -> tuple[npt.NDArray[np.int64], int]:
@@ -129,21 +179,12 @@ def score_categorical(
 def score_counts(
     counts: npt.NDArray[np.int64], unseen: int, prepared: PreparedCategorical
 ) -> CategoricalScores | None:
-    """The categorical tests from already-tallied counts (see :func:`count_categories`)."""
+    """The categorical tests from already-tallied counts (see :func:`tally_codes`)."""
     n = int(counts.sum()) + unseen
     if n == 0:
         return None
-    expected = prepared.expected_fractions
-    if unseen > 0:
-        obs = np.append(counts, unseen).astype(np.float64)
-        props = np.append(expected, FRACTION_FLOOR)
-        props = props / props.sum()
-    else:
-        obs = counts.astype(np.float64)
-        props = expected
-    stat, p = chi2_goodness_of_fit(obs, props)
-    actual = np.append(counts, unseen).astype(np.float64) / n
-    expected_u = np.append(expected, 0.0)
+    stat, p = chi2_against_baseline(counts, unseen, prepared)
+    actual, expected_u = fractions_with_unseen(counts, unseen, prepared)
     return CategoricalScores(
         n=n,
         chi2_statistic=stat,
@@ -154,3 +195,31 @@ def score_counts(
         counts=tuple(int(c) for c in counts),
         unseen_count=unseen,
     )
+
+
+def chi2_against_baseline(
+    counts: npt.NDArray[np.int64], unseen: int, prepared: PreparedCategorical
+) -> tuple[float, float]:
+    """SPEC chi-square of tallied counts: goodness of fit to the baseline proportions,
+    with an ``__unseen__`` bucket (proportion floored at 1e-4, all renormalised) when
+    unseen values occur. (0, 1) for an empty tally."""
+    expected = prepared.expected_fractions
+    if unseen > 0:
+        obs = np.append(counts, unseen).astype(np.float64)
+        props = np.append(expected, FRACTION_FLOOR)
+        props = props / props.sum()
+    else:
+        obs = counts.astype(np.float64)
+        props = expected
+    return chi2_goodness_of_fit(obs, props)
+
+
+def fractions_with_unseen(
+    counts: npt.NDArray[np.int64], unseen: int, prepared: PreparedCategorical
+) -> tuple[FloatArray, FloatArray]:
+    """(window, baseline) fractions over the baseline categories plus ``__unseen__``
+    (the baseline's unseen fraction is 0): what PSI and Jensen–Shannon compare. The
+    tally must not be empty."""
+    n = int(counts.sum()) + unseen
+    actual = np.append(counts, unseen).astype(np.float64) / n
+    return actual, np.append(prepared.expected_fractions, 0.0)

@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats as sps
 
-from drift_monitor.stats.prepared import PreparedNumeric
+from drift_monitor.stats.prepared import PreparedNumeric, reference_prefix_sums
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -55,23 +55,56 @@ def ks_2samp_sorted(window_sorted: FloatArray, ref_sorted: FloatArray) -> tuple[
 
     Both inputs must be sorted ascending, finite and non-empty (``ValueError`` otherwise).
     """
-    n_w = int(window_sorted.shape[0])
-    n_b = int(ref_sorted.shape[0])
-    if n_w == 0 or n_b == 0:
+    if window_sorted.shape[0] == 0 or ref_sorted.shape[0] == 0:
         raise ValueError("ks_2samp_sorted needs two non-empty samples")
-    uniq = np.unique(window_sorted)
-    # Right-continuous ECDFs at the window's distinct values, and the reference ECDF
-    # just below each of them: the same integer counts scipy derives, so the same floats.
-    cw = np.searchsorted(window_sorted, uniq, side="right") / n_w
-    rb_right = np.searchsorted(ref_sorted, uniq, side="right") / n_b
-    rb_left = np.searchsorted(ref_sorted, uniq, side="left") / n_b
-    # diffs are F_w - F_b, the sign convention of ks_2samp(window, ref).
-    d_at = cw - rb_right
-    # Just below u_k the window ECDF still equals its value at u_{k-1} (0 before u_0).
-    cw_prev = np.concatenate(([0.0], cw[:-1]))
-    d_below = cw_prev - rb_left
-    max_s = max(float(d_at.max()), float(d_below.max()))
-    min_s = min(float(d_at.min()), float(d_below.min()))
+    uniq, at_most = distinct_sorted(window_sorted)
+    below = np.searchsorted(ref_sorted, uniq, side="left")
+    upto = np.searchsorted(ref_sorted, uniq, side="right")
+    return ks_from_counts(at_most, below, upto, int(ref_sorted.shape[0]))
+
+
+#: Window-sized work is done in slices of this many values: 64 KiB arrays stay below
+#: glibc's mmap threshold and are reused from the heap. Whole-window temporaries (800 KB
+#: at 100 000 values) were handed back to the kernel after each call and faulted in
+#: again on the next - 3x the arithmetic's cost on these VMs, and the cause of the
+#: "numpy 2.4 is slower than 1.26" measurement (docs/BENCHMARKS.md).
+CHUNK = 8192
+
+
+def _chunks(n: int) -> list[tuple[int, int]]:
+    return [(lo, min(lo + CHUNK, n)) for lo in range(0, n, CHUNK)]
+
+
+def distinct_sorted(values_sorted: FloatArray) -> tuple[FloatArray, npt.NDArray[np.intp]]:
+    """(distinct values, #(values <= each)) of a sorted, non-empty array, in O(n)."""
+    starts = np.flatnonzero(values_sorted[1:] != values_sorted[:-1]) + 1
+    uniq = values_sorted[np.concatenate(([0], starts))]
+    return uniq, np.append(starts, values_sorted.shape[0])
+
+
+def ks_from_counts(
+    at_most: npt.NDArray[np.intp],
+    ref_below: npt.NDArray[np.intp],
+    ref_upto: npt.NDArray[np.intp],
+    n_ref: int,
+) -> tuple[float, float]:
+    """:func:`ks_2samp_sorted` from counts at the window's distinct values u_k:
+    ``at_most[k]`` = #(window <= u_k) (so the last is the window size),
+    ``ref_below[k]`` = #(ref < u_k), ``ref_upto[k]`` = #(ref <= u_k)."""
+    n_w = int(at_most[-1])
+    n_b = n_ref
+    max_s, min_s = -math.inf, math.inf
+    for lo, hi in _chunks(at_most.shape[0]):
+        # Right-continuous ECDFs at the window's distinct values, and the reference
+        # ECDF just below each: the same integer counts scipy derives, so the same floats.
+        cw = at_most[lo:hi] / n_w
+        # diffs are F_w - F_b, the sign convention of ks_2samp(window, ref).
+        d_at = cw - ref_upto[lo:hi] / n_b
+        # Just below u_k the window ECDF still equals its value at u_{k-1} (0 before u_0).
+        cw_prev = at_most[lo - 1 : hi - 1] / n_w if lo else np.concatenate(([0.0], cw[:-1]))
+        d_below = cw_prev - ref_below[lo:hi] / n_b
+        max_s = max(max_s, float(d_at.max()), float(d_below.max()))
+        min_s = min(min_s, float(d_at.min()), float(d_below.min()))
     # After the last window value F_w = 1 and F_b rises to 1: diffs shrink to 0, which
     # both extremes already dominate. min over data points in scipy is clipped at 0.
     min_s_pos = min(max(-min_s, 0.0), 1.0)
@@ -115,6 +148,15 @@ def bin_fractions(values: FloatArray, inner_edges: FloatArray) -> FloatArray:
     return counts / total if total > 0 else counts
 
 
+def bin_fractions_sorted(values_sorted: FloatArray, inner_edges: FloatArray) -> FloatArray:
+    """:func:`bin_fractions` of an ascending array, in O(bins log n): the counts are
+    differences of #(values < edge), the same integers, so the same fractions."""
+    n = values_sorted.shape[0]
+    below = np.searchsorted(values_sorted, inner_edges, side="left")
+    counts = np.diff(np.concatenate(([0], below, [n]))).astype(np.float64)
+    return counts / n if n > 0 else counts
+
+
 def psi(actual: FloatArray, expected: FloatArray, floor: float = FRACTION_FLOOR) -> float:
     """Population Stability Index, sum (a - e) * ln(a / e), fractions floored at ``floor``.
 
@@ -145,30 +187,71 @@ def jensen_shannon(
 def wasserstein_sorted(window_sorted: FloatArray, ref_sorted: FloatArray, scale: float) -> float:
     """First Wasserstein distance between two sorted samples, divided by ``scale``.
 
-    Equal to ``scipy.stats.wasserstein_distance(window, ref) / scale`` (``scale`` <= 0
-    means no normalisation: the raw distance, in the column's units). Both samples must
-    be non-empty and sorted ascending.
+    Equal to ``scipy.stats.wasserstein_distance(window, ref) / scale`` within 1e-9
+    relative (``scale`` <= 0 means no normalisation: the raw distance, in the column's
+    units). Both samples must be non-empty and sorted ascending. Builds the reference's
+    prefix sums on every call: scoring many windows against one reference goes through
+    :func:`reference_prefix_sums` once and :func:`wasserstein_from_counts` per window.
     """
-    n_w = window_sorted.shape[0]
-    n_b = ref_sorted.shape[0]
-    # Merge two sorted runs: a stable sort of the concatenation detects the runs (timsort).
-    all_values = np.concatenate((window_sorted, ref_sorted))
-    all_values.sort(kind="stable")
-    deltas = np.diff(all_values)
-    # ECDF counts at every merged value without searching each one into both samples
-    # (scipy does; that searchsorted of n_w + n_b values into the reference dominated
-    # the evaluation): the stable merge puts window value j at j + #(ref < value), so a
-    # running count of window positions gives #(window <= x). Within a run of equal
-    # values these counts differ from searchsorted(side="right"), but there deltas == 0,
-    # so every product and the sum are bit for bit the ones the searches give.
-    is_w = np.zeros(n_w + n_b, dtype=np.intp)
-    is_w[np.searchsorted(ref_sorted, window_sorted, side="left") + np.arange(n_w)] = 1
-    count_w = np.cumsum(is_w[:-1])
-    count_b = np.arange(1, n_w + n_b) - count_w
-    cdf_w = count_w / n_w
-    cdf_b = count_b / n_b
-    dist = float(np.sum(np.abs(cdf_w - cdf_b) * deltas))
+    center, prefix = reference_prefix_sums(ref_sorted)
+    uniq, at_most = distinct_sorted(window_sorted)
+    below = np.searchsorted(ref_sorted, uniq, side="left")
+    upto = np.searchsorted(ref_sorted, uniq, side="right")
+    dist = wasserstein_from_counts(uniq, at_most, below, upto, ref_sorted, prefix, center)
     return dist / scale if scale > 0 else dist
+
+
+def wasserstein_from_counts(
+    uniq: FloatArray,
+    at_most: npt.NDArray[np.intp],
+    ref_below: npt.NDArray[np.intp],
+    ref_upto: npt.NDArray[np.intp],
+    ref_sorted: FloatArray,
+    prefix: FloatArray,
+    center: float,
+) -> float:
+    """Raw W1 = integral |F_w - F_b| from the window's distinct values (the counts of
+    :func:`ks_from_counts`) and the reference's prefix sums: O(k) for k distinct window
+    values, never touching every reference value.
+
+    Between consecutive window values u_k < u_{k+1}, F_w is the constant c = a/n and F_b
+    steps through the reference points inside; the segments where F_b < c and where
+    F_b >= c are each a closed form in two prefix sums (summation by parts), with every
+    count kept as an integer (n m F is exact) so that equal ECDFs give exactly 0. The
+    two tails (before u_0 and after the last window value) are closed forms too. The
+    summation order differs from scipy's: results agree within 1e-9 relative (tests).
+    """
+    n = int(at_most[-1])
+    m = int(ref_sorted.shape[0])
+    uc = uniq - center
+    # Tails, times n m: below u_0 F_w = 0, above the last window value F_w = 1.
+    lo0, hi_last = int(ref_below[0]), int(ref_upto[-1])
+    total = n * (lo0 * float(uc[0]) - float(prefix[lo0]))
+    total += n * ((float(prefix[m]) - float(prefix[hi_last])) - (m - hi_last) * float(uc[-1]))
+    for lo_k, hi_k in _chunks(uniq.shape[0] - 1):
+        # Interval [u_k, u_{k+1}): reference points lo..hi-1 lie strictly inside; segment
+        # s (s = lo..hi) has F_b = s/m, from x_s (u_k, then r_{s-1}) to x_{s+1}.
+        a = at_most[lo_k:hi_k] * m  # n m F_w on the interval, exact
+        lo = ref_upto[lo_k:hi_k]
+        hi = ref_below[lo_k + 1 : hi_k + 1]
+        # First segment with s n >= a, i.e. F_b >= F_w (ceil(a / n), in integers).
+        split = np.clip((a + n - 1) // n, lo, hi + 1)
+        u_lo, u_hi = uc[lo_k:hi_k], uc[lo_k + 1 : hi_k + 1]
+        inner = ref_sorted[np.maximum(split - 1, 0)] - center
+        x_split = np.where(split == lo, u_lo, np.where(split == hi + 1, u_hi, inner))
+        # Segments lo..split-1 (F_b < F_w): sum (a - s n) len_s
+        #   = (a - lo n)(x_split - u_lo) - n sum_{t=lo+1}^{split-1} (x_split - x_t).
+        n_left = np.maximum(split - lo - 1, 0)
+        left = (a - lo * n) * (x_split - u_lo) - n * (
+            n_left * x_split - (prefix[np.maximum(split - 1, lo)] - prefix[lo])
+        )
+        # Segments split..hi (F_b >= F_w): sum (s n - a) len_s, the same by parts.
+        n_right = np.maximum(hi - split, 0)
+        right = (split * n - a) * (u_hi - x_split) + n * (
+            n_right * u_hi - (prefix[hi] - prefix[np.minimum(split, hi)])
+        )
+        total += float(np.sum(left + right))
+    return total / (float(n) * float(m))
 
 
 def score_numeric(values: FloatArray, prepared: PreparedNumeric) -> NumericScores | None:
@@ -181,7 +264,7 @@ def score_numeric(values: FloatArray, prepared: PreparedNumeric) -> NumericScore
         return None
     w = np.sort(values)
     d, p = ks_2samp_sorted(w, prepared.ref_sorted)
-    actual = bin_fractions(w, prepared.inner_edges)
+    actual = bin_fractions_sorted(w, prepared.inner_edges)
     return NumericScores(
         n=int(w.shape[0]),
         ks_statistic=d,

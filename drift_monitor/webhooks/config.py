@@ -9,6 +9,7 @@ a restart. Resolved values are ``pydantic.SecretStr``; their ``repr``/``str`` is
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -16,9 +17,18 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    IPvAnyNetwork,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
 from drift_monitor.errors import ConfigError, WebhookError
+from drift_monitor.webhooks.policy import DEFAULT_DENY_NETWORKS, TargetPolicy
 from drift_monitor.webhooks.signing import secret_key
 
 Preset = Literal["standard", "github_repository_dispatch", "airflow_dag_run"]
@@ -66,7 +76,11 @@ class SecretRef(BaseModel):
                 f"(got {', '.join(given) if given else 'none'})"
             )
         if self.env is not None and not _ENV_NAME.match(self.env):
-            raise ValueError(f"'env' must be an environment variable name, got {self.env!r}")
+            # Never echo it: what is not a variable name is often the secret pasted in.
+            raise ValueError(
+                "'env' must be the name of an environment variable (letters, digits, _), "
+                "not the secret itself; the value given is not shown"
+            )
         return self
 
     def resolve(self, where: str, environ: Mapping[str, str] | None = None) -> SecretStr:
@@ -85,8 +99,8 @@ class SecretRef(BaseModel):
             raw = env.get(self.env, "")
             if not raw.strip():
                 raise ConfigError(
-                    f"{where}: environment variable {self.env} is unset or empty; export it "
-                    "or point the secret at a file"
+                    f"{where}: environment variable {_shown_env(self.env)} is unset or empty; "
+                    "export it or point the secret at a file"
                 )
             return SecretStr(raw.strip())
         assert self.file is not None
@@ -102,6 +116,16 @@ class SecretRef(BaseModel):
         if not secret:
             raise ConfigError(f"{where}: secret file {str(self.file)!r} is empty")
         return SecretStr(secret)
+
+
+def _shown_env(name: str) -> str:
+    """``name`` as it may appear in an error: a conventional variable name is shown; one
+    that looks like a secret pasted into ``env`` (a ``whsec_`` key, lower case letters
+    mixed with digits, very long) is not."""
+    conventional = re.fullmatch(r"[A-Z_][A-Z0-9_]{0,63}", name) is not None
+    if conventional and not name.upper().startswith("WHSEC_"):
+        return name
+    return "(named in 'env'; not shown: it looks like a secret value, not a variable name)"
 
 
 class HeaderRef(SecretRef):
@@ -271,6 +295,18 @@ class WebhookSettings(BaseModel):
         ge=0,
         description="Finished deliveries remembered in the outbox (dedupe of re-enqueues).",
     )
+    deny_networks: list[IPvAnyNetwork] = Field(
+        default_factory=lambda: [ipaddress.ip_network(n) for n in DEFAULT_DENY_NETWORKS],
+        description="Webhook targets may not be in these networks (default: loopback, "
+        "link-local incl. the cloud metadata address 169.254.169.254, unspecified, "
+        "multicast; private networks are allowed). A target URL whose host is an IP "
+        "literal or a localhost name in these networks is a validation error.",
+    )
+    allow_networks: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="Exemptions from deny_networks, e.g. ['127.0.0.0/8'] for a receiver on "
+        "this machine (the demo and tests do this).",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> WebhookSettings:
@@ -280,7 +316,16 @@ class WebhookSettings(BaseModel):
             raise ValueError(f"target names must be unique; repeated: {', '.join(duplicates)}")
         if self.initial_backoff_seconds > self.max_backoff_seconds:
             raise ValueError("initial_backoff_seconds must be <= max_backoff_seconds")
+        policy = self.target_policy()
+        for t in self.targets:
+            problem = policy.literal_host_problem(urlsplit(t.url).hostname or "")
+            if problem is not None:
+                raise ValueError(f"webhooks.targets[{t.name}].url: {problem}")
         return self
+
+    def target_policy(self) -> TargetPolicy:
+        """The deny/allow networks, for :class:`~drift_monitor.webhooks.HttpTransport`."""
+        return TargetPolicy.of(self.deny_networks, self.allow_networks)
 
     def target(self, name: str) -> WebhookTarget | None:
         """The target called ``name``, or ``None`` when it is not configured (any more)."""

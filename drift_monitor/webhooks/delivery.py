@@ -133,7 +133,7 @@ class Dispatcher:
         """Durably enqueue ``trigger`` for every target serving its model; send nothing yet.
 
         Returns the number of deliveries added (0 if already known or no target serves
-        the model). Raises ``WebhookError`` only when the outbox file cannot be written.
+        the model). Raises ``SinkError`` only when the outbox file cannot be written.
         """
         return self._outbox.enqueue(trigger, self._settings.targets, self._clock.now())
 
@@ -148,6 +148,12 @@ class Dispatcher:
     def pending(self) -> int:
         """Deliveries not yet delivered or dead, for the ``webhook_outbox_pending`` gauge."""
         return self._outbox.pending_count()
+
+    def oldest_pending_age(self) -> float:
+        """Seconds since the oldest pending delivery was enqueued (0 when none is pending),
+        for the ``webhook_outbox_oldest_pending_age_seconds`` gauge."""
+        oldest = self._outbox.oldest_pending_enqueued_at()
+        return 0.0 if oldest is None else max(self._clock.now() - oldest, 0.0)
 
     def deliver_due(self, limit: int | None = None) -> DeliveryStats:
         """Make one attempt for each due row, up to ``limit`` (default ``max_deliveries_per_run``).

@@ -20,6 +20,7 @@ earlier row of the same model and target is still pending, so a receiver never s
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -29,7 +30,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, NamedTuple
 
-from drift_monitor.errors import WebhookError
+from drift_monitor.errors import SinkError, WebhookError
 from drift_monitor.webhooks.config import WebhookTarget
 from drift_monitor.webhooks.payload import Trigger, render_body
 
@@ -163,18 +164,29 @@ class Outbox:
         )
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction under the lock; SQLite errors become ``WebhookError``."""
+    def _transaction(self, sink: bool = False) -> Iterator[sqlite3.Connection]:
+        """One write transaction under the lock; SQLite errors become ``WebhookError``
+        (``SinkError`` with ``sink``: a trigger that could not be made durable). A
+        failed COMMIT (disk full) is rolled back so the next transaction can start."""
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
                     yield self._db
+                    self._db.execute("COMMIT")
                 except BaseException:
-                    self._db.execute("ROLLBACK")
+                    if self._db.in_transaction:
+                        with contextlib.suppress(sqlite3.Error):
+                            self._db.execute("ROLLBACK")
                     raise
-                self._db.execute("COMMIT")
             except sqlite3.Error as exc:
+                if sink:
+                    raise SinkError(
+                        "outbox",
+                        str(self.path),
+                        f"cannot enqueue the webhook: {exc}; free space or fix permissions "
+                        "of the state directory (retrying, nothing is committed)",
+                    ) from None
                 raise WebhookError(f"webhook outbox {str(self.path)!r}: {exc}") from None
 
     @contextmanager
@@ -194,11 +206,12 @@ class Outbox:
         now by each target's preset. ``now``: seconds since the epoch, the rows'
         ``first_enqueued_at`` and first ``next_attempt_at``. A (trigger id, type,
         target) already pending or in the history is left alone. Returns the number of
-        rows added (0 when everything was already known).
+        rows added (0 when everything was already known). Raises ``SinkError`` naming
+        the file when the rows could not be written durably (nothing is written then).
         """
         rows = [(t.name, render_body(trigger, t)) for t in targets if t.serves(trigger.model)]
         added = 0
-        with self._transaction() as db:
+        with self._transaction(sink=True) as db:
             seq = int(db.execute("SELECT COALESCE(MAX(seq), 0) FROM deliveries").fetchone()[0])
             for target, body in rows:
                 known = db.execute(
@@ -319,6 +332,12 @@ class Outbox:
         """Number of deliveries not yet delivered or dead (the outbox-pending gauge)."""
         with self._reading() as db:
             return int(db.execute("SELECT COUNT(*) FROM deliveries").fetchone()[0])
+
+    def oldest_pending_enqueued_at(self) -> float | None:
+        """Epoch seconds the oldest pending delivery was first enqueued; None when empty."""
+        with self._reading() as db:
+            value = db.execute("SELECT MIN(first_enqueued_at) FROM deliveries").fetchone()[0]
+        return None if value is None else float(value)
 
     def history(self, limit: int = 100) -> list[FinishedDelivery]:
         """Up to ``limit`` finished deliveries, most recently finished first."""

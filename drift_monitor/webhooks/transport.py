@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import ipaddress
 import socket
 import ssl
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from drift_monitor.errors import WebhookError
+from drift_monitor.webhooks.policy import TargetPolicy
 
 # We only need the status and headers; the body is drained up to this to be polite.
 _MAX_RESPONSE_BYTES = 64 * 1024
@@ -58,13 +60,22 @@ class HttpTransport:
     TLS certificates are verified with the system trust store (or ``ssl_context``).
     A 3xx is returned as it is - ``http.client`` never follows redirects, and a signed
     webhook must not be forwarded somewhere the operator did not configure. ``timeout``
-    is a hard deadline for the whole request (connect, send, response headers): a
-    watchdog shuts the socket down when it passes, so a slow-dripping server cannot
-    hold the caller longer.
+    is a hard deadline for the whole exchange (connect, send, the complete response,
+    its body up to 64 KiB): a watchdog shuts the socket down when it passes, so a
+    slow-dripping server cannot hold the caller longer, and a response not complete by
+    then is a ``TransportError`` (a retry), whatever its status line said.
+
+    ``policy`` (``WebhookSettings.target_policy()``): the host name is resolved once,
+    every address it resolves to is checked against the deny/allow networks, and the
+    connection goes to a checked address, so DNS cannot point a webhook at loopback or
+    the metadata endpoint (``TransportError`` naming the address otherwise).
     """
 
-    def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self, ssl_context: ssl.SSLContext | None = None, policy: TargetPolicy | None = None
+    ) -> None:
         self._ssl = ssl_context or ssl.create_default_context()
+        self._policy = policy
 
     def post(
         self, url: str, headers: Mapping[str, str], body: bytes, timeout: float
@@ -80,6 +91,9 @@ class HttpTransport:
             conn = http.client.HTTPSConnection(host, parts.port, timeout=timeout, context=self._ssl)
         else:
             conn = http.client.HTTPConnection(host, parts.port, timeout=timeout)
+        if self._policy is not None:
+            # http.client's own hook for opening the socket (HTTPS wraps what it returns).
+            conn._create_connection = _checked_connector(self._policy)  # type: ignore[attr-defined]
         expired = threading.Event()
         watchdog = threading.Timer(timeout, _abort, args=(conn, expired))
         watchdog.daemon = True
@@ -90,7 +104,16 @@ class HttpTransport:
                 raise TimeoutError
             conn.request("POST", path, body=body, headers=dict(headers))
             response = conn.getresponse()
-            response.read(_MAX_RESPONSE_BYTES)
+            received = response.read(_MAX_RESPONSE_BYTES)
+            # The watchdog's shutdown ends a stalled read with a short body, not an
+            # error: a response that did not complete within the deadline is a retry,
+            # never "delivered" (the receiver may not have committed its side).
+            if expired.is_set():
+                raise TimeoutError
+            if response.length and len(received) < _MAX_RESPONSE_BYTES:
+                raise TransportError(
+                    f"response ended {response.length} bytes short of its Content-Length"
+                )
             return TransportResponse(
                 status=response.status,
                 headers={k.lower(): v for k, v in response.getheaders()},
@@ -102,6 +125,35 @@ class HttpTransport:
         finally:
             watchdog.cancel()
             conn.close()
+
+
+def _checked_connector(policy: TargetPolicy) -> Callable[..., socket.socket]:
+    def connect(
+        address: tuple[str, int], timeout: float | None = None, source: Any = None
+    ) -> socket.socket:
+        host, port = address
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        for *_, sockaddr in infos:
+            ip = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
+            net = policy.denied_by(ip)
+            if net is not None:
+                raise TransportError(
+                    f"{host} resolves to {ip}, in webhooks.deny_networks ({net}); add it to "
+                    "webhooks.allow_networks if this receiver is intended"
+                )
+        last: OSError | None = None
+        for family, kind, proto, _, sockaddr in infos:
+            sock = socket.socket(family, kind, proto)
+            try:
+                sock.settimeout(timeout)
+                sock.connect(sockaddr)
+                return sock
+            except OSError as exc:
+                sock.close()
+                last = exc
+        raise last or OSError(f"{host} has no address")
+
+    return connect
 
 
 def _abort(conn: http.client.HTTPConnection, expired: threading.Event) -> None:

@@ -1,6 +1,22 @@
-"""Event-time windows: layout (event -> columns), pane buffers, and the runtime."""
+"""Event-time windows: layout (event -> columns), pane buffers, and one runtime per
+window type behind :class:`WindowRuntime`."""
 
+from drift_monitor.windows.factory import open_windows
 from drift_monitor.windows.layout import ModelLayout
-from drift_monitor.windows.store import AddResult, ClosedWindow, ModelWindows
+from drift_monitor.windows.runtime import (
+    AddResult,
+    ClosedWindow,
+    Row,
+    WindowPreview,
+    WindowRuntime,
+)
 
-__all__ = ["AddResult", "ClosedWindow", "ModelLayout", "ModelWindows"]
+__all__ = [
+    "AddResult",
+    "ClosedWindow",
+    "ModelLayout",
+    "Row",
+    "WindowPreview",
+    "WindowRuntime",
+    "open_windows",
+]

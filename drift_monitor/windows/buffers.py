@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import random
 from array import array
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from drift_monitor.evaluation.evaluate import WindowData
+from drift_monitor.windows.layout import ModelLayout
 
 
 class PaneBuffer:
@@ -70,7 +74,8 @@ class PaneBuffer:
         offset: int,
         event_id: str | None,
     ) -> None:
-        """Append one event's row (or replace a random row once over capacity)."""
+        """Append one event's row (or replace a random row once over capacity).
+        Positional on purpose: the per-event hot path (see :class:`~.runtime.Row`)."""
         if len(nums) != self.n_numeric or len(codes) != self.n_categorical:
             raise ValueError("row does not match the pane's columns")
         self.count += 1
@@ -104,3 +109,34 @@ class PaneBuffer:
     def kept(self) -> int:
         """Rows kept for statistics (``min(count, capacity)``)."""
         return min(self.count, self.capacity)
+
+
+def window_data(
+    layout: ModelLayout, panes: list[PaneBuffer], start: float, end: float
+) -> WindowData:
+    """The union of ``panes``' kept rows as evaluation input (bounds in epoch s)."""
+    numeric = {
+        name: _concat([p.numeric_array(i) for p in panes], np.float64)
+        for i, name in enumerate(layout.numeric)
+    }
+    categorical = {
+        slot.name: _concat([p.code_array(i) for p in panes], np.int32)
+        for i, slot in enumerate(layout.categorical)
+    }
+    kept = sum(p.kept for p in panes)
+    return WindowData(events=kept, numeric=numeric, categorical=categorical, start=start, end=end)
+
+
+def event_ids(panes: list[PaneBuffer]) -> tuple[str, ...] | None:
+    """The event ids of ``panes`` in order (None when ids are not kept)."""
+    if not panes or panes[0].event_ids is None:
+        return None
+    return tuple(i for p in panes for i in (p.event_ids or []))
+
+
+def _concat(parts: list[npt.NDArray[Any]], dtype: type) -> npt.NDArray[Any]:
+    if not parts:
+        return np.empty(0, dtype=dtype)
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate(parts)

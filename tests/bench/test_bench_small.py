@@ -28,10 +28,10 @@ def run_bench(name: str, *args: str) -> str:
         check=False,
         cwd=REPO_ROOT,
     )
-    if proc.returncode != 0 and "STALLED" in proc.stdout:
-        # Every attempt hit a consumer that stopped making progress: the kafka-python
-        # 3.0.12 poll() hang documented in docs/BENCHMARKS.md, not a benchmark bug.
-        pytest.xfail(f"bench.{name}: Kafka consumers stalled on every attempt\n{proc.stdout}")
+    # A stall is a failure like any other. The benchmark topics keep their data
+    # (retention.ms=-1, see tests/services/kafka.py): the "poll() hang" once excused here
+    # was the broker's retention deleting them mid-read (docs/BENCHMARKS.md). A stall
+    # report carries each consumer's positions and the daemons' log tails.
     assert proc.returncode == 0, f"bench.{name} failed:\n{proc.stdout}\n{proc.stderr}"
     assert f"-m bench.{name} --size small" in proc.stdout  # the command line is printed
     return proc.stdout

@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -41,7 +42,7 @@ def test_demo_detects_exactly_the_injected_drift_and_fires_one_verified_webhook(
 
 
 @pytest.fixture
-def restore_logging():
+def restore_logging() -> Iterator[None]:
     """The CLI configures logging process-wide; put it back for the tests that follow."""
     root = logging.getLogger()
     ours = logging.getLogger("drift_monitor")
@@ -51,7 +52,12 @@ def restore_logging():
     ours.setLevel(saved[2])
 
 
-def test_demo_cli_fast(tmp_path: Path, capsys, restore_logging, monkeypatch) -> None:
+def test_demo_cli_fast(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    restore_logging: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # the demo sets its webhook secret in the environment; undo it afterwards
     monkeypatch.setenv("DRIFT_MONITOR_DEMO_WEBHOOK_SECRET", "placeholder")
     assert main(["demo", "--fast", "--out", str(tmp_path / "d"), "--port", "0"]) == 0

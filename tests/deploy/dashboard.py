@@ -71,6 +71,8 @@ def dashboard_queries(
     *,
     model: str = ".*",
     feature: str = ".*",
+    job: str = ".*",
+    namespace: str = ".*",
     rate_interval: str = "1m",
     interval: str = "15s",
     range_: str = "1h",
@@ -78,8 +80,8 @@ def dashboard_queries(
 ) -> list[tuple[str, str]]:
     """``(panel title, PromQL)`` for every target of every panel, variables substituted.
 
-    ``model`` and ``feature`` are used inside ``=~"..."`` matchers, so they are
-    regular expressions (``.*`` is the dashboard's "All"); ``rate_interval``,
+    ``job``, ``namespace``, ``model`` and ``feature`` are used inside ``=~"..."``
+    matchers, so they are regular expressions (``.*`` is the dashboard's "All"); ``rate_interval``,
     ``interval`` and ``range_`` are PromQL durations standing in for
     ``$__rate_interval``, ``$__interval`` and ``$__range``. For a Prometheus
     scraping every second, ``rate_interval="10s"`` is plenty.
@@ -87,6 +89,8 @@ def dashboard_queries(
     label)`` queries are added as ``count by (label) (metric)``.
     """
     values = {
+        "job": job,
+        "namespace": namespace,
         "model": model,
         "feature": feature,
         "__rate_interval": rate_interval,
@@ -103,6 +107,17 @@ def dashboard_queries(
             if target.get("expr") and not target.get("hide"):
                 queries.append((panel["title"], substitute(target["expr"], values)))
     return queries
+
+
+def annotation_queries(path: Path = DASHBOARD, **values: str) -> list[tuple[str, str]]:
+    """``(annotation name, PromQL)`` of every Prometheus annotation, variables substituted
+    from ``values`` (default ``.*`` for job, namespace and model)."""
+    filled = {"job": ".*", "namespace": ".*", "model": ".*", **values}
+    return [
+        (a["name"], substitute(a["expr"], filled))
+        for a in load_dashboard(path)["annotations"]["list"]
+        if a.get("expr")
+    ]
 
 
 def variable_queries(dashboard: dict[str, Any]) -> dict[str, str]:

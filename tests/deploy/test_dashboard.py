@@ -12,12 +12,14 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from tests.deploy.dashboard import (
     DASHBOARD,
+    annotation_queries,
     dashboard_queries,
     iter_panels,
     load_dashboard,
@@ -25,6 +27,7 @@ from tests.deploy.dashboard import (
     substitute,
     variable_queries,
 )
+from tests.deploy.test_alert_rules import load_alert_rules, render, runbook_anchors
 from tests.services.prometheus import PrometheusServer, require_binary
 
 __all__ = ["dashboard_queries"]
@@ -61,17 +64,19 @@ SPEC_METRICS = {
 ALLOWED_METRICS = (
     {f"drift_monitor_{name}" for name in SPEC_METRICS}
     | {"drift_monitor_window_duration_seconds", "up"}
+    # issue 16: memory against the limit, the outbox's oldest entry
+    | {"process_resident_memory_bytes", "drift_monitor_webhook_outbox_oldest_pending_age_seconds"}
     | {f"drift_monitor_evaluation_duration_seconds_{s}" for s in ("bucket", "sum", "count")}
 )
 ROWS = ["Overview", "Per-feature statistics", "Data quality", "Pipeline", "Webhooks"]
 
 
 @pytest.fixture(scope="module")
-def dashboard() -> dict:
+def dashboard() -> dict[str, Any]:
     return load_dashboard()
 
 
-def test_dashboard_metadata(dashboard: dict) -> None:
+def test_dashboard_metadata(dashboard: dict[str, Any]) -> None:
     assert dashboard["uid"] == "drift-monitor"
     assert dashboard["title"]
     assert 36 <= dashboard["schemaVersion"] <= 41
@@ -79,27 +84,32 @@ def test_dashboard_metadata(dashboard: dict) -> None:
     assert len(ids) == len(set(ids)), "panel ids must be unique"
 
 
-def test_rows_in_order(dashboard: dict) -> None:
+def test_rows_in_order(dashboard: dict[str, Any]) -> None:
     rows = [panel["title"] for panel in dashboard["panels"] if panel["type"] == "row"]
     assert rows == ROWS
 
 
-def test_template_variables(dashboard: dict) -> None:
+def test_template_variables(dashboard: dict[str, Any]) -> None:
     variables = {var["name"]: var for var in dashboard["templating"]["list"]}
     assert variables["datasource"]["type"] == "datasource"
     assert variables["datasource"]["query"] == "prometheus"
-    for name in ("model", "feature"):
+    for name in ("namespace", "model", "feature"):
         var = variables[name]
         assert var["type"] == "query"
         assert var["datasource"]["uid"] == "${datasource}"
         assert var["multi"] and var["includeAll"] and var["allValue"] == ".*"
+    # No "All" for the job: `up` would otherwise show every target Prometheus has.
+    assert variables["job"]["multi"] and not variables["job"]["includeAll"]
+    scope = 'job=~"$job", namespace=~"$namespace"'
     assert variable_queries(dashboard) == {
-        "model": "count by (model) (drift_monitor_model_status)",
-        "feature": 'count by (feature) (drift_monitor_feature_status{model=~"$model"})',
+        "job": "count by (job) (drift_monitor_build_info)",
+        "namespace": 'count by (namespace) (drift_monitor_build_info{job=~"$job"})',
+        "model": f"count by (model) (drift_monitor_model_status{{{scope}}})",
+        "feature": f'count by (feature) (drift_monitor_feature_status{{{scope}, model=~"$model"}})',
     }
 
 
-def test_every_panel_queries_prometheus_through_the_variable(dashboard: dict) -> None:
+def test_every_panel_queries_prometheus_through_the_variable(dashboard: dict[str, Any]) -> None:
     panels = list(iter_panels(dashboard))
     assert len(panels) >= 20
     for panel in panels:
@@ -111,7 +121,7 @@ def test_every_panel_queries_prometheus_through_the_variable(dashboard: dict) ->
         assert panel.get("description"), f"panel {panel['title']!r} has no description"
 
 
-def test_every_metric_name_is_in_the_spec(dashboard: dict) -> None:
+def test_every_metric_name_is_in_the_spec(dashboard: dict[str, Any]) -> None:
     used: set[str] = set()
     for panel in iter_panels(dashboard):
         for target in panel["targets"]:
@@ -125,7 +135,7 @@ def test_every_metric_name_is_in_the_spec(dashboard: dict) -> None:
     assert missing == set()
 
 
-def test_per_feature_panels_filter_on_model_and_feature(dashboard: dict) -> None:
+def test_per_feature_panels_filter_on_model_and_feature(dashboard: dict[str, Any]) -> None:
     for panel in iter_panels(dashboard):
         for target in panel["targets"]:
             expr = target["expr"]
@@ -143,11 +153,17 @@ def test_dashboard_queries_substitutes_every_variable() -> None:
         assert "$" not in expr, (title, expr)
     assert (
         "PSI",
-        'max by (model, feature) (drift_monitor_feature_psi{model=~"fraud", feature=~"amount"})',
+        "max by (model, feature) (drift_monitor_feature_psi"
+        '{job=~".*", namespace=~".*", model=~"fraud", feature=~"amount"})',
     ) in queries
     assert any("[10s]" in expr for _, expr in queries)
     with_vars = dashboard_queries(include_variables=True)
-    assert with_vars[0][0] == "variable $model"
+    assert [title for title, _ in with_vars[:4]] == [
+        "variable $job",
+        "variable $namespace",
+        "variable $model",
+        "variable $feature",
+    ]
 
 
 def test_metric_names_parser() -> None:
@@ -261,8 +277,8 @@ def test_every_query_returns_data_from_spec_shaped_metrics(fixture_exporter: str
         assert empty == []
 
 
-def test_panels_do_not_overlap(dashboard: dict) -> None:
-    boxes = []
+def test_panels_do_not_overlap(dashboard: dict[str, Any]) -> None:
+    boxes: list[tuple[str, dict[str, int]]] = []
     for panel in dashboard["panels"]:
         g = panel["gridPos"]
         assert g["x"] >= 0 and g["x"] + g["w"] <= 24, panel["title"]
@@ -271,3 +287,78 @@ def test_panels_do_not_overlap(dashboard: dict) -> None:
             overlap_y = g["y"] < o["y"] + o["h"] and o["y"] < g["y"] + g["h"]
             assert not (overlap_x and overlap_y), (panel["title"], other_title)
         boxes.append((panel["title"], g))
+
+
+# ------------------------------------------ issue 16: scope, annotations, runbook links
+
+
+def test_every_query_is_scoped_to_the_job_and_namespace(dashboard: dict[str, Any]) -> None:
+    for panel in iter_panels(dashboard):
+        for target in panel.get("targets", []):
+            for match in re.finditer(r"\b(\w+)\{([^}]*)\}", target["expr"]):
+                assert match.group(2).startswith('job=~"$job", namespace=~"$namespace"'), (
+                    panel["title"],
+                    match.group(0),
+                )
+            assert metric_names(target["expr"]) <= {
+                m.group(1) for m in re.finditer(r"\b(\w+)\{", target["expr"])
+            }, panel["title"]
+
+
+def test_incident_and_baseline_annotations(dashboard: dict[str, Any]) -> None:
+    annotations = {a["name"]: a for a in dashboard["annotations"]["list"]}
+    incidents = annotations["Drift incidents"]
+    assert incidents["datasource"]["uid"] == "${datasource}"
+    assert 'alertstate="firing"' in incidents["expr"]
+    assert 'model=~"$model"' in incidents["expr"]
+    alerts = {rule["alert"] for rule in load_alert_rules()}
+    named = set(re.findall(r"DriftMonitor\w+", incidents["expr"].replace("(Alert|Warning)", "")))
+    assert {"DriftMonitorModelDrift", "DriftMonitorFeatureDrift"} <= named
+    assert {"DriftMonitorModelDriftAlert", "DriftMonitorModelDriftWarning"} <= alerts
+    assert "drift_monitor_baseline_info" in annotations["Baseline changes"]["expr"]
+
+
+@pytest.mark.prometheus
+def test_annotation_queries_are_valid_promql(tmp_path: Path) -> None:
+    promtool = require_binary("promtool")
+    queries = annotation_queries()
+    assert len(queries) == 2
+    rules = {
+        "groups": [
+            {
+                "name": "annotations",
+                "rules": [
+                    {"record": f"dashboard:annotation_{i}", "expr": expr}
+                    for i, (_, expr) in enumerate(queries)
+                ],
+            }
+        ]
+    }
+    (tmp_path / "rules.yml").write_text(yaml.safe_dump(rules))
+    result = subprocess.run(
+        [promtool, "check", "rules", str(tmp_path / "rules.yml")],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_runbook_links_point_at_existing_sections(dashboard: dict[str, Any]) -> None:
+    variables = {var["name"]: var for var in dashboard["templating"]["list"]}
+    runbook = variables["runbook_url"]
+    assert runbook["type"] == "constant" and runbook["hide"] == 2
+    assert runbook["query"] == render.DEFAULT_RUNBOOK_BASE_URL
+    assert dashboard["links"][0]["url"] == "${runbook_url}"
+    anchors = runbook_anchors()
+    alerts = {rule["alert"].lower() for rule in load_alert_rules()}
+    linked: set[str] = set()
+    for panel in iter_panels(dashboard):
+        for link in panel.get("links", []):
+            base, _, anchor = link["url"].partition("#")
+            assert base == "${runbook_url}", link
+            assert anchor in anchors and anchor in alerts, (panel["title"], anchor)
+            linked.add(anchor)
+    # Every alert is one click away from a panel showing its metric.
+    assert linked == alerts

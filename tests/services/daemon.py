@@ -2,8 +2,9 @@
 integration, resilience, incident and SRE tests: config writing, start/stop/kill, and
 typed reads of its endpoints.
 
-Nothing here sleeps to wait for a result: :func:`wait_for` polls a condition with a
-deadline and says what it was waiting for (and the last value seen) when it gives up.
+Nothing here sleeps to wait for a result: it polls with
+:func:`tests.services.wait.wait_for`. ``wait_for``, ``WaitTimeout``, ``free_port`` and
+``Metrics`` are re-exported for the tests that import them from here.
 """
 
 from __future__ import annotations
@@ -11,20 +12,22 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import yaml
-from prometheus_client.parser import text_string_to_metric_families
+
+from tests.services.metrics import Metrics
+from tests.services.ports import free_port
+from tests.services.wait import WaitTimeout, wait_for
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # The console script of the venv running the tests (falls back to `python -m`).
@@ -33,94 +36,18 @@ CLI: list[str] = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", 
 
 START_TIMEOUT_S = 30.0
 SIGTERM_TIMEOUT_S = 20.0
-POLL_INTERVAL_S = 0.1
-
-T = TypeVar("T")
-
-
-class WaitTimeout(AssertionError):
-    """A condition polled by :func:`wait_for` did not hold before its deadline."""
-
-
-def wait_for(
-    probe: Callable[[], T | None],
-    timeout: float,
-    what: str,
-    *,
-    interval: float = POLL_INTERVAL_S,
-    on_timeout: Callable[[], str] | None = None,
-) -> T:
-    """Call ``probe`` until it returns something truthy; return that. Raises
-    :class:`WaitTimeout` naming ``what`` (plus ``on_timeout()``'s text) after
-    ``timeout`` seconds. Exceptions of ``probe`` propagate."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            extra = on_timeout() if on_timeout is not None else ""
-            raise WaitTimeout(f"timed out after {timeout:.0f}s waiting for {what}\n{extra}")
-        time.sleep(interval)
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now (the daemon binds it next)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-# -- metrics -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Metrics:
-    """One parsed /metrics scrape: samples by name, each with its labels."""
-
-    samples: dict[str, list[tuple[dict[str, str], float]]]
-    families: dict[str, str]  # family name -> type
-
-    @classmethod
-    def parse(cls, text: str) -> Metrics:
-        samples: dict[str, list[tuple[dict[str, str], float]]] = {}
-        families: dict[str, str] = {}
-        for fam in text_string_to_metric_families(text):
-            families[fam.name] = fam.type
-            for s in fam.samples:
-                samples.setdefault(s.name, []).append((dict(s.labels), float(s.value)))
-        return cls(samples, families)
-
-    def get(self, name: str, **labels: str) -> float | None:
-        """The value of the one sample ``name`` whose labels include ``labels``
-        (None when there is none; AssertionError when several match)."""
-        found = self.select(name, **labels)
-        if not found:
-            return None
-        assert len(found) == 1, f"{name}{labels} matches {len(found)} samples: {found}"
-        return found[0][1]
-
-    def value(self, name: str, default: float = 0.0, **labels: str) -> float:
-        """Like :meth:`get`, with ``default`` for an absent sample (e.g. a counter
-        that has not been incremented yet)."""
-        v = self.get(name, **labels)
-        return default if v is None else v
-
-    def select(self, name: str, **labels: str) -> list[tuple[dict[str, str], float]]:
-        """Every sample ``name`` whose labels include ``labels``."""
-        return [
-            (lab, v)
-            for lab, v in self.samples.get(name, [])
-            if all(lab.get(k) == want for k, want in labels.items())
-        ]
-
-    def by_label(self, name: str, key: str, **labels: str) -> dict[str, float]:
-        """``{label value of key: sample value}`` over :meth:`select`."""
-        return {lab[key]: v for lab, v in self.select(name, **labels)}
-
-    def total(self, name: str, **labels: str) -> float:
-        """Sum of every matching sample."""
-        return sum(v for _, v in self.select(name, **labels))
+__all__ = [
+    "CLI",
+    "DaemonConfig",
+    "DaemonProcess",
+    "Metrics",
+    "WaitTimeout",
+    "audit_ids",
+    "free_port",
+    "read_audit",
+    "running_daemon",
+    "wait_for",
+]
 
 
 # -- config --------------------------------------------------------------------------
@@ -162,7 +89,25 @@ class DaemonConfig:
     extra: dict[str, Any] = field(default_factory=dict)
     overrides: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def of_document(cls, document: Mapping[str, Any]) -> DaemonConfig:
+        """A config that renders exactly ``document`` (a whole config mapping with
+        ``kafka``, ``baselines``, ``state``, ``http`` and ``models``, as the benchmarks
+        build it); the typed fields are read from it."""
+        kafka = document["kafka"]
+        return cls(
+            bootstrap=kafka["bootstrap_servers"][0],
+            topics=list(kafka["topics"]),
+            group_id=str(kafka.get("group_id", "")),
+            models=[m["name"] for m in document["models"]],
+            baselines_dir=Path(document["baselines"]["dir"]),
+            state_dir=Path(document["state"]["dir"]),
+            port=int(document["http"]["port"]),
+            extra=dict(document),
+        )
+
     def document(self) -> dict[str, Any]:
+        """The YAML document: the typed fields, then ``extra``, then ``overrides``."""
         kafka: dict[str, Any] = {
             "bootstrap_servers": [self.bootstrap],
             "topics": list(self.topics),
@@ -239,8 +184,22 @@ class DaemonProcess:
     def audit_path(self) -> Path:
         return self.config.state_dir / "windows-audit.jsonl"
 
-    def start(self, *, wait_ready: bool = True) -> DaemonProcess:
-        """Start the process and wait for /healthz (and /readyz with ``wait_ready``)."""
+    def start(self, *, wait_ready: bool = True, timeout: float = START_TIMEOUT_S) -> DaemonProcess:
+        """Start the process and wait up to ``timeout`` seconds for /healthz (and as
+        long again for /readyz with ``wait_ready``)."""
+        self.spawn()
+        wait_for(
+            lambda: self.probe("/healthz") == 200,
+            timeout,
+            f"{self.name} /healthz",
+            on_timeout=self.log_tail,
+        )
+        if wait_ready:
+            self.wait_ready(timeout)
+        return self
+
+    def spawn(self) -> DaemonProcess:
+        """Start the process without waiting for it (several daemons start together)."""
         assert self.proc is None or self.proc.poll() is not None, f"{self.name} is running"
         self.starts += 1
         with self.log_path.open("ab") as fh:
@@ -255,28 +214,23 @@ class DaemonProcess:
                 cwd=self.workdir,
                 env=env,
             )
-        wait_for(
-            lambda: self.probe("/healthz") == 200,
-            START_TIMEOUT_S,
-            f"{self.name} /healthz",
-            on_timeout=self.log_tail,
-        )
-        if wait_ready:
-            self.wait_ready()
         return self
 
     def probe(self, path: str) -> int | None:
         """Status code of ``path`` (None when nothing answers); AssertionError once the
         process has exited."""
+        self._assert_alive(path)
+        try:
+            return self.get(path)[0]
+        except OSError:
+            return None
+
+    def _assert_alive(self, path: str) -> None:
         if self.proc is not None and self.proc.poll() is not None:
             raise AssertionError(
                 f"{self.name} exited with {self.proc.returncode} while waiting for {path}\n"
                 + self.log_tail()
             )
-        try:
-            return self.get(path)[0]
-        except OSError:
-            return None
 
     def wait_ready(self, timeout: float = START_TIMEOUT_S) -> None:
         """Until /readyz is 200 (baselines loaded, Kafka connected, partitions assigned)."""
@@ -299,6 +253,38 @@ class DaemonProcess:
         code, body = self.get("/metrics")
         assert code == 200, f"/metrics answered {code}"
         return Metrics.parse(body.decode())
+
+    def try_metrics(self) -> Metrics | None:
+        """Like :meth:`metrics`, None while nothing answers; AssertionError once the
+        process has exited."""
+        self._assert_alive("/metrics")
+        try:
+            code, body = self.get("/metrics")
+        except OSError:
+            return None
+        return Metrics.parse(body.decode()) if code == 200 else None
+
+    def health(self) -> tuple[int | None, float]:
+        """(/readyz status, ``kafka_connected`` or -1 when absent), asserting that the
+        process is alive and /healthz answers 200 (whatever the broker does)."""
+        assert self.running(), f"{self.name} died\n{self.log_tail()}"
+        healthz = self.probe("/healthz")
+        assert healthz == 200, f"/healthz answered {healthz}\n{self.log_tail()}"
+        readyz = self.probe("/readyz")
+        return readyz, self.metrics().value("drift_monitor_kafka_connected", default=-1.0)
+
+    def wait_health(self, want: tuple[int, float], deadline: float, what: str) -> float:
+        """Poll :meth:`health` every 0.25 s until it is ``want`` (within ``deadline``
+        seconds); returns the seconds it took."""
+        t0 = time.monotonic()
+        wait_for(
+            lambda: self.health() == want,
+            deadline,
+            f"{self.name}: /readyz {want[0]} and kafka_connected {want[1]:.0f} {what}",
+            interval=0.25,
+            on_timeout=self.log_tail,
+        )
+        return time.monotonic() - t0
 
     def status(self) -> dict[str, Any]:
         code, body = self.get("/status")

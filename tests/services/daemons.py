@@ -1,5 +1,5 @@
 """Fixtures shared by the test packages that run the daemon as a subprocess against a
-real broker (tests/integration, tests/resilience), re-exported by their conftests:
+real broker (tests/system/pipeline, tests/system/resilience), re-exported by their conftests:
 
 - ``daemons``: ``daemons(name, **DaemonConfig fields)`` -> a (not yet started) daemon
   whose state lives in ``tmp_path/<name>/state``; every daemon is killed at teardown

@@ -12,7 +12,6 @@ elsewhere those tests are skipped with the reason.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -22,6 +21,8 @@ import pytest
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient
 from kafka.producer.future import RecordMetadata
+
+from tests.services.ports import free_port_pair
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = REPO_ROOT / "scripts" / "kafka-local"
@@ -38,29 +39,56 @@ class KafkaBrokerError(RuntimeError):
     """The broker could not be fetched, started or stopped."""
 
 
-def free_port_pair() -> int:
-    """A free TCP port P on 127.0.0.1 whose neighbour P+1 (the controller's) is free too."""
-    for _ in range(100):
-        with socket.socket() as first:
-            first.bind(("127.0.0.1", 0))
-            port = first.getsockname()[1]
-            if port + 1 > 65535:
-                continue
-            with socket.socket() as second:
-                try:
-                    second.bind(("127.0.0.1", port + 1))
-                except OSError:
-                    continue
-                return port
-    raise KafkaBrokerError("no two adjacent free TCP ports found on 127.0.0.1")
+#: Configs of every topic a test or benchmark creates. The broker runs with
+#: ``auto.create.topics.enable=false`` (as managed clusters do), so each test creates its
+#: topics. Their events carry event-time record timestamps, often days old: with the
+#: broker's default 7-day ``retention.ms`` the retention check (every 5 minutes) deleted
+#: segments mid-read and the consumer's position jumped to the log end (the "poll()
+#: hangs" once reported in docs/BENCHMARKS.md). ``-1`` keeps everything.
+TEST_TOPIC_CONFIGS: Mapping[str, str] = {"retention.ms": "-1"}
+
+
+def create_topic(
+    bootstrap: str,
+    name: str,
+    partitions: int = 1,
+    configs: Mapping[str, str] | None = None,
+) -> None:
+    """Create topic ``name`` on ``bootstrap`` with :data:`TEST_TOPIC_CONFIGS` (``configs``
+    override them) and wait until every partition has a leader. The one topic-creation
+    helper of the tests and benchmarks."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        admin.create_topics(
+            {
+                name: {
+                    "num_partitions": partitions,
+                    "replication_factor": 1,
+                    "configs": {**TEST_TOPIC_CONFIGS, **dict(configs or {})},
+                }
+            },
+            wait_for_metadata=True,
+        )
+    finally:
+        admin.close()
 
 
 class KafkaBroker:
-    """One broker run by scripts/kafka-local from its own directory and port."""
+    """One broker run by scripts/kafka-local from its own directory and port.
 
-    def __init__(self, directory: Path, port: int | None = None) -> None:
+    ``broker_config``: extra ``server.properties`` settings (e.g. a short
+    ``log.retention.check.interval.ms``), for a broker of the test's own.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        port: int | None = None,
+        broker_config: Mapping[str, str] | None = None,
+    ) -> None:
         self.directory = Path(directory)
         self.port = port if port is not None else free_port_pair()
+        self.broker_config = dict(broker_config or {})
 
     def __repr__(self) -> str:
         return f"KafkaBroker(bootstrap={self.bootstrap!r}, directory={str(self.directory)!r})"
@@ -128,9 +156,14 @@ class KafkaBroker:
 
     def _script(self, *args: str, timeout: float) -> str:
         command = [str(SCRIPT), *args]
+        env = dict(os.environ)
+        if self.broker_config:
+            env["KAFKA_LOCAL_EXTRA_CONFIG"] = "\n".join(
+                f"{k}={v}" for k, v in self.broker_config.items()
+            )
         try:
             result = subprocess.run(
-                command, capture_output=True, text=True, timeout=timeout, check=False
+                command, capture_output=True, text=True, timeout=timeout, check=False, env=env
             )
         except subprocess.TimeoutExpired as exc:
             if args[0] in {"start", "restart"}:
@@ -171,21 +204,8 @@ class KafkaBroker:
         partitions: int = 1,
         configs: Mapping[str, str] | None = None,
     ) -> None:
-        """Create a topic and wait until every partition has a leader."""
-        admin = self.admin()
-        try:
-            admin.create_topics(
-                {
-                    name: {
-                        "num_partitions": partitions,
-                        "replication_factor": 1,
-                        "configs": dict(configs or {}),
-                    }
-                },
-                wait_for_metadata=True,
-            )
-        finally:
-            admin.close()
+        """Create a topic that keeps its data (see :func:`create_topic`)."""
+        create_topic(self.bootstrap, name, partitions, configs)
 
     def produce(
         self,
@@ -242,9 +262,12 @@ def broker_unavailable(reason: str) -> NoReturn:
     )
 
 
-def start_broker_for_tests(directory: Path, port: int | None = None) -> KafkaBroker:
-    """Fetch and start a broker in ``directory``, or fail/skip the requesting test."""
-    broker = KafkaBroker(directory, port)
+def start_broker_for_tests(
+    directory: Path, port: int | None = None, broker_config: Mapping[str, str] | None = None
+) -> KafkaBroker:
+    """Fetch and start a broker in ``directory`` (with extra ``broker_config``), or
+    fail/skip the requesting test."""
+    broker = KafkaBroker(directory, port, broker_config)
     try:
         broker.fetch()
         broker.start()

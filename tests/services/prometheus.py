@@ -20,10 +20,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -34,6 +32,9 @@ from typing import Any
 
 import pytest
 import yaml
+
+from tests.services.ports import free_port
+from tests.services.wait import WaitTimeout, wait_for
 
 __all__ = ["PrometheusError", "PrometheusServer", "require_binary"]
 
@@ -56,13 +57,6 @@ def require_binary(name: str) -> str:
             pytest.fail(message)
         pytest.skip(message)
     return path
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class PrometheusServer:
@@ -130,7 +124,7 @@ class PrometheusServer:
         # retry a few times with a new one.
         last_error = ""
         for _attempt in range(3):
-            self.port = _free_port()
+            self.port = free_port()
             (root / "prometheus.yml").write_text(yaml.safe_dump(self._config()))
             log = (root / "prometheus.log").open("wb")
             self._proc = subprocess.Popen(
@@ -177,19 +171,25 @@ class PrometheusServer:
                 proc.wait(timeout=10)
 
     def _wait_ready(self) -> bool:
-        assert self._proc is not None
-        deadline = time.monotonic() + self.start_timeout
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                return False
+        """True once ``/-/ready`` answers 200; False when the process exits first or
+        ``start_timeout`` seconds pass."""
+        proc = self._proc
+        assert proc is not None
+
+        def ready() -> bool:
+            if proc.poll() is not None:
+                raise PrometheusError("exited")
             try:
                 with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as response:
-                    if response.status == 200:
-                        return True
+                    return bool(response.status == 200)
             except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            time.sleep(0.1)
-        return False
+                return False
+
+        try:
+            wait_for(ready, self.start_timeout, "prometheus /-/ready")
+        except (PrometheusError, WaitTimeout):
+            return False
+        return True
 
     def _config(self) -> dict[str, Any]:
         scrape_configs: list[dict[str, Any]] = []
@@ -259,15 +259,19 @@ class PrometheusServer:
         timeout: float = 30.0,
         until: Callable[[list[Sample]], bool] = bool,
     ) -> list[Sample]:
-        """Poll ``query(expr)`` until ``until(result)`` holds (default: non-empty)."""
-        deadline = time.monotonic() + timeout
-        result: list[Sample] = []
-        while time.monotonic() < deadline:
-            result = self.query(expr)
-            if until(result):
-                return result
-            time.sleep(0.2)
-        raise PrometheusError(
-            f"timed out after {timeout}s waiting for {expr!r}; last result {result!r}\n"
-            f"targets: {self.api('targets').get('activeTargets')!r}"
-        )
+        """Poll ``query(expr)`` until ``until(result)`` holds (default: non-empty);
+        ``timeout`` in seconds. PrometheusError with the last result after it."""
+        last: list[list[Sample]] = [[]]
+
+        def probe() -> tuple[list[Sample]] | None:
+            # A result that satisfies ``until`` may be empty: wrapped, it is truthy.
+            last[0] = self.query(expr)
+            return (last[0],) if until(last[0]) else None
+
+        try:
+            return wait_for(probe, timeout, repr(expr), interval=0.2)[0]
+        except WaitTimeout:
+            raise PrometheusError(
+                f"timed out after {timeout}s waiting for {expr!r}; last result {last[0]!r}\n"
+                f"targets: {self.api('targets').get('activeTargets')!r}"
+            ) from None

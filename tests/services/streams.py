@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from drift_monitor.demo.dataset import (
     production_frame,
     training_frame,
 )
+from tests.services.wait import wait_for
 
 MODEL = "credit"
 #: Drifted by DEFAULT_DRIFT: one numeric and one categorical column.
@@ -35,6 +37,9 @@ DRIFTED_CATEGORICAL = "loan_purpose"
 WINDOW_S = 60.0
 SPACING_S = 0.05  # 20 events per second of event time: 1200 per 60 s window
 TRAINING_SOURCE = "drift_monitor.demo.dataset.training_frame(20000, seed=7)"
+#: Version of the training baseline the metrics, readiness and dashboard tests load
+#: (:func:`training_baseline`).
+TRAINING_VERSION = "sre-train-20000-seed7"
 
 
 @functools.cache
@@ -151,10 +156,53 @@ def produce(
         p.close(timeout=10)
 
 
+#: One record to send: (key, value, partition or None for the partitioner).
+Record = tuple[bytes | None, bytes, int | None]
+
+
+def send_paced(
+    p: KafkaProducer,
+    topic: str,
+    records: Iterable[Record],
+    rate: float,
+    *,
+    chunk: int = 500,
+    until: float | None = None,
+    on_chunk: Callable[[int], None] | None = None,
+) -> int:
+    """The one paced producer loop: send ``records`` in chunks of ``chunk`` at about
+    ``rate`` records/s, flushing each chunk and checking every send succeeded.
+
+    Stops when ``records`` is exhausted or, before a chunk, once ``time.monotonic()``
+    reaches ``until``. ``records`` is read lazily, one chunk at a time (a generator
+    can stamp each event with the wall-clock time it is sent). ``on_chunk(sent)`` runs
+    after each acknowledged chunk. Returns how many records were sent.
+    """
+    it = iter(records)
+    sent = 0
+    t0 = time.monotonic()
+    while until is None or time.monotonic() < until:
+        batch = list(itertools.islice(it, chunk))
+        if not batch:
+            break
+        futures = [p.send(topic, value=v, key=k, partition=part) for k, v, part in batch]
+        p.flush(timeout=60)
+        for f in futures:
+            f.get(timeout=60)
+        sent += len(batch)
+        if on_chunk is not None:
+            on_chunk(sent)
+        ahead = sent / rate - (time.monotonic() - t0)
+        if ahead > 0:
+            time.sleep(ahead)  # pacing the producer, not waiting for a result
+    return sent
+
+
 @dataclass
 class BackgroundProducer:
     """Produces ``values`` (with ``keys``) in chunks from a thread at about ``rate``
-    records/s, so a test can crash the consumer while data still arrives."""
+    records/s (:func:`send_paced`), so a test can crash the consumer while data still
+    arrives."""
 
     bootstrap: str
     topic: str
@@ -174,30 +222,21 @@ class BackgroundProducer:
         return self
 
     def _run(self) -> None:
+        parts = self.partitions
+        records = (
+            (self.keys[i], v, None if parts is None else parts[i])
+            for i, v in enumerate(self.values)
+        )
         p = producer(self.bootstrap)
         try:
-            t0 = time.monotonic()
-            for lo in range(0, len(self.values), self.chunk):
-                futures = [
-                    p.send(
-                        self.topic,
-                        value=self.values[i],
-                        key=self.keys[i],
-                        partition=None if self.partitions is None else self.partitions[i],
-                    )
-                    for i in range(lo, min(lo + self.chunk, len(self.values)))
-                ]
-                p.flush(timeout=60)
-                for f in futures:
-                    f.get(timeout=60)
-                self.sent = lo + len(futures)
-                ahead = self.sent / self.rate - (time.monotonic() - t0)
-                if ahead > 0:
-                    time.sleep(ahead)  # pacing the producer, not waiting for a result
+            send_paced(p, self.topic, records, self.rate, chunk=self.chunk, on_chunk=self._sent)
         except BaseException as exc:  # reported by join()
             self.error = exc
         finally:
             p.close(timeout=10)
+
+    def _sent(self, n: int) -> None:
+        self.sent = n
 
     def join(self, timeout: float = 120.0) -> None:
         self._thread.join(timeout)
@@ -214,13 +253,14 @@ def read_topic(
     ``timeout``); then one more short poll to see any excess."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     try:
-        parts = None
         deadline = time.monotonic() + timeout
-        while not parts and time.monotonic() < deadline:
-            parts = consumer.partitions_for_topic(topic)
-            if not parts:
-                time.sleep(0.2)  # metadata of a topic the daemon creates on first send
-        assert parts, f"topic {topic} does not exist"
+        # the metadata of a topic the daemon creates on first send may lag
+        parts = wait_for(
+            lambda: consumer.partitions_for_topic(topic),
+            timeout,
+            f"topic {topic} to exist",
+            interval=0.2,
+        )
         consumer.assign([TopicPartition(topic, p) for p in sorted(parts)])
         consumer.seek_to_beginning()
         records: list[ConsumerRecord] = []

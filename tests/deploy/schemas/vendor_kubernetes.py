@@ -23,6 +23,7 @@ KUBERNETES_VERSION = "1.30.0"
 # (file stem in the package, apiVersion, kind)
 KINDS = [
     ("deployment-apps-v1", "apps/v1", "Deployment"),
+    ("statefulset-apps-v1", "apps/v1", "StatefulSet"),
     ("service-v1", "v1", "Service"),
     ("configmap-v1", "v1", "ConfigMap"),
     ("secret-v1", "v1", "Secret"),

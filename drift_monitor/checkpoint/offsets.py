@@ -1,0 +1,101 @@
+"""Per-partition progress of one consumer: what was read, counted, replayed, and which
+models were seen (the commit bound is computed from it and the open windows)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass, field
+
+TopicPartition = tuple[str, int]
+
+
+@dataclass(slots=True)
+class PartitionProgress:
+    """One partition. Offsets are Kafka offsets; ``-1`` = none.
+
+    ``next_offset``: the next offset to read (-1 before the first record since the
+    last reset). ``first_read``: the first offset processed since the last reset.
+    ``replay_until``: offsets below it were processed by an earlier run or before a
+    rewind (their windows may be closed already). ``counted_until``: offsets below it
+    were counted in ``events_total`` (and dead-lettered) by this process.
+    """
+
+    next_offset: int = -1
+    first_read: int = -1
+    replay_until: int = -1
+    counted_until: int = -1
+    models: set[str] = field(default_factory=set)
+
+
+class OffsetTracker:
+    """Progress of every partition this process reads (single-threaded: the loop)."""
+
+    def __init__(self) -> None:
+        self._parts: dict[TopicPartition, PartitionProgress] = {}
+
+    def _get(self, tp: TopicPartition) -> PartitionProgress:
+        p = self._parts.get(tp)
+        if p is None:
+            p = self._parts[tp] = PartitionProgress()
+        return p
+
+    def read(self, tp: TopicPartition, offset: int) -> PartitionProgress:
+        """``offset`` of ``tp`` is being processed now."""
+        p = self._get(tp)
+        if p.first_read < 0:
+            p.first_read = offset
+        p.next_offset = offset + 1
+        return p
+
+    def unread(self, tp: TopicPartition, offset: int) -> None:
+        """Processing ``offset`` failed (a sink error): the next read starts there again.
+        (Whether it was counted stays as it was: a record is counted only once its
+        processing succeeded, or by an earlier pass.)"""
+        self._get(tp).next_offset = offset
+
+    def saw_model(self, tp: TopicPartition, model: str) -> None:
+        """``model``'s events arrive on ``tp``."""
+        self._get(tp).models.add(model)
+
+    def models_on(self, tp: TopicPartition) -> set[str]:
+        """Models seen on ``tp`` since the last reset."""
+        p = self._parts.get(tp)
+        return set(p.models) if p is not None else set()
+
+    def models_behind(self, lagging: Collection[TopicPartition]) -> set[str]:
+        """Models seen on any partition in ``lagging``."""
+        return {m for tp in lagging for m in self.models_on(tp)}
+
+    def spread(self) -> dict[str, set[TopicPartition]]:
+        """model -> the partitions it was seen on."""
+        out: dict[str, set[TopicPartition]] = {}
+        for tp, p in self._parts.items():
+            for m in p.models:
+                out.setdefault(m, set()).add(tp)
+        return out
+
+    def positions(self) -> Iterator[tuple[TopicPartition, PartitionProgress]]:
+        """Partitions read since the last reset, with their progress."""
+        for tp, p in self._parts.items():
+            if p.next_offset >= 0:
+                yield tp, p
+
+    def first_offsets_read(self) -> dict[TopicPartition, int]:
+        """Per partition, the first offset processed since the last reset."""
+        return {tp: p.first_read for tp, p in self._parts.items() if p.first_read >= 0}
+
+    def restore(self, tp: TopicPartition, high_water: int) -> None:
+        """Offsets below ``high_water`` were processed by an earlier run."""
+        p = self._get(tp)
+        p.replay_until = max(p.replay_until, high_water)
+
+    def reset(self) -> None:
+        """Before re-reading from the committed offsets (rebalance, rewind after a
+        failed effect): what was read becomes replay and counted; positions go."""
+        for p in self._parts.values():
+            if p.next_offset >= 0:
+                p.replay_until = max(p.replay_until, p.next_offset)
+                p.counted_until = max(p.counted_until, p.next_offset)
+            p.next_offset = -1
+            p.first_read = -1
+            p.models.clear()
