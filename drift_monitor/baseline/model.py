@@ -16,7 +16,7 @@ import numpy.typing as npt
 from drift_monitor.stats.prepared import PreparedCategorical, PreparedNumeric
 
 if TYPE_CHECKING:  # labels.baseline imports this module
-    from drift_monitor.labels.baseline import BaselinePerformance
+    from drift_monitor.baseline.performance import BaselinePerformance
 
 FloatArray = npt.NDArray[np.float64]
 Kind = Literal["numeric", "categorical"]

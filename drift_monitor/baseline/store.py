@@ -6,7 +6,7 @@ Layout::
     reference/<i>.npy      column i's reference sample, float64, sorted (numpy .npy v1,
                            loaded with allow_pickle=False)
     performance.json       optional: validation-set performance (``--label``), its own
-                           ``format_version``; see drift_monitor/labels/baseline.py
+                           ``format_version``; see drift_monitor/baseline/performance.py
     performance/label_reference.npy   optional: the label's reference sample (regression)
 
 ``baseline.json`` holds ``format`` (``"drift-monitor-baseline"``), ``schema_version``,
@@ -41,6 +41,7 @@ from drift_monitor.baseline.model import (
     ColumnBaseline,
     NumericProfile,
 )
+from drift_monitor.baseline.performance import BaselinePerformance
 from drift_monitor.baseline.validate import (
     MAX_MANIFEST_BYTES,
     MAX_REFERENCE_VALUES,
@@ -50,7 +51,6 @@ from drift_monitor.baseline.validate import (
     parse_npy,
 )
 from drift_monitor.errors import BaselineError
-from drift_monitor.labels.baseline import BaselinePerformance
 
 FORMAT = "drift-monitor-baseline"
 MANIFEST = "baseline.json"

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import AfterValidator, Field, WithJsonSchema, model_validator
 from typing_extensions import TypeAliasType
 
+from drift_monitor.settings import StrictModel
 from drift_monitor.stats.registry import (
     DriftTest,
     Levels,
@@ -49,11 +50,7 @@ def _defaults(kind: str, *, deciding: bool) -> list[str]:
     ]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Threshold(_Strict):
+class Threshold(StrictModel):
     """Warning and alert levels of one test's effect (alert >= warning).
 
     The effect is the statistic itself, except for ``chi2``: the effect size Cohen's
@@ -78,7 +75,7 @@ class Threshold(_Strict):
         return cls(warning=levels.warning, alert=levels.alert)
 
 
-class ColumnSettings(_Strict):
+class ColumnSettings(StrictModel):
     """Per-column overrides. Unset fields inherit the model's settings."""
 
     ignore: bool = Field(default=False, description="Do not evaluate this column at all.")
@@ -90,7 +87,7 @@ class ColumnSettings(_Strict):
     )
 
 
-class StatusRule(_Strict):
+class StatusRule(StrictModel):
     """How column statuses combine into the model status.
 
     The model alerts when any *critical* column alerts (every column is critical unless
@@ -106,7 +103,7 @@ class StatusRule(_Strict):
     )
 
 
-class DetectionSettings(_Strict):
+class DetectionSettings(StrictModel):
     """How a window is judged against its baseline."""
 
     min_events: int = Field(
@@ -208,3 +205,13 @@ def unknown_columns(settings: DetectionSettings, columns: list[str]) -> list[str
                 "baseline; it can never alert"
             )
     return out
+
+
+class EpisodeSettings(StrictModel):
+    """Hysteresis that turns window verdicts into drift incidents (and webhooks)."""
+
+    enter_after: int = Field(default=2, ge=1, description="Consecutive alerting windows.")
+    resolve_after: int = Field(default=3, ge=1, description="Consecutive clean windows.")
+    cooldown_seconds: float = Field(
+        default=0.0, ge=0, description="Minimum event time between two incidents of a model."
+    )

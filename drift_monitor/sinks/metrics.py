@@ -21,9 +21,9 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from drift_monitor import __version__
 from drift_monitor.evaluation.results import ColumnResult, Status
-from drift_monitor.pipeline.state import DURATION_BUCKETS, MonitorState
 from drift_monitor.sinks.cgroup import CgroupMemoryCollector
 from drift_monitor.stats.registry import REGISTRY, drift_test
+from drift_monitor.status.state import DURATION_BUCKETS, MonitorState
 
 PREFIX = "drift_monitor_"
 

@@ -38,7 +38,6 @@ from typing import Any, Protocol
 from kafka import KafkaProducer
 from kafka.errors import KafkaError, MessageSizeTooLargeError
 
-from drift_monitor.config.models import KafkaSettings
 from drift_monitor.errors import SinkError
 from drift_monitor.source.base import Record
 from drift_monitor.source.options import (
@@ -47,6 +46,7 @@ from drift_monitor.source.options import (
     client_options,
     reachable,
 )
+from drift_monitor.source.settings import KafkaSettings
 
 log = logging.getLogger("drift_monitor.kafka")
 

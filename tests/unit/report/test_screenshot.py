@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from drift_monitor import Baseline
-from drift_monitor.evaluation import WindowData, WindowResult
+from drift_monitor.evaluation import WindowResult
 from drift_monitor.report import write_report
+from drift_monitor.windows.data import WindowData
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
