@@ -164,21 +164,28 @@ class BoundedProducer:
                 return self._client
             try:
                 reachable(self._settings.bootstrap_servers)
-                self._client = build_closing_on_failure(
-                    KafkaProducer,
-                    acks="all",
-                    linger_ms=5,
-                    max_block_ms=self._send_block_ms,
-                    # Never create the topic by producing to it (a typo would make one).
-                    allow_auto_create_topics=False,
-                    bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
-                    **client_options(self._settings),
-                )
+                self._client = self._new_client()
             except (KafkaError, OSError) as exc:
                 self._next_connect = self._clock() + RECONNECT_S
                 self._failure = f"brokers unreachable ({type(exc).__name__})"
                 return None
             return self._client
+
+    def _new_client(self) -> KafkaProducer:
+        """The client: kafka-python's here. Another client (:mod:`.rdkafka_producer`)
+        overrides this with an object of the same shape (``send`` -> future with
+        ``is_done``/``succeeded()``/``exception``, ``flush(timeout)``,
+        ``partitions_for``, ``close(timeout)``, kafka-python's error classes)."""
+        return build_closing_on_failure(
+            KafkaProducer,
+            acks="all",
+            linger_ms=5,
+            max_block_ms=self._send_block_ms,
+            # Never create the topic by producing to it (a typo would make one).
+            allow_auto_create_topics=False,
+            bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
+            **client_options(self._settings),
+        )
 
     # -- sending -------------------------------------------------------------
 
