@@ -217,7 +217,11 @@ class BoundedProducer:
             message = self._pending[0]
             try:
                 future = producer.send(
-                    self.topic, value=message.value, key=message.key, headers=message.headers
+                    self.topic,
+                    # Empty goes out as null: a tombstone's dead-letter copy stays one.
+                    value=message.value or None,
+                    key=message.key,
+                    headers=message.headers,
                 )
             except MessageSizeTooLargeError:
                 self._pending.popleft()

@@ -63,6 +63,7 @@ class RdkafkaProducerClient:
         self, settings: KafkaSettings, metadata_timeout_s: float, delivery_timeout_s: float
     ):
         self._metadata_timeout_s = metadata_timeout_s
+        self._known: set[str] = set()  # topics whose metadata was seen (see send)
         self._producer = Producer(
             {
                 **rdkafka_options(settings),
@@ -75,9 +76,18 @@ class RdkafkaProducerClient:
         )
 
     def send(
-        self, topic: str, value: bytes, key: bytes | None, headers: list[tuple[str, bytes]]
+        self,
+        topic: str,
+        value: bytes | None,
+        key: bytes | None,
+        headers: list[tuple[str, bytes]],
     ) -> _Delivery:
         """Queue one message; raises MessageSizeTooLargeError or KafkaError."""
+        if topic not in self._known:
+            # As kafka-python's max_block_ms: wait (bounded) for the topic's metadata
+            # before queueing, so that a missing topic fails the hand-over at once
+            # instead of every message waiting out its delivery timeout in the flush.
+            self.partitions_for(topic)
         delivery = _Delivery()
         try:
             self._producer.produce(
@@ -108,7 +118,9 @@ class RdkafkaProducerClient:
             raise _translate(exc.args[0] if exc.args else exc) from exc
         meta = md.topics.get(topic)
         if meta is None or meta.error is not None:
+            self._known.discard(topic)
             raise KafkaError(f"topic {topic!r}: {meta.error if meta else 'unknown'}")
+        self._known.add(topic)
         return set(meta.partitions)
 
     def close(self, timeout: float) -> None:
