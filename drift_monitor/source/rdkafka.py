@@ -58,6 +58,8 @@ class RdkafkaEventSource:
         # Seeks librdkafka refused because the partition's fetcher had not started yet
         # (right after an assignment): applied before the next consume.
         self._pending_seeks: dict[TopicPartition, int] = {}
+        # The last offset sought per partition (lag's position before a first record).
+        self._sought: dict[TopicPartition, int] = {}
         self._consumer = Consumer(
             {
                 **rdkafka_options(settings),
@@ -88,6 +90,7 @@ class RdkafkaEventSource:
         self._moved.update(tps)
         for tp in tps:
             self._pending_seeks.pop(tp, None)
+            self._sought.pop(tp, None)
         for cb in self._callbacks:
             cb()
 
@@ -229,6 +232,7 @@ class RdkafkaEventSource:
         """Read ``tp`` from ``offset`` next (applied before the next poll when the
         partition's fetcher has not started yet)."""
         self._gaps.expect(tp, offset)
+        self._sought[tp] = offset
         try:
             self._consumer.seek(KTopicPartition(tp[0], tp[1], offset))
             self._pending_seeks.pop(tp, None)
@@ -237,7 +241,10 @@ class RdkafkaEventSource:
 
     def lag(self) -> dict[TopicPartition, int]:
         """high watermark (from the last fetch) - position per assigned partition; no
-        I/O. Partitions without a fetch yet are left out."""
+        I/O. librdkafka knows a position only once a record was consumed: before that
+        it is the offset sought, else the log start (``earliest``) or the end
+        (``latest``) where the group starts. Partitions without a fetch yet are left
+        out."""
         assigned = self._consumer.assignment()
         if not assigned:
             return {}
@@ -247,14 +254,18 @@ class RdkafkaEventSource:
         except KafkaException:
             return {}
         for p in positions:
-            if p.offset < 0:
-                continue
+            tp = (p.topic, p.partition)
             try:
-                _, high = self._consumer.get_watermark_offsets(p, cached=True)
+                low, high = self._consumer.get_watermark_offsets(p, cached=True)
             except KafkaException:
                 continue
-            if high >= 0:
-                out[(p.topic, p.partition)] = max(int(high) - int(p.offset), 0)
+            if high < 0:
+                continue
+            pos = p.offset if p.offset >= 0 else self._sought.get(tp)
+            if pos is None:
+                reset_to = low if self._settings.auto_offset_reset == "earliest" else high
+                pos = reset_to if reset_to >= 0 else high
+            out[tp] = max(int(high) - int(pos), 0)
         return out
 
     def connected(self) -> bool:
