@@ -59,6 +59,11 @@ class KafkaSettings(StrictModel):
     topics: list[str] = Field(min_length=1, description="Topics of prediction events.")
     group_id: str = Field(default="drift-monitor", description="Consumer group id.")
     client_id: str = Field(default="drift-monitor", description="Kafka client id.")
+    client: Literal["kafka-python", "confluent"] = Field(
+        default="kafka-python",
+        description="Kafka client library: `kafka-python` (pure Python) or `confluent` "
+        "(confluent-kafka, librdkafka: faster, see README 'Kafka client').",
+    )
     auto_offset_reset: Literal["earliest", "latest"] = Field(
         default="earliest",
         description="Where a group with no committed offset starts reading, and where an "
