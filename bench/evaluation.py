@@ -41,11 +41,12 @@ from bench.data import SCORE, Schema, columns, training_frame
 from bench.report import header, parser, ratio, result
 from drift_monitor.baseline import build_baseline
 from drift_monitor.baseline.model import Baseline, CategoricalProfile, NumericProfile
-from drift_monitor.evaluation.evaluate import WindowData, evaluate_window
+from drift_monitor.evaluation.evaluate import evaluate_window
 from drift_monitor.evaluation.results import WindowResult
 from drift_monitor.evaluation.settings import DetectionSettings
 from drift_monitor.stats.categorical import encode_categories
 from drift_monitor.stats.prepared import PreparedCategorical
+from drift_monitor.windows.data import WindowData
 
 FLOOR = 1e-4
 TARGET_VS_EVIDENTLY = 20.0

@@ -21,7 +21,7 @@ from scipy import stats as sps
 from scipy.stats._stats_py import _attempt_exact_2kssamp
 
 from drift_monitor.baseline.model import Baseline, CategoricalProfile, NumericProfile
-from drift_monitor.evaluation.evaluate import WindowData
+from drift_monitor.windows.data import WindowData
 
 FloatArray = npt.NDArray[np.float64]
 FLOOR = 1e-4

@@ -34,13 +34,13 @@ from drift_monitor.evaluation.episodes import EpisodeTracker
 from drift_monitor.evaluation.results import WindowResult
 from drift_monitor.http.server import MonitorHttpServer
 from drift_monitor.loop import ConsumeLoop, Job
-from drift_monitor.pipeline.audit import AuditLog
 from drift_monitor.pipeline.baselines import BaselineRegistry
 from drift_monitor.pipeline.core import Pipeline
-from drift_monitor.pipeline.incidents import IncidentHandler
-from drift_monitor.pipeline.state import MonitorState
+from drift_monitor.sinks.audit import AuditLog
+from drift_monitor.sinks.incidents import IncidentHandler
 from drift_monitor.sinks.metrics import build_registry
 from drift_monitor.source.base import DeadLetterSink, EventSource, ReportSink
+from drift_monitor.status.state import MonitorState
 from drift_monitor.webhooks.delivery import Dispatcher
 from drift_monitor.webhooks.outbox import Outbox
 from drift_monitor.webhooks.transport import HttpTransport, Transport

@@ -24,11 +24,11 @@ from enum import StrEnum
 
 from drift_monitor.checkpoint.checkpointer import Checkpointer
 from drift_monitor.clock import Clock
-from drift_monitor.config.models import KafkaSettings
 from drift_monitor.errors import SinkError
 from drift_monitor.pipeline.core import Pipeline
-from drift_monitor.pipeline.state import MonitorState
 from drift_monitor.source.base import Commit, EventSource, Record, TopicPartition
+from drift_monitor.source.settings import KafkaSettings
+from drift_monitor.status.state import MonitorState
 
 log = logging.getLogger("drift_monitor.loop")
 

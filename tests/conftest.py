@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.services.backends import kafka_client, pytest_generate_tests
 from tests.services.kafka import kafka_broker, own_broker
 
-__all__ = ["kafka_broker", "own_broker"]
+__all__ = ["kafka_broker", "kafka_client", "own_broker", "pytest_generate_tests"]
 
 TESTS = Path(__file__).resolve().parent
 LAYERS = ("unit", "service", "system", "deploy", "bench", "demo", "packaging")

@@ -25,9 +25,9 @@ from drift_monitor.baseline.model import (
     NumericProfile,
     Role,
 )
+from drift_monitor.baseline.pairs import infer_task, pairs_from_frame
+from drift_monitor.baseline.performance import BaselinePerformance, measure_performance
 from drift_monitor.errors import BaselineError, InputError
-from drift_monitor.labels.baseline import BaselinePerformance, measure_performance
-from drift_monitor.labels.pairs import infer_task, pairs_from_frame
 from drift_monitor.stats.categorical import OTHER, category_key
 from drift_monitor.stats.numeric import bin_fractions
 
@@ -77,7 +77,7 @@ def build_baseline(
     ``label`` names the ground-truth column of a labelled validation set: it is not
     profiled as a feature; the model's performance (``prediction`` against ``label``),
     its bootstrap variability at window sizes and the label's distribution are stored
-    as ``Baseline.performance`` (see :mod:`drift_monitor.labels.baseline`).
+    as ``Baseline.performance`` (see :mod:`drift_monitor.baseline.performance`).
     """
     if not model:
         raise BaselineError("baseline needs a model name: pass --model NAME")

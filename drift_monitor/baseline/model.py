@@ -17,7 +17,7 @@ from drift_monitor.stats.calibration import Calibration
 from drift_monitor.stats.prepared import PreparedCategorical, PreparedNumeric
 
 if TYPE_CHECKING:  # labels.baseline imports this module
-    from drift_monitor.labels.baseline import BaselinePerformance
+    from drift_monitor.baseline.performance import BaselinePerformance
 
 FloatArray = npt.NDArray[np.float64]
 Kind = Literal["numeric", "categorical"]

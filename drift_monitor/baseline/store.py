@@ -9,7 +9,7 @@ Layout::
                            by its own ``version``; compact JSON, sorted keys; see
                            drift_monitor/stats/calibration.py). Absent in older files.
     performance.json       optional: validation-set performance (``--label``), its own
-                           ``format_version``; see drift_monitor/labels/baseline.py
+                           ``format_version``; see drift_monitor/baseline/performance.py
     performance/label_reference.npy   optional: the label's reference sample (regression)
 
 ``baseline.json`` holds ``format`` (``"drift-monitor-baseline"``), ``schema_version``,
@@ -46,6 +46,7 @@ from drift_monitor.baseline.model import (
     ColumnBaseline,
     NumericProfile,
 )
+from drift_monitor.baseline.performance import BaselinePerformance
 from drift_monitor.baseline.validate import (
     CALIBRATION_WHERE,
     MAX_MANIFEST_BYTES,
@@ -57,7 +58,6 @@ from drift_monitor.baseline.validate import (
     parse_npy,
 )
 from drift_monitor.errors import BaselineError
-from drift_monitor.labels.baseline import BaselinePerformance
 from drift_monitor.stats.calibration import Calibration
 
 log = logging.getLogger("drift_monitor.baseline")

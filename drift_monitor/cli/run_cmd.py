@@ -23,32 +23,24 @@ def _run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     check_secrets(config, args.config)
     configure_logging(config.logging.level, config.logging.format)
-    # Imported here so that `drift-monitor check` never loads kafka-python.
+    # Imported here so that `drift-monitor check` never loads a Kafka client.
     from drift_monitor.daemon import Monitor  # noqa: PLC0415
-    from drift_monitor.source.kafka import (  # noqa: PLC0415
-        ConnectingKafkaSource,
-        KafkaDeadLetters,
-        KafkaReports,
-    )
+    from drift_monitor.source.factory import build_kafka  # noqa: PLC0415
 
     k = config.kafka
-    source = ConnectingKafkaSource(k)
-    dlq = KafkaDeadLetters(k, k.dead_letter_topic) if k.dead_letter_topic else None
-    reports = KafkaReports(k, k.report_topic) if k.report_topic else None
-    monitor = Monitor(config, source, dead_letters=dlq, reports=reports)
+    kafka = build_kafka(k)
+    monitor = Monitor(config, kafka.source, dead_letters=kafka.dead_letters, reports=kafka.reports)
     # A missing topic shows at start-up (log line, sink_up 0, /readyz 503), not at the
     # first invalid event or incident; rechecked until it exists.
     # Records passed over unread (retention, offset resets) are counted and shown.
-    source.report_gaps_to(monitor.state)
-    for sink in (dlq, reports):
-        if sink is not None:
-            sink.watch(monitor.state)
+    kafka.watch(monitor.state)
     monitor.install_signal_handlers()
     log.info(
-        "drift-monitor consuming %s from %s as group %s",
+        "drift-monitor consuming %s from %s as group %s (client %s)",
         ",".join(k.topics),
         ",".join(k.bootstrap_servers),
         k.group_id,
+        k.client,
     )
     monitor.run()
     log.info("stopped cleanly")

@@ -8,126 +8,42 @@ Per-model ``window``, ``detection`` and ``episodes`` are merged over ``defaults`
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
-from drift_monitor.evaluation.settings import DetectionSettings
+from drift_monitor.decode.settings import DecodeSettings
+from drift_monitor.evaluation.settings import DetectionSettings, EpisodeSettings
 from drift_monitor.labels.config import LabelSettings
-from drift_monitor.webhooks.config import SecretRef, WebhookSettings
+from drift_monitor.settings import StrictModel
+from drift_monitor.source.settings import KafkaSettings, SaslSettings, SslSettings
+from drift_monitor.webhooks.config import WebhookSettings
+from drift_monitor.windows.settings import WindowSettings
+
+# The stage-owned settings this file composes (re-exported: one definition each, in its
+# stage's package).
+__all__ = [
+    "AppConfig",
+    "BaselineSettings",
+    "DecodeSettings",
+    "Defaults",
+    "DetectionSettings",
+    "EpisodeSettings",
+    "HttpSettings",
+    "KafkaSettings",
+    "LabelSettings",
+    "LoggingSettings",
+    "ModelSettings",
+    "SaslSettings",
+    "SslSettings",
+    "StateSettings",
+    "WebhookSettings",
+    "WindowSettings",
+]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-#: Kafka's legal topic names: ASCII letters, digits, '.', '_' and '-', at most 249.
-_TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
-
-
-def _check_topic(name: str) -> str:
-    if not _TOPIC.match(name) or name in (".", ".."):
-        raise ValueError(
-            f"{name[:60]!r} is not a legal Kafka topic name (1-249 characters from "
-            "A-Z a-z 0-9 . _ -, not '.' or '..')"
-        )
-    return name
-
-
-class SslSettings(_Strict):
-    """TLS towards the brokers (passed to kafka-python's ``ssl_*`` options)."""
-
-    cafile: Path | None = Field(default=None, description="CA bundle (PEM).")
-    certfile: Path | None = Field(default=None, description="Client certificate (PEM).")
-    keyfile: Path | None = Field(default=None, description="Client private key (PEM).")
-    password: SecretRef | None = Field(default=None, description="Password of the key file.")
-    check_hostname: bool = Field(default=True, description="Verify the broker's host name.")
-
-    @field_validator("cafile", "certfile", "keyfile")
-    @classmethod
-    def _readable(cls, path: Path | None) -> Path | None:
-        # Checked here so `config validate` catches it, not the first connection attempt.
-        if path is not None and not path.is_file():
-            raise ValueError(f"file {str(path)!r} does not exist or is not a file")
-        return path
-
-
-class SaslSettings(_Strict):
-    """SASL authentication (PLAIN, SCRAM-SHA-256/512)."""
-
-    mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
-    username: str
-    password: SecretRef
-
-
-class KafkaSettings(_Strict):
-    """Where events come from."""
-
-    bootstrap_servers: list[str] = Field(
-        min_length=1, description="Brokers as host:port, e.g. ['kafka-1:9092']."
-    )
-    topics: list[str] = Field(min_length=1, description="Topics of prediction events.")
-    group_id: str = Field(default="drift-monitor", description="Consumer group id.")
-    client_id: str = Field(default="drift-monitor", description="Kafka client id.")
-    auto_offset_reset: Literal["earliest", "latest"] = Field(
-        default="earliest",
-        description="Where a group with no committed offset starts reading, and where an "
-        "out-of-range position jumps to (its records were deleted by retention before they "
-        "were read, or the topic was recreated): `earliest` loses only the deleted records, "
-        "`latest` also every record up to the partition's end. Either way the records "
-        "passed over are counted in drift_monitor_events_skipped_total and shown in /status.",
-    )
-    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    ssl: SslSettings | None = None
-    sasl: SaslSettings | None = None
-    max_poll_records: int = Field(default=5000, ge=1, description="Records per poll batch.")
-    poll_timeout_ms: int = Field(default=500, ge=1, description="Longest wait of one poll.")
-    session_timeout_ms: int = Field(default=45_000, ge=1000)
-    dead_letter_topic: str | None = Field(
-        default=None,
-        description="Invalid events are copied here with the reason in a header.",
-    )
-    report_topic: str | None = Field(
-        default=None, description="Drift incidents are also produced here (webhook body)."
-    )
-    topic_models: dict[str, str] = Field(
-        default_factory=dict,
-        description="topic -> model, for events that carry no model field and no key.",
-    )
-
-    @field_validator("dead_letter_topic", "report_topic")
-    @classmethod
-    def _topic_name(cls, name: str | None) -> str | None:
-        return None if name is None else _check_topic(name)
-
-    @field_validator("topics")
-    @classmethod
-    def _topic_names(cls, names: list[str]) -> list[str]:
-        return [_check_topic(n) for n in names]
-
-    @model_validator(mode="after")
-    def _security(self) -> KafkaSettings:
-        # A setting the chosen protocol ignores is a mistake (credentials that are never
-        # sent, a CA that is never used), not something to find out from a broker log.
-        proto = self.security_protocol
-        if self.sasl is not None and not proto.startswith("SASL_"):
-            raise ValueError(
-                f"kafka.sasl is set but kafka.security_protocol is {proto}, which sends no "
-                "credentials; use SASL_SSL (or SASL_PLAINTEXT) or remove kafka.sasl"
-            )
-        if self.sasl is None and proto.startswith("SASL_"):
-            raise ValueError(f"kafka.security_protocol {proto} needs a kafka.sasl section")
-        if self.ssl is not None and proto not in ("SSL", "SASL_SSL"):
-            raise ValueError(
-                f"kafka.ssl is set but kafka.security_protocol is {proto}, which does not "
-                "use TLS; use SSL (or SASL_SSL) or remove kafka.ssl"
-            )
-        return self
-
-
-class BaselineSettings(_Strict):
+class BaselineSettings(StrictModel):
     """Where baselines live. A model's file is ``<dir>/<model>.dmb`` unless it names one."""
 
     dir: Path = Field(default=Path("baselines"), description="Directory of .dmb files.")
@@ -136,7 +52,7 @@ class BaselineSettings(_Strict):
     )
 
 
-class StateSettings(_Strict):
+class StateSettings(StrictModel):
     """Local durable state (webhook outbox, drift episodes, window audit log)."""
 
     dir: Path = Field(default=Path("state"), description="Directory for durable state.")
@@ -147,7 +63,7 @@ class StateSettings(_Strict):
     )
 
 
-class HttpSettings(_Strict):
+class HttpSettings(StrictModel):
     """The single HTTP port: /metrics, /healthz, /readyz, /status."""
 
     host: str = Field(default="127.0.0.1", description="Bind address (0.0.0.0 in containers).")
@@ -161,107 +77,12 @@ class HttpSettings(_Strict):
     )
 
 
-class DecodeSettings(_Strict):
-    """How a Kafka record value maps to an event.
-
-    ``nested`` (default): features under the ``features`` key (renamed with
-    ``features_field``). ``flat``: every top-level
-    key that is not one of the other fields is a feature.
-    """
-
-    layout: Literal["nested", "flat"] = "nested"
-    model_field: str = "model"
-    event_id_field: str = "event_id"
-    timestamp_field: str = "timestamp"
-    features_field: str = "features"
-    prediction_field: str = "prediction"
-    label_field: str = "label"
-    model_from_key: bool = Field(
-        default=True, description="Take the model from the record key when the event has none."
-    )
-    max_event_bytes: int = Field(
-        default=1_048_576, ge=64, description="Larger record values are invalid (too_large)."
-    )
-    max_future_seconds: float = Field(
-        default=120.0,
-        ge=0,
-        description="Event timestamps further ahead of the wall clock (or of the record "
-        "timestamp) are invalid (future_timestamp): one such event would otherwise advance "
-        "the watermark and close windows early. Allow for producer clock skew. Event times "
-        "outside 1970-01-01..2200-01-01 UTC are invalid too (timestamp_out_of_range).",
-    )
-
-
-class WindowSettings(_Strict):
-    """Event-time windows of one model.
-
-    ``tumbling``: consecutive windows of ``size_seconds``. ``sliding``: windows of
-    ``size_seconds`` every ``slide_seconds`` (size a multiple of slide). ``count``:
-    every ``size_events`` events. A window closes when the model's event-time
-    watermark (largest timestamp seen minus ``allowed_lateness_seconds``) passes its
-    end, or after ``idle_timeout_seconds`` of processing time without events.
-
-    Time windows are aligned to the epoch: they start at whole multiples of
-    ``size_seconds`` (sliding: of ``slide_seconds``) since 1970-01-01T00:00Z, plus
-    ``offset_seconds`` — so daily windows run midnight to midnight UTC unless
-    ``offset_seconds`` moves the grid (``7200``: 02:00 to 02:00 UTC).
-
-    The last window of a finite stream (a replay, a batch) closes by the idle timeout:
-    ``idle_timeout_seconds`` after its last event the window is evaluated, whether or
-    not the watermark passed its end. A daemon stopped by SIGTERM before that does not
-    evaluate its open windows: they are evaluated after the restart, from durable state
-    or by re-reading Kafka. Wait for the idle timeout before stopping it after a replay.
-    """
-
-    type: Literal["tumbling", "sliding", "count"] = "tumbling"
-    size_seconds: float = Field(default=300.0, gt=0)
-    slide_seconds: float | None = Field(default=None, gt=0)
-    size_events: int = Field(default=10_000, ge=1)
-    offset_seconds: float = Field(
-        default=0.0,
-        ge=0,
-        description="Shift of the window grid: windows start at offset + k * size (or "
-        "slide) seconds since the epoch, e.g. 7200 for days that start at 02:00 UTC.",
-    )
-    allowed_lateness_seconds: float = Field(default=30.0, ge=0)
-    idle_timeout_seconds: float = Field(default=60.0, gt=0)
-    max_events: int = Field(
-        default=200_000,
-        ge=100,
-        description="Values kept per window for statistics; beyond it a uniform reservoir "
-        "sample is kept (counts stay exact). Bounds memory.",
-    )
-    evaluate_open_every_seconds: float | None = Field(
-        default=None, gt=0, description="Also evaluate the open window periodically (gauges)."
-    )
-
-    @model_validator(mode="after")
-    def _check(self) -> WindowSettings:
-        if self.type == "sliding":
-            if self.slide_seconds is None:
-                raise ValueError("sliding windows need slide_seconds")
-            ratio = self.size_seconds / self.slide_seconds
-            if abs(ratio - round(ratio)) > 1e-9 or round(ratio) < 1:
-                raise ValueError("size_seconds must be a whole multiple of slide_seconds")
-        return self
-
-
-class EpisodeSettings(_Strict):
-    """Hysteresis that turns window verdicts into drift incidents (and webhooks)."""
-
-    enter_after: int = Field(default=2, ge=1, description="Consecutive alerting windows.")
-    resolve_after: int = Field(default=3, ge=1, description="Consecutive clean windows.")
-    cooldown_seconds: float = Field(
-        default=0.0, ge=0, description="Minimum event time between two incidents of a model."
-    )
-
-
 def _number_as_text(value: Any) -> Any:
     """A YAML number (``tier: 1``) as its text; anything else unchanged (bool stays bool)."""
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
-class ModelSettings(_Strict):
+class ModelSettings(StrictModel):
     """One monitored model."""
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")
@@ -288,7 +109,7 @@ class ModelSettings(_Strict):
     labels: LabelSettings | None = None
 
 
-class Defaults(_Strict):
+class Defaults(StrictModel):
     """Defaults merged under every model's own settings."""
 
     window: dict[str, Any] = Field(default_factory=dict)
@@ -296,7 +117,7 @@ class Defaults(_Strict):
     episodes: dict[str, Any] = Field(default_factory=dict)
 
 
-class LoggingSettings(_Strict):
+class LoggingSettings(StrictModel):
     """Logs go to stderr."""
 
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -316,7 +137,7 @@ def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-class AppConfig(_Strict):
+class AppConfig(StrictModel):
     """The whole configuration file."""
 
     kafka: KafkaSettings

@@ -7,6 +7,7 @@ is current).
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import Any
 
@@ -26,17 +27,14 @@ Unknown fields are errors. `defaults.window`, `defaults.detection` and
 """
 
 
+_MODULE_PATH = re.compile(
+    r"\b(?:drift_monitor|typing|pathlib|pydantic)(?:\.[a-z_]+)*\.(?=[A-Za-z_])"
+)
+
+
 def _type_name(annotation: Any) -> str:
-    text = str(annotation)
-    for prefix in (
-        "typing.",
-        "drift_monitor.config.models.",
-        "drift_monitor.evaluation.settings.",
-        "drift_monitor.webhooks.config.",
-        "pathlib.",
-        "pydantic.types.",
-    ):
-        text = text.replace(prefix, "")
+    # A settings class is named as written, whichever stage's module defines it.
+    text = _MODULE_PATH.sub("", str(annotation))
     return text.replace("<class '", "").replace("'>", "")
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from drift_monitor.clock import Clock, SystemClock
-from drift_monitor.config.models import DecodeSettings
+from drift_monitor.decode.settings import DecodeSettings
 from drift_monitor.errors import EventError
 
 #: Every reason an event can be invalid (bounded: these are metric label values).

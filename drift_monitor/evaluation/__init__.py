@@ -6,7 +6,7 @@ from drift_monitor.evaluation.decision import (
     model_status,
     test_status,
 )
-from drift_monitor.evaluation.evaluate import WindowData, evaluate_window
+from drift_monitor.evaluation.evaluate import evaluate_window
 from drift_monitor.evaluation.frame import evaluate_frame, window_from_frame
 from drift_monitor.evaluation.results import ColumnResult, Status, TestResult, WindowResult
 from drift_monitor.evaluation.settings import (
@@ -16,6 +16,7 @@ from drift_monitor.evaluation.settings import (
     Threshold,
     unknown_columns,
 )
+from drift_monitor.windows.data import WindowData
 
 __all__ = [
     "ColumnResult",

@@ -25,9 +25,9 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from drift_monitor.config.models import EpisodeSettings
 from drift_monitor.errors import ConfigError, SinkError
 from drift_monitor.evaluation.results import Status, WindowResult
+from drift_monitor.evaluation.settings import EpisodeSettings
 
 
 @dataclass(slots=True)

@@ -9,7 +9,7 @@ function serves the daemon's windows and the offline ``check`` command.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -23,24 +23,10 @@ from drift_monitor.stats.categorical import tally_codes
 from drift_monitor.stats.prepared import PreparedCategorical, PreparedNumeric
 from drift_monitor.stats.registry import REGISTRY, drift_test
 from drift_monitor.stats.score import CategoryCounts, NumericWindow, Score
+from drift_monitor.windows.data import WindowData
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int32]
-
-
-@dataclass(frozen=True, slots=True)
-class WindowData:
-    """A window's values, column by column, each array ``events`` long.
-
-    A baseline column absent from both mappings counts as entirely missing.
-    ``start``/``end``: event-time bounds in epoch seconds (None offline).
-    """
-
-    events: int
-    numeric: Mapping[str, FloatArray] = field(default_factory=dict)
-    categorical: Mapping[str, IntArray] = field(default_factory=dict)
-    start: float | None = None
-    end: float | None = None
 
 
 @dataclass(slots=True)

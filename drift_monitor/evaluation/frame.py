@@ -7,11 +7,12 @@ import pandas as pd
 
 from drift_monitor.baseline.model import Baseline
 from drift_monitor.errors import InputError
-from drift_monitor.evaluation.evaluate import WindowData, evaluate_window
+from drift_monitor.evaluation.evaluate import evaluate_window
 from drift_monitor.evaluation.results import WindowResult
 from drift_monitor.evaluation.settings import DetectionSettings
 from drift_monitor.stats.categorical import encode_categories
 from drift_monitor.stats.prepared import PreparedCategorical
+from drift_monitor.windows.data import WindowData
 
 
 def window_from_frame(baseline: Baseline, df: pd.DataFrame, source: str = "input") -> WindowData:

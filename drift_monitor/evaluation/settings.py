@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import AfterValidator, Field, WithJsonSchema, model_validator
 from typing_extensions import TypeAliasType
 
+from drift_monitor.settings import StrictModel
 from drift_monitor.stats.registry import (
     REGISTRY,
     DriftTest,
@@ -50,11 +51,7 @@ def _defaults(kind: str, *, deciding: bool) -> list[str]:
     ]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Threshold(_Strict):
+class Threshold(StrictModel):
     """Warning and alert levels of one test's effect (alert >= warning).
 
     The effect is the statistic itself, except for ``chi2``: the effect size Cohen's
@@ -95,7 +92,7 @@ def _default_floors() -> dict[str, Threshold]:
     }
 
 
-class CalibrationSettings(_Strict):
+class CalibrationSettings(StrictModel):
     """Calibrated thresholds (``detection.thresholds.mode: calibrated``): a window
     warns/alerts when a deciding test's statistic exceeds its null quantile at the
     window's size for the level AND its effect reaches the floor. The levels are a
@@ -126,7 +123,7 @@ class CalibrationSettings(_Strict):
         return self
 
 
-class ColumnSettings(_Strict):
+class ColumnSettings(StrictModel):
     """Per-column overrides. Unset fields inherit the model's settings."""
 
     ignore: bool = Field(default=False, description="Do not evaluate this column at all.")
@@ -138,7 +135,7 @@ class ColumnSettings(_Strict):
     )
 
 
-class StatusRule(_Strict):
+class StatusRule(StrictModel):
     """How column statuses combine into the model status.
 
     The model alerts when any *critical* column alerts (every column is critical unless
@@ -154,7 +151,7 @@ class StatusRule(_Strict):
     )
 
 
-class DetectionSettings(_Strict):
+class DetectionSettings(StrictModel):
     """How a window is judged against its baseline."""
 
     min_events: int = Field(
@@ -275,3 +272,13 @@ def unknown_columns(settings: DetectionSettings, columns: list[str]) -> list[str
                 "baseline; it can never alert"
             )
     return out
+
+
+class EpisodeSettings(StrictModel):
+    """Hysteresis that turns window verdicts into drift incidents (and webhooks)."""
+
+    enter_after: int = Field(default=2, ge=1, description="Consecutive alerting windows.")
+    resolve_after: int = Field(default=3, ge=1, description="Consecutive clean windows.")
+    cooldown_seconds: float = Field(
+        default=0.0, ge=0, description="Minimum event time between two incidents of a model."
+    )

@@ -39,7 +39,7 @@ from drift_monitor import __version__
 from drift_monitor.errors import ConfigError
 from drift_monitor.evaluation.results import WindowResult, json_time
 from drift_monitor.http.connections import HeadWaiter, PrefixedSocketReader
-from drift_monitor.pipeline.state import MonitorState
+from drift_monitor.status.state import MonitorState
 
 log = logging.getLogger("drift_monitor.http")
 

@@ -8,9 +8,11 @@ Data flow (the daemon's wiring, issue 15)::
                                                                    v
     PerformanceTracker.evaluate(watermark) -> WindowPerformance (metrics, verdict, final)
 
-- :mod:`.pairs`: the task rule (binary / multiclass / regression) and encoded pairs.
-- :mod:`.baseline`: the validation-set performance stored in the baseline, with its
-  bootstrap variability per window size.
+- :mod:`drift_monitor.baseline.pairs`: the task rule (binary / multiclass / regression)
+  and encoded pairs; :mod:`drift_monitor.baseline.performance`: the validation-set
+  performance stored in the baseline, with its bootstrap variability per window size
+  (both part of the baseline file's content, so they live in the lower ``baseline``
+  layer).
 - :mod:`.decision`: ``ok`` / ``degraded`` / ``insufficient_labels`` for one window.
 - :mod:`.drift`: label drift (prior shift) with the prediction columns' tests.
 - :mod:`.store`: the durable, bounded, idempotent join (SQLite WAL).
@@ -22,6 +24,5 @@ Data flow (the daemon's wiring, issue 15)::
 - :mod:`.metrics`: the Prometheus families.
 
 Submodules are imported directly (``from drift_monitor.labels.store import JoinStore``):
-this package imports nothing itself, so the baseline code can use :mod:`.baseline`
-without an import cycle.
+this package imports nothing itself.
 """

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from drift_monitor.labels.baseline import LEVELS
+from drift_monitor.baseline.performance import LEVELS
 from drift_monitor.labels.decision import DEFAULT_MINIMUMS, DegradationSettings
 from drift_monitor.labels.store import DEFAULT_MAX_DELAY_S, DEFAULT_MAX_ENTRIES
 from drift_monitor.stats.performance import CLASSIFICATION_METRICS, REGRESSION_METRICS

@@ -17,7 +17,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from drift_monitor.labels.baseline import BaselinePerformance
+from drift_monitor.baseline.performance import BaselinePerformance
 from drift_monitor.stats.performance import Performance, Task, shortfall
 
 #: Metrics that decide by default, per task (all metrics are still reported).

@@ -13,13 +13,13 @@ from collections.abc import Sequence
 import pandas as pd
 
 from drift_monitor.baseline.model import Baseline
+from drift_monitor.baseline.performance import BaselinePerformance
 from drift_monitor.evaluation import (
     ColumnResult,
     DetectionSettings,
     evaluate_window,
     window_from_frame,
 )
-from drift_monitor.labels.baseline import BaselinePerformance
 from drift_monitor.labels.encode import encode_label
 from drift_monitor.stats.categorical import category_key
 

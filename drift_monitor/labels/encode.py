@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from drift_monitor.labels.pairs import Pairs, TaskSpec
+from drift_monitor.baseline.pairs import Pairs, TaskSpec
 from drift_monitor.stats.categorical import category_key
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from drift_monitor.baseline.model import Baseline
+from drift_monitor.baseline.pairs import pairs_from_frame
 from drift_monitor.errors import InputError
 from drift_monitor.evaluation import ColumnResult, DetectionSettings
 from drift_monitor.evaluation.results import json_number
@@ -26,7 +27,6 @@ from drift_monitor.labels.decision import (
     decide_performance,
 )
 from drift_monitor.labels.drift import label_drift
-from drift_monitor.labels.pairs import pairs_from_frame
 from drift_monitor.stats.performance import Performance
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from drift_monitor.labels.baseline import BaselinePerformance
+from drift_monitor.baseline.performance import BaselinePerformance
 from drift_monitor.labels.decision import (
     DegradationSettings,
     PerformanceVerdict,

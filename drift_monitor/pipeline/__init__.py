@@ -1,18 +1,9 @@
-"""The processing pipeline shared by the daemon, the demo and the tests."""
+"""The processing pipeline shared by the daemon, the demo and the tests: records ->
+decode -> route by model -> windows -> evaluation, handing every evaluated window to
+the hooks the composition root wires (the sinks). It imports no sink."""
 
 from drift_monitor.pipeline.baselines import BaselineRegistry, LoadedBaseline
 from drift_monitor.pipeline.core import Pipeline
-from drift_monitor.pipeline.incidents import IncidentHandler, incident_body
 from drift_monitor.pipeline.ratelimit import RateLimiter
-from drift_monitor.pipeline.state import MonitorState, StateSnapshot
 
-__all__ = [
-    "BaselineRegistry",
-    "IncidentHandler",
-    "LoadedBaseline",
-    "MonitorState",
-    "Pipeline",
-    "RateLimiter",
-    "StateSnapshot",
-    "incident_body",
-]
+__all__ = ["BaselineRegistry", "LoadedBaseline", "Pipeline", "RateLimiter"]

@@ -44,8 +44,8 @@ from drift_monitor.evaluation.results import WindowResult
 from drift_monitor.pipeline.baselines import BaselineRegistry, LoadedBaseline
 from drift_monitor.pipeline.ratelimit import RateLimiter
 from drift_monitor.pipeline.spread import partial_traffic
-from drift_monitor.pipeline.state import BaselineInfo, MonitorState
 from drift_monitor.source.base import Commit, DeadLetterSink, Record, TopicPartition
+from drift_monitor.status.state import BaselineInfo, MonitorState
 from drift_monitor.windows.factory import open_windows
 from drift_monitor.windows.runtime import (
     ClosedWindow,

@@ -14,7 +14,6 @@ from pathlib import Path
 
 from drift_monitor.baseline.model import Baseline
 from drift_monitor.errors import DriftMonitorError
-from drift_monitor.evaluation.evaluate import WindowData
 from drift_monitor.evaluation.results import ColumnResult, Status, TestResult, WindowResult
 from drift_monitor.report import fmt
 from drift_monitor.report.markup import (
@@ -29,6 +28,7 @@ from drift_monitor.report.markup import (
 from drift_monitor.report.sections import section
 from drift_monitor.report.style import CSS
 from drift_monitor.stats.registry import DriftTest
+from drift_monitor.windows.data import WindowData
 
 
 def write_report(

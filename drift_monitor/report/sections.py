@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from drift_monitor.baseline.model import Baseline, CategoricalProfile, NumericProfile
-from drift_monitor.evaluation.evaluate import WindowData
 from drift_monitor.evaluation.results import ColumnResult, Status
 from drift_monitor.report import charts, fmt
 from drift_monitor.report.data import CategoricalPlots, categorical_plots, numeric_plots
@@ -15,6 +14,7 @@ from drift_monitor.report.markup import (
     pill,
     test_label,
 )
+from drift_monitor.windows.data import WindowData
 
 
 def _facts(c: ColumnResult, base_missing: float | None) -> str:

@@ -8,7 +8,7 @@ values come only from configuration and baselines (models, columns, tests, reaso
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 from prometheus_client import GCCollector, PlatformCollector, ProcessCollector
 from prometheus_client.core import (
@@ -21,9 +21,9 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from drift_monitor import __version__
 from drift_monitor.evaluation.results import ColumnResult, Status
-from drift_monitor.pipeline.state import DURATION_BUCKETS, MonitorState
 from drift_monitor.sinks.cgroup import CgroupMemoryCollector
 from drift_monitor.stats.registry import REGISTRY, drift_test
+from drift_monitor.status.state import DURATION_BUCKETS, MonitorState, StateSnapshot
 
 PREFIX = "drift_monitor_"
 
@@ -50,191 +50,19 @@ class DriftCollector(Collector):
     def collect(self) -> Iterable[Metric]:
         """One scrape: a consistent snapshot rendered into metric families."""
         s = self._state.snapshot()
-        configured = set(s.models)
-
         build = GaugeMetricFamily(
             PREFIX + "build_info", "drift-monitor version", labels=["version"]
         )
         build.add_metric([__version__], 1)
         yield build
         yield self._model_info(s.models)
+        yield from _event_families(s)
+        yield from _window_families(s)
+        yield from _kafka_families(s)
+        yield from _sink_families(s)
+        yield from self._webhook_families()
 
-        events = CounterMetricFamily(
-            PREFIX + "events", "Events consumed, by model and outcome", labels=["model", "outcome"]
-        )
-        for (model, outcome), n in sorted(s.events.items()):
-            events.add_metric([model, outcome], n)
-        yield events
-
-        invalid = CounterMetricFamily(
-            PREFIX + "invalid_events", "Invalid events by reason", labels=["reason"]
-        )
-        for reason, n in sorted(s.invalid_reasons.items()):
-            invalid.add_metric([reason], n)
-        yield invalid
-
-        replayed = CounterMetricFamily(
-            PREFIX + "events_replayed",
-            "Events re-read after a restart whose window was already evaluated",
-            labels=["model"],
-        )
-        for model, n in sorted(s.replayed.items()):
-            replayed.add_metric([model], n)
-        yield replayed
-
-        window_events = GaugeMetricFamily(
-            PREFIX + "window_events", "Events in the last evaluated window", labels=["model"]
-        )
-        window_seconds = GaugeMetricFamily(
-            PREFIX + "window_duration_seconds", "Configured window length", labels=["model"]
-        )
-        model_status = GaugeMetricFamily(
-            PREFIX + "model_status",
-            "Model drift status: 0 ok, 1 warning, 2 alert, -1 insufficient data",
-            labels=["model"],
-        )
-        drifted = GaugeMetricFamily(
-            PREFIX + "drifted_features", "Columns in alert in the last window", labels=["model"]
-        )
-        last_eval = GaugeMetricFamily(
-            PREFIX + "last_evaluation_timestamp_seconds",
-            "Wall-clock time of the last window evaluation",
-            labels=["model"],
-        )
-        stats = DriftTestFamilies()
-        feature_status = GaugeMetricFamily(
-            PREFIX + "feature_status",
-            "Feature drift status: 0 ok, 1 warning, 2 alert, -1 insufficient data",
-            labels=["model", "feature"],
-        )
-        unseen = GaugeMetricFamily(
-            PREFIX + "feature_unseen_ratio",
-            "Share of a categorical feature's values never seen in the baseline",
-            labels=["model", "feature"],
-        )
-        missing = GaugeMetricFamily(
-            PREFIX + "feature_missing_ratio", "Share of missing values", labels=["model", "feature"]
-        )
-        # Deciding tests' levels (issue 13): bounded by config (models x columns x
-        # deciding tests x 2 levels), never by event data.
-        threshold = GaugeMetricFamily(
-            PREFIX + "feature_threshold",
-            "Threshold of a deciding test's effect for the level, at the last window's size "
-            "(calibrated null quantile, or the fixed threshold)",
-            labels=["model", "feature", "test", "level"],
-        )
-        floor = GaugeMetricFamily(
-            PREFIX + "feature_effect_floor",
-            "Effect-size floor of a deciding test for the level (calibrated mode)",
-            labels=["model", "feature", "test", "level"],
-        )
-        for model in s.models:
-            if model in s.window_seconds:
-                window_seconds.add_metric([model], s.window_seconds[model])
-            r = s.results.get(model)
-            if r is None:
-                continue
-            window_events.add_metric([model], r.events)
-            model_status.add_metric([model], int(r.status))
-            drifted.add_metric([model], sum(c.status == Status.ALERT for c in r.columns))
-            last_eval.add_metric([model], s.evaluated_at.get(model, 0.0))
-            for c in r.columns:
-                feature_status.add_metric([model, c.name], int(c.status))
-                missing.add_metric([model, c.name], c.missing_ratio)
-                if c.unseen_ratio is not None:
-                    unseen.add_metric([model, c.name], c.unseen_ratio)
-                stats.add(model, c)
-                for t in c.tests.values():
-                    for level, lv in (t.levels or {}).items():
-                        threshold.add_metric([model, c.name, t.test, level], lv.threshold)
-                        if lv.floor is not None:
-                            floor.add_metric([model, c.name, t.test, level], lv.floor)
-        yield window_events
-        yield window_seconds
-        yield model_status
-        yield drifted
-        yield last_eval
-        yield from stats.families()
-        yield feature_status
-        yield unseen
-        yield missing
-        yield threshold
-        yield floor
-
-        duration = HistogramMetricFamily(
-            PREFIX + "evaluation_duration_seconds",
-            "Time to evaluate one window (all columns, all tests)",
-            labels=["model"],
-        )
-        for model, h in sorted(s.durations.items()):
-            if model not in configured:
-                continue
-            buckets = [(_le(b), c) for b, c in zip(DURATION_BUCKETS, h.counts, strict=True)]
-            buckets.append(("+Inf", h.total))
-            duration.add_metric([model], buckets, h.sum)
-        yield duration
-
-        baseline = GaugeMetricFamily(
-            PREFIX + "baseline_info", "Loaded baseline version", labels=["model", "version"]
-        )
-        for model, info in sorted(s.baselines.items()):
-            if model in configured and info.version is not None:
-                baseline.add_metric([model, info.version], 1)
-        yield baseline
-
-        lag = GaugeMetricFamily(
-            PREFIX + "consumer_lag",
-            "Consumer lag in messages: records between the consumer's position and the "
-            "partition's high watermark",
-            labels=["topic", "partition"],
-        )
-        for (topic, partition), n in sorted(s.lag.items()):
-            lag.add_metric([topic, str(partition)], n)
-        yield lag
-
-        skipped = CounterMetricFamily(
-            PREFIX + "events_skipped",
-            "Records the consumer passed over unread (deleted by retention before they "
-            "were read, or skipped by an offset reset); /status has the offset range",
-            labels=["topic", "partition", "reason"],
-        )
-        for (topic, partition, reason), n in sorted(s.skipped.items()):
-            skipped.add_metric([topic, str(partition), reason], n)
-        yield skipped
-
-        connected = GaugeMetricFamily(
-            PREFIX + "kafka_connected", "1 when the Kafka brokers are reachable"
-        )
-        connected.add_metric([], 1 if s.kafka_connected else 0)
-        yield connected
-
-        sink_up = GaugeMetricFamily(
-            PREFIX + "sink_up",
-            "1 when the sink makes its effects durable, 0 while it fails (nothing is "
-            "committed past a failing sink; /readyz and /status say why)",
-            labels=["sink"],
-        )
-        for sink, problem in sorted(s.sinks.items()):
-            sink_up.add_metric([sink], 0 if problem is not None else 1)
-        yield sink_up
-        sink_failures = CounterMetricFamily(
-            PREFIX + "sink_failures",
-            "Times a sink went from working to failing",
-            labels=["sink"],
-        )
-        for sink, n in sorted(s.sink_failures.items()):
-            sink_failures.add_metric([sink], n)
-        yield sink_failures
-        dropped = GaugeMetricFamily(
-            PREFIX + "checkpoint_models_dropped",
-            "Models whose window checkpoint did not fit the partition's commit metadata "
-            "(re-evaluated from a partial window after a restart; spread models out)",
-            labels=["topic", "partition"],
-        )
-        for (topic, partition), n in sorted(s.checkpoint_dropped.items()):
-            dropped.add_metric([topic, str(partition)], n)
-        yield dropped
-
+    def _webhook_families(self) -> Iterable[Metric]:
         deliveries = CounterMetricFamily(
             PREFIX + "webhook_deliveries",
             "Webhook delivery attempts by outcome",
@@ -309,6 +137,204 @@ class DriftTestFamilies:
             if f is not None
         }
         return (f for name, f in self._families.items() if name in default or f.samples)
+
+
+Family = type[CounterMetricFamily] | type[GaugeMetricFamily]
+
+
+def _labelled(
+    kind: Family,
+    name: str,
+    help_text: str,
+    labels: list[str],
+    rows: Iterable[tuple[Sequence[object], float]],
+) -> Metric:
+    """One family of ``kind`` whose samples are ``(label values, value)`` rows."""
+    family = kind(PREFIX + name, help_text, labels=labels)
+    for values, value in rows:
+        family.add_metric([str(v) for v in values], value)
+    return family
+
+
+def _event_families(s: StateSnapshot) -> Iterable[Metric]:
+    yield _labelled(
+        CounterMetricFamily,
+        "events",
+        "Events consumed, by model and outcome",
+        ["model", "outcome"],
+        sorted(s.events.items()),
+    )
+    yield _labelled(
+        CounterMetricFamily,
+        "invalid_events",
+        "Invalid events by reason",
+        ["reason"],
+        (((r,), n) for r, n in sorted(s.invalid_reasons.items())),
+    )
+    yield _labelled(
+        CounterMetricFamily,
+        "events_replayed",
+        "Events re-read after a restart whose window was already evaluated",
+        ["model"],
+        (((m,), n) for m, n in sorted(s.replayed.items())),
+    )
+
+
+def _window_families(s: StateSnapshot) -> Iterable[Metric]:
+    """The last evaluated window of every configured model, its features and tests."""
+    window_events = GaugeMetricFamily(
+        PREFIX + "window_events", "Events in the last evaluated window", labels=["model"]
+    )
+    window_seconds = GaugeMetricFamily(
+        PREFIX + "window_duration_seconds", "Configured window length", labels=["model"]
+    )
+    model_status = GaugeMetricFamily(
+        PREFIX + "model_status",
+        "Model drift status: 0 ok, 1 warning, 2 alert, -1 insufficient data",
+        labels=["model"],
+    )
+    drifted = GaugeMetricFamily(
+        PREFIX + "drifted_features", "Columns in alert in the last window", labels=["model"]
+    )
+    last_eval = GaugeMetricFamily(
+        PREFIX + "last_evaluation_timestamp_seconds",
+        "Wall-clock time of the last window evaluation",
+        labels=["model"],
+    )
+    stats = DriftTestFamilies()
+    feature_status = GaugeMetricFamily(
+        PREFIX + "feature_status",
+        "Feature drift status: 0 ok, 1 warning, 2 alert, -1 insufficient data",
+        labels=["model", "feature"],
+    )
+    unseen = GaugeMetricFamily(
+        PREFIX + "feature_unseen_ratio",
+        "Share of a categorical feature's values never seen in the baseline",
+        labels=["model", "feature"],
+    )
+    missing = GaugeMetricFamily(
+        PREFIX + "feature_missing_ratio", "Share of missing values", labels=["model", "feature"]
+    )
+    # Deciding tests' levels (issue 13): bounded by config (models x columns x
+    # deciding tests x 2 levels), never by event data.
+    threshold = GaugeMetricFamily(
+        PREFIX + "feature_threshold",
+        "Threshold of a deciding test's effect for the level, at the last window's size "
+        "(calibrated null quantile, or the fixed threshold)",
+        labels=["model", "feature", "test", "level"],
+    )
+    floor = GaugeMetricFamily(
+        PREFIX + "feature_effect_floor",
+        "Effect-size floor of a deciding test for the level (calibrated mode)",
+        labels=["model", "feature", "test", "level"],
+    )
+    for model in s.models:
+        if model in s.window_seconds:
+            window_seconds.add_metric([model], s.window_seconds[model])
+        r = s.results.get(model)
+        if r is None:
+            continue
+        window_events.add_metric([model], r.events)
+        model_status.add_metric([model], int(r.status))
+        drifted.add_metric([model], sum(c.status == Status.ALERT for c in r.columns))
+        last_eval.add_metric([model], s.evaluated_at.get(model, 0.0))
+        for c in r.columns:
+            feature_status.add_metric([model, c.name], int(c.status))
+            missing.add_metric([model, c.name], c.missing_ratio)
+            if c.unseen_ratio is not None:
+                unseen.add_metric([model, c.name], c.unseen_ratio)
+            stats.add(model, c)
+            for t in c.tests.values():
+                for level, lv in (t.levels or {}).items():
+                    threshold.add_metric([model, c.name, t.test, level], lv.threshold)
+                    if lv.floor is not None:
+                        floor.add_metric([model, c.name, t.test, level], lv.floor)
+    yield window_events
+    yield window_seconds
+    yield model_status
+    yield drifted
+    yield last_eval
+    yield from stats.families()
+    yield feature_status
+    yield unseen
+    yield missing
+    yield threshold
+    yield floor
+
+    configured = set(s.models)
+    duration = HistogramMetricFamily(
+        PREFIX + "evaluation_duration_seconds",
+        "Time to evaluate one window (all columns, all tests)",
+        labels=["model"],
+    )
+    for model, h in sorted(s.durations.items()):
+        if model not in configured:
+            continue
+        buckets = [(_le(b), c) for b, c in zip(DURATION_BUCKETS, h.counts, strict=True)]
+        buckets.append(("+Inf", h.total))
+        duration.add_metric([model], buckets, h.sum)
+    yield duration
+    yield _labelled(
+        GaugeMetricFamily,
+        "baseline_info",
+        "Loaded baseline version",
+        ["model", "version"],
+        (
+            ((model, info.version), 1)
+            for model, info in sorted(s.baselines.items())
+            if model in configured and info.version is not None
+        ),
+    )
+
+
+def _kafka_families(s: StateSnapshot) -> Iterable[Metric]:
+    yield _labelled(
+        GaugeMetricFamily,
+        "consumer_lag",
+        "Consumer lag in messages: records between the consumer's position and the "
+        "partition's high watermark",
+        ["topic", "partition"],
+        sorted(s.lag.items()),
+    )
+    yield _labelled(
+        CounterMetricFamily,
+        "events_skipped",
+        "Records the consumer passed over unread (deleted by retention before they "
+        "were read, or skipped by an offset reset); /status has the offset range",
+        ["topic", "partition", "reason"],
+        sorted(s.skipped.items()),
+    )
+    connected = GaugeMetricFamily(
+        PREFIX + "kafka_connected", "1 when the Kafka brokers are reachable"
+    )
+    connected.add_metric([], 1 if s.kafka_connected else 0)
+    yield connected
+
+
+def _sink_families(s: StateSnapshot) -> Iterable[Metric]:
+    yield _labelled(
+        GaugeMetricFamily,
+        "sink_up",
+        "1 when the sink makes its effects durable, 0 while it fails (nothing is "
+        "committed past a failing sink; /readyz and /status say why)",
+        ["sink"],
+        (((sink,), 0 if problem is not None else 1) for sink, problem in sorted(s.sinks.items())),
+    )
+    yield _labelled(
+        CounterMetricFamily,
+        "sink_failures",
+        "Times a sink went from working to failing",
+        ["sink"],
+        (((sink,), n) for sink, n in sorted(s.sink_failures.items())),
+    )
+    yield _labelled(
+        GaugeMetricFamily,
+        "checkpoint_models_dropped",
+        "Models whose window checkpoint did not fit the partition's commit metadata "
+        "(re-evaluated from a partial window after a restart; spread models out)",
+        ["topic", "partition"],
+        sorted(s.checkpoint_dropped.items()),
+    )
 
 
 def _le(b: float) -> str:

@@ -32,7 +32,6 @@ from kafka.errors import (
 from kafka.structs import OffsetAndMetadata
 from kafka.structs import TopicPartition as KTopicPartition
 
-from drift_monitor.config.models import KafkaSettings
 from drift_monitor.source.base import Commit, CommitRetriable, Record, TopicPartition
 from drift_monitor.source.gaps import GapDetector, GapSink
 from drift_monitor.source.options import (
@@ -42,6 +41,7 @@ from drift_monitor.source.options import (
     reachable,
 )
 from drift_monitor.source.producer import KafkaDeadLetters, KafkaReports
+from drift_monitor.source.settings import KafkaSettings
 
 __all__ = [
     "ConnectingKafkaSource",

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from kafka.net.compat import KafkaNetClient
 
-from drift_monitor.config.models import KafkaSettings
+from drift_monitor.source.settings import KafkaSettings
 
 #: How long constructing a client waits for a first broker answer (ms).
 BOOTSTRAP_TIMEOUT_MS = 5000

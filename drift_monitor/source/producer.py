@@ -38,7 +38,6 @@ from typing import Any, Protocol
 from kafka import KafkaProducer
 from kafka.errors import KafkaError, MessageSizeTooLargeError
 
-from drift_monitor.config.models import KafkaSettings
 from drift_monitor.errors import SinkError
 from drift_monitor.source.base import Record
 from drift_monitor.source.options import (
@@ -47,6 +46,7 @@ from drift_monitor.source.options import (
     client_options,
     reachable,
 )
+from drift_monitor.source.settings import KafkaSettings
 
 log = logging.getLogger("drift_monitor.kafka")
 
@@ -164,21 +164,28 @@ class BoundedProducer:
                 return self._kafka
             try:
                 reachable(self._settings.bootstrap_servers)
-                self._kafka = build_closing_on_failure(
-                    KafkaProducer,
-                    acks="all",
-                    linger_ms=5,
-                    max_block_ms=self._send_block_ms,
-                    # Never create the topic by producing to it (a typo would make one).
-                    allow_auto_create_topics=False,
-                    bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
-                    **client_options(self._settings),
-                )
+                self._kafka = self._new_client()
             except (KafkaError, OSError) as exc:
                 self._next_connect = self._clock() + RECONNECT_S
                 self._failure = f"brokers unreachable ({type(exc).__name__})"
                 return None
             return self._kafka
+
+    def _new_client(self) -> KafkaProducer:
+        """The client: kafka-python's here. Another client (:mod:`.rdkafka_producer`)
+        overrides this with an object of the same shape (``send`` -> future with
+        ``is_done``/``succeeded()``/``exception``, ``flush(timeout)``,
+        ``partitions_for``, ``close(timeout)``, kafka-python's error classes)."""
+        return build_closing_on_failure(
+            KafkaProducer,
+            acks="all",
+            linger_ms=5,
+            max_block_ms=self._send_block_ms,
+            # Never create the topic by producing to it (a typo would make one).
+            allow_auto_create_topics=False,
+            bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
+            **client_options(self._settings),
+        )
 
     # -- sending -------------------------------------------------------------
 
@@ -210,7 +217,11 @@ class BoundedProducer:
             message = self._pending[0]
             try:
                 future = producer.send(
-                    self.topic, value=message.value, key=message.key, headers=message.headers
+                    self.topic,
+                    # Empty goes out as null: a tombstone's dead-letter copy stays one.
+                    value=message.value or None,
+                    key=message.key,
+                    headers=message.headers,
                 )
             except MessageSizeTooLargeError:
                 self._pending.popleft()

@@ -9,7 +9,8 @@ Receivers verify requests with ``verify`` (or any Standard Webhooks library).
 See docs/WEBHOOKS.md.
 """
 
-from drift_monitor.webhooks.config import HeaderRef, SecretRef, WebhookSettings, WebhookTarget
+from drift_monitor.settings import SecretRef
+from drift_monitor.webhooks.config import HeaderRef, WebhookSettings, WebhookTarget
 from drift_monitor.webhooks.delivery import (
     DeliveryStats,
     Dispatcher,

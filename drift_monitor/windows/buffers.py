@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from drift_monitor.evaluation.evaluate import WindowData
+from drift_monitor.windows.data import WindowData
 from drift_monitor.windows.layout import ModelLayout
 
 

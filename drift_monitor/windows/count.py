@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import random
 
-from drift_monitor.config.models import WindowSettings
 from drift_monitor.windows.buffers import PaneBuffer, event_ids, window_data
 from drift_monitor.windows.layout import ModelLayout
 from drift_monitor.windows.runtime import (
@@ -20,6 +19,7 @@ from drift_monitor.windows.runtime import (
     TopicPartition,
     WindowPreview,
 )
+from drift_monitor.windows.settings import WindowSettings
 
 
 class CountWindows:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import random
 
-from drift_monitor.config.models import WindowSettings
 from drift_monitor.windows.count import CountWindows
 from drift_monitor.windows.layout import ModelLayout
 from drift_monitor.windows.runtime import WindowRuntime
+from drift_monitor.windows.settings import WindowSettings
 from drift_monitor.windows.time_windows import SlidingWindows, TumblingWindows
 
 

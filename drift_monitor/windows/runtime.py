@@ -17,9 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from drift_monitor.config.models import WindowSettings
-from drift_monitor.evaluation.evaluate import WindowData
+from drift_monitor.windows.data import WindowData
 from drift_monitor.windows.layout import ModelLayout
+from drift_monitor.windows.settings import WindowSettings
 
 TopicPartition = tuple[str, int]
 Outcome = Literal["accepted", "late", "replayed"]

@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 import random
 
-from drift_monitor.config.models import WindowSettings
 from drift_monitor.windows.buffers import PaneBuffer, event_ids, window_data
 from drift_monitor.windows.layout import ModelLayout
 from drift_monitor.windows.runtime import (
@@ -27,6 +26,7 @@ from drift_monitor.windows.runtime import (
     TopicPartition,
     WindowPreview,
 )
+from drift_monitor.windows.settings import WindowSettings
 from drift_monitor.windows.watermark import RobustWatermark
 
 

@@ -57,9 +57,16 @@ def test_hotpath_profile_small() -> None:
 @pytest.mark.kafka
 def test_ingest_small(kafka_broker: KafkaBroker) -> None:
     out = run_bench("ingest", "--bootstrap", kafka_broker.bootstrap)
-    for line in ("bare loop #1", "daemon (Kafka)", "pipeline (MemorySource)"):
+    for line in (
+        "bare kafka-python #1",
+        "bare confluent #2",
+        "daemon (kafka-python)",
+        "daemon (confluent)",
+        "pipeline (MemorySource)",
+    ):
         assert line in out
-    assert "ratio daemon / bare" in out
+    assert "ratio daemon (confluent) / bare confluent (wall-clock rate)" in out
+    assert "ratio daemon (kafka-python) (the default) / bare kafka-python" in out
 
 
 @pytest.mark.kafka

@@ -85,6 +85,7 @@ class DaemonConfig:
     audit_windows: bool = False
     dead_letter_topic: str | None = None
     max_event_bytes: int | None = None
+    kafka_client: str = "kafka-python"
     kafka_extra: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     overrides: dict[str, Any] = field(default_factory=dict)
@@ -113,6 +114,7 @@ class DaemonConfig:
             "topics": list(self.topics),
             "group_id": self.group_id,
             "client_id": f"it-{self.group_id}",
+            "client": self.kafka_client,
             "auto_offset_reset": "earliest",
             # A SIGKILLed member blocks the group's next rebalance until its session
             # expires: keep that at the broker's minimum (6 s).

@@ -6,6 +6,7 @@ real broker (tests/system/pipeline, tests/system/resilience), re-exported by the
   and, when the test failed, the tail of each one's log is printed. Each conftest sets
   the fields every daemon gets by default with a ``daemon_defaults`` fixture (e.g. the
   session broker's ``bootstrap``);
+  Every daemon uses the ``kafka_client`` of tests/services/backends.py;
 - ``unique``: ``unique("topic")`` -> a topic or group name no other test uses, prefixed
   with the conftest's ``name_prefix`` fixture;
 - the ``pytest_runtest_makereport`` hook that records each phase's report on the item
@@ -40,7 +41,10 @@ def unique(name_prefix: str) -> Callable[[str], str]:
 
 @pytest.fixture
 def daemons(
-    request: pytest.FixtureRequest, tmp_path: Path, daemon_defaults: dict[str, Any]
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    daemon_defaults: dict[str, Any],
+    kafka_client: str,
 ) -> Iterator[Callable[..., DaemonProcess]]:
     """See the module docstring."""
     made: list[DaemonProcess] = []
@@ -48,6 +52,7 @@ def daemons(
     def make(name: str = "d", **fields: Any) -> DaemonProcess:
         workdir = tmp_path / name
         fields.setdefault("state_dir", workdir / "state")
+        fields.setdefault("kafka_client", kafka_client)  # tests/services/backends.py
         d = DaemonProcess(name, DaemonConfig(**{**daemon_defaults, **fields}), workdir)
         made.append(d)
         return d

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import drift_monitor.evaluation.episodes as episodes_module
-import drift_monitor.pipeline.audit as audit_module
+import drift_monitor.sinks.audit as audit_module
 from tests.service.daemon.sink_faults import (
     EVENTS,
     INVALID,

@@ -12,9 +12,9 @@ from drift_monitor.clock import ManualClock
 from drift_monitor.config import AppConfig
 from drift_monitor.daemon import Monitor
 from drift_monitor.http.server import MonitorHttpServer
-from drift_monitor.pipeline.state import MonitorState
 from drift_monitor.sinks.metrics import build_registry
 from drift_monitor.source.memory import MemoryDeadLetters, MemorySource
+from drift_monitor.status.state import MonitorState
 from tests.service.daemon.support import T0, run, stream
 
 

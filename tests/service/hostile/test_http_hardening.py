@@ -21,8 +21,8 @@ from drift_monitor.clock import ManualClock
 from drift_monitor.errors import ConfigError
 from drift_monitor.http.connections import HeadWaiter
 from drift_monitor.http.server import LISTEN_BACKLOG, MonitorHttpServer
-from drift_monitor.pipeline.state import BaselineInfo, MonitorState
 from drift_monitor.sinks.metrics import build_registry
+from drift_monitor.status.state import BaselineInfo, MonitorState
 from tests.unit.baseline.crafted import write_clean
 
 

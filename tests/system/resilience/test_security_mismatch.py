@@ -11,8 +11,8 @@ import threading
 import pytest
 
 from drift_monitor.config.models import KafkaSettings, SaslSettings
+from drift_monitor.settings import SecretRef
 from drift_monitor.source import kafka as kafka_source
-from drift_monitor.webhooks.config import SecretRef
 from tests.services.kafka import KafkaBroker
 
 pytestmark = pytest.mark.kafka

@@ -29,10 +29,10 @@ from drift_monitor.baseline import Baseline, build_baseline
 from drift_monitor.clock import ManualClock
 from drift_monitor.config.models import EpisodeSettings
 from drift_monitor.errors import ConfigError
-from drift_monitor.evaluation import DetectionSettings, Status, WindowData, evaluate_window
+from drift_monitor.evaluation import DetectionSettings, Status, evaluate_window
 from drift_monitor.evaluation.episodes import EpisodeTracker, Transition, episode_id
 from drift_monitor.evaluation.results import WindowResult
-from drift_monitor.pipeline.incidents import IncidentHandler
+from drift_monitor.sinks.incidents import IncidentHandler
 from drift_monitor.webhooks import (
     Dispatcher,
     MemoryTransport,
@@ -40,6 +40,7 @@ from drift_monitor.webhooks import (
     WebhookSettings,
     verify,
 )
+from drift_monitor.windows.data import WindowData
 
 MODEL = "scorer"
 SIZE = 300.0

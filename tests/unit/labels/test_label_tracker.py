@@ -11,9 +11,9 @@ import pytest
 from sklearn import metrics as skm
 
 from drift_monitor.baseline import build_baseline
+from drift_monitor.baseline.pairs import TaskSpec
 from drift_monitor.labels.decision import DegradationSettings, PerformanceStatus
 from drift_monitor.labels.encode import encode_label, encode_outputs
-from drift_monitor.labels.pairs import TaskSpec
 from drift_monitor.labels.store import JoinStore, Label, Prediction
 from drift_monitor.labels.tracker import PerformanceTracker
 

@@ -8,12 +8,13 @@ import pytest
 
 from drift_monitor import Baseline, build_baseline
 from drift_monitor.baseline import CategoricalProfile, NumericProfile
-from drift_monitor.evaluation import WindowData, WindowResult
+from drift_monitor.evaluation import WindowResult
 from drift_monitor.report import charts, fmt
 from drift_monitor.report.data import TOP_CATEGORIES, categorical_plots, numeric_plots
 from drift_monitor.report.svg import Canvas, nice_ticks
 from drift_monitor.stats import encode_categories
 from drift_monitor.stats.prepared import PreparedCategorical
+from drift_monitor.windows.data import WindowData
 
 
 def _numeric(baseline: Baseline, name: str) -> NumericProfile:

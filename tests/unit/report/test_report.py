@@ -16,8 +16,9 @@ from drift_monitor.cli import main
 from drift_monitor.demo import dataset
 from drift_monitor.demo.dataset import DEFAULT_DRIFT, drifted_columns, production_frame
 from drift_monitor.errors import DriftMonitorError
-from drift_monitor.evaluation import Status, WindowData, WindowResult
+from drift_monitor.evaluation import Status, WindowResult
 from drift_monitor.report import render_report, write_report
+from drift_monitor.windows.data import WindowData
 from tests.unit.report.conftest import evaluate
 
 DATA = Path(dataset.__file__).resolve().parent.parent / "data"

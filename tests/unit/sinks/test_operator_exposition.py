@@ -22,9 +22,9 @@ from drift_monitor.config import validate_config
 from drift_monitor.errors import ConfigError
 from drift_monitor.http.server import MonitorHttpServer
 from drift_monitor.logs import _KafkaNoise
-from drift_monitor.pipeline.state import MonitorState
 from drift_monitor.sinks.cgroup import CgroupMemoryCollector, memory_limit_bytes
 from drift_monitor.sinks.metrics import build_registry
+from drift_monitor.status.state import MonitorState
 
 BASE = {"kafka": {"bootstrap_servers": ["k:9092"], "topics": ["t"]}}
 

@@ -19,11 +19,11 @@ from scipy import stats
 from drift_monitor.baseline import Baseline, build_baseline, save_baseline
 from drift_monitor.cli import main
 from drift_monitor.evaluation import DetectionSettings, Status, evaluate_frame, window_from_frame
-from drift_monitor.pipeline.state import MonitorState
 from drift_monitor.report import render_report
 from drift_monitor.sinks.metrics import build_registry
 from drift_monitor.stats import drift_test
 from drift_monitor.stats.cramervonmises import cramervonmises_2samp_sorted
+from drift_monitor.status.state import MonitorState
 from tests.unit.stats.test_stats_numeric import KINDS, make_samples
 
 CVM = "cramervonmises"

@@ -6,8 +6,8 @@ import random
 from pathlib import Path
 
 from drift_monitor.clock import ManualClock
-from drift_monitor.pipeline.state import MonitorState
 from drift_monitor.sinks.metrics import build_registry
+from drift_monitor.status.state import MonitorState
 from drift_monitor.webhooks import Dispatcher, MemoryTransport, Outbox, WebhookSettings
 from tests.unit.webhooks.factories import make_trigger
 

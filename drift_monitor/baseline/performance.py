@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from drift_monitor.baseline.model import ColumnBaseline
-from drift_monitor.labels.pairs import Pairs, TaskSpec
+from drift_monitor.baseline.pairs import Pairs, TaskSpec
 from drift_monitor.stats.performance import metric_names, shortfall
 
 #: Window sizes (label counts) at which the variability is measured.
