@@ -126,7 +126,7 @@ def test_unknown_model_and_unreadable_file_are_one_line_errors(tmp_path: Path) -
         DriftMonitorError, match=r"no window records of model 'm' \(models found: fraud\)"
     ):
         load_records([path], "m")
-    with pytest.raises(DriftMonitorError, match="missing.jsonl: cannot read the records"):
+    with pytest.raises(DriftMonitorError, match=r"missing\.jsonl: cannot read the records"):
         load_records([tmp_path / "missing.jsonl"], "m")
 
 
