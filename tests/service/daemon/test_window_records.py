@@ -18,6 +18,7 @@ from drift_monitor.daemon import Monitor
 from drift_monitor.evaluation.results import Status
 from drift_monitor.http.server import status_document
 from drift_monitor.source.memory import MemoryReports, MemorySource
+from tests.service.daemon.sink_faults import WINDOW2_FIRST, WINDOW3_FIRST, FaultyDaemon, values
 from tests.service.daemon.support import T0, run, stream
 
 LABELS = {s.label for s in Status}
@@ -132,3 +133,35 @@ def test_report_from_the_audit_log_and_a_topic_dump(
         and "no window records of model 'nope'" in err
         and "(models found: m)" in err
     )
+
+
+@pytest.mark.parametrize("on_send", [False, True], ids=["flush_fails", "send_fails"])
+def test_a_failing_report_sink_holds_the_commit_and_each_record_goes_out_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, on_send: bool
+) -> None:
+    """The window record follows the delivery invariant: no commit past a window whose
+    record was not acknowledged; after healing, exactly one record per window is handed
+    to the producer (a retried window is not handed over twice) and acknowledged."""
+    d = FaultyDaemon(tmp_path, monkeypatch)
+    try:
+        items = values()
+        d.feed(items[:WINDOW3_FIRST])
+        d.rounds(5)
+        assert max(d.committed_offsets()) == WINDOW2_FIRST
+        d.reports.fail(on_send=on_send)
+        d.feed(items[WINDOW3_FIRST:])  # closes window 2: its record cannot be acked
+        d.rounds(20)
+        assert max(d.committed_offsets()) == WINDOW2_FIRST
+        assert d.reports.failures > 0
+        d.reports.heal()
+        d.drain()
+        assert max(d.committed_offsets()) == WINDOW3_FIRST
+        ends = [round((T0 + 60 * (k + 1)) * 1000) for k in range(3)]
+        for sent in (d.reports.messages, d.reports.acked):
+            docs = [json.loads(b) for _, b in sent]
+            assert [r["window"]["end_ms"] for r in docs if r["type"] == "window.evaluated"] == ends
+            assert [r["type"] for r in docs if r["type"] != "window.evaluated"] == [
+                "drift.detected"
+            ]
+    finally:
+        d.monitor.shutdown()
