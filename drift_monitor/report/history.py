@@ -161,9 +161,44 @@ def _time_fmt(span: float) -> Callable[[float], str]:
     return label
 
 
+#: Tick steps of the time axis in seconds (whole clock units, not 50 s).
+_TIME_STEPS = (
+    1,
+    2,
+    5,
+    10,
+    15,
+    30,
+    60,
+    120,
+    300,
+    600,
+    900,
+    1800,
+    3600,
+    7200,
+    10800,
+    21600,
+    43200,
+    86400,
+)
+
+
+def time_ticks(lo: float, hi: float, target: int = 5) -> list[float]:
+    """Ticks on whole clock units (epoch seconds) covering [lo, hi], about ``target``."""
+    if hi <= lo:
+        return [lo]
+    raw = (hi - lo) / max(target, 1)
+    step = next((s for s in _TIME_STEPS if s >= raw), None)
+    if step is None:  # beyond a day per tick: whole days
+        step = 86400 * max(1, round(raw / 86400))
+    first = -(-lo // step) * step
+    return [first + k * step for k in range(int((hi - first) // step) + 1)]
+
+
 def _time_axis(c: Canvas, p: Plot) -> None:
     span = p.x.hi - p.x.lo
-    x_axis(c, p, nice_ticks(p.x.lo, p.x.hi, 5), _time_fmt(span), "window end (UTC)")
+    x_axis(c, p, time_ticks(p.x.lo, p.x.hi, 5), _time_fmt(span), "window end (UTC)")
 
 
 def _incidents(c: Canvas, p: Plot, marks: list[IncidentMark]) -> None:

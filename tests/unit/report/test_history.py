@@ -13,7 +13,7 @@ import pytest
 from drift_monitor import Baseline
 from drift_monitor.errors import DriftMonitorError
 from drift_monitor.evaluation import WindowData, WindowResult
-from drift_monitor.report.history import render_history
+from drift_monitor.report.history import render_history, time_ticks
 from drift_monitor.report.records import load_records
 
 T0_MS = 1_795_687_200_000
@@ -151,3 +151,11 @@ def test_a_real_windows_record_round_trips(
     for c in result.columns:
         for name, t in c.tests.items():
             assert w.columns[c.name].tests[name].statistic == pytest.approx(t.statistic)
+
+
+def test_time_ticks_fall_on_whole_clock_units() -> None:
+    t0 = 1_795_687_200.0  # 10:00:00
+    assert time_ticks(t0, t0 + 240) == [t0 + 60 * k for k in range(5)]
+    assert time_ticks(t0 + 7, t0 + 7 + 3 * 3600) == [t0 + 3600 * k for k in (1, 2, 3)]
+    assert all(t % 86400 == 0 for t in time_ticks(t0, t0 + 30 * 86400))
+    assert time_ticks(t0, t0) == [t0]
