@@ -211,7 +211,7 @@ def _incidents(c: Canvas, p: Plot, marks: list[IncidentMark]) -> None:
 
 def _status_strip(run: RunRecords) -> str:
     c = Canvas(WIDTH * 2, 90, f"model status per window of {run.model}")
-    p = plot_area(c, _x_range(run), (0.0, 1.0), margin=(24, 14, 40, 52))
+    p = plot_area(c, _x_range(run), (0.0, 1.0), margin=(24, 30, 40, 52))
     for w in run.windows:
         x0, x1 = p.x(w.start_ms / 1000), p.x(w.end_ms / 1000)
         tip = f"{_iso(w.start_ms)} – {_iso(w.end_ms)}: {w.status.label}, {w.events} events"
@@ -255,7 +255,7 @@ def _test_chart(
     hi = max(values, default=1.0)
     lo = min(0.0, min(values, default=0.0))
     c = Canvas(WIDTH, HEIGHT, f"{test} statistic of {column} over windows")
-    p = plot_area(c, _x_range(run), (lo, hi * 1.1 if hi > 0 else 1.0))
+    p = plot_area(c, _x_range(run), (lo, hi * 1.1 if hi > 0 else 1.0), margin=(34, 30, 46, 52))
     y_axis(c, p, nice_ticks(p.y.lo, p.y.hi, 4), fmt.axis)
     for level, colour in (
         ("warning", STATUS_COLOUR[Status.WARNING]),
