@@ -34,8 +34,13 @@ def test_latest_reset_after_a_recreate_counts_the_new_logs_skipped_records() -> 
 
 
 def test_earliest_reset_after_a_recreate_is_a_move_back_only() -> None:
-    asked: list[object] = []
-    d = GapDetector(lambda tp: asked.append(tp) or 0, "earliest")
+    asked: list[tuple[str, int]] = []
+
+    def log_start(tp: tuple[str, int]) -> int:
+        asked.append(tp)
+        return 0
+
+    d = GapDetector(log_start, "earliest")
     d.expect(TP, 3050)
     assert d.observe(TP, 0, 10) == [Gap("events", 0, "moved_back", 0, 3050)]
     assert asked == []  # nothing skipped: the log start is not asked
