@@ -210,6 +210,7 @@ class ConsumeLoop:
     def _commit(self) -> bool:
         ok = self.checkpointer.commit(self.pipeline.commit_positions())
         if ok:
+            self.pipeline.committed(self.checkpointer.committed)
             self._dirty = False
             self._last_commit = self.clock.now()
             if self._failing and (
