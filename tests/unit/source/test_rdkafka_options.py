@@ -26,6 +26,9 @@ def test_plaintext_defaults() -> None:
 def test_sasl_ssl_maps_every_field(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KAFKA_PW", "s3cret")
     (tmp_path / "keypw").write_text("keypass\n")
+    pem = {name: tmp_path / f"{name}.pem" for name in ("ca", "cert", "key")}
+    for path in pem.values():  # the config requires the files to exist
+        path.write_text("-----BEGIN-----\n")
     settings = KafkaSettings.model_validate(
         {
             "bootstrap_servers": ["k:9093"],
@@ -33,9 +36,9 @@ def test_sasl_ssl_maps_every_field(tmp_path: Path, monkeypatch: pytest.MonkeyPat
             "client_id": "dm-1",
             "security_protocol": "SASL_SSL",
             "ssl": {
-                "cafile": "/etc/ca.pem",
-                "certfile": "/etc/cert.pem",
-                "keyfile": "/etc/key.pem",
+                "cafile": str(pem["ca"]),
+                "certfile": str(pem["cert"]),
+                "keyfile": str(pem["key"]),
                 "password": {"file": str(tmp_path / "keypw")},
                 "check_hostname": False,
             },
@@ -49,9 +52,9 @@ def test_sasl_ssl_maps_every_field(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     opts = rdkafka_options(settings)
     assert opts["security.protocol"] == "sasl_ssl"
     assert opts["client.id"] == "dm-1"
-    assert opts["ssl.ca.location"] == "/etc/ca.pem"
-    assert opts["ssl.certificate.location"] == "/etc/cert.pem"
-    assert opts["ssl.key.location"] == "/etc/key.pem"
+    assert opts["ssl.ca.location"] == str(pem["ca"])
+    assert opts["ssl.certificate.location"] == str(pem["cert"])
+    assert opts["ssl.key.location"] == str(pem["key"])
     assert opts["ssl.key.password"] == "keypass"
     assert opts["ssl.endpoint.identification.algorithm"] == "none"
     assert opts["sasl.mechanism"] == "SCRAM-SHA-512"
