@@ -39,6 +39,7 @@ from drift_monitor.pipeline.core import Pipeline
 from drift_monitor.sinks.audit import AuditLog
 from drift_monitor.sinks.incidents import IncidentHandler
 from drift_monitor.sinks.metrics import build_registry
+from drift_monitor.sinks.records import WindowRecords
 from drift_monitor.source.base import DeadLetterSink, EventSource, ReportSink
 from drift_monitor.status.state import MonitorState
 from drift_monitor.webhooks.delivery import Dispatcher
@@ -95,7 +96,11 @@ class Monitor:
         self.dead_letters = dead_letters
         self.reports = reports
         state_dir = _state_dir(config)
-        self.state = MonitorState([m.name for m in config.models], _window_seconds(config))
+        self.state = MonitorState(
+            [m.name for m in config.models],
+            _window_seconds(config),
+            history_size=config.http.status_windows,
+        )
 
         self.dispatcher: Dispatcher | None = None
         self.outbox: Outbox | None = None
@@ -113,6 +118,7 @@ class Monitor:
             {m.name: m.episodes for m in config.models}, state_dir / "episodes.json"
         )
         self.incidents = IncidentHandler(self.tracker, self.dispatcher, reports)
+        self.records = WindowRecords(reports) if reports is not None else None
         self.audit = (
             AuditLog(state_dir / "windows-audit.jsonl") if config.state.audit_windows else None
         )
@@ -160,6 +166,9 @@ class Monitor:
     def _on_window(self, result: WindowResult, window: ClosedWindow) -> None:
         if self.audit is not None:
             self.audit(result, window)
+        if self.records is not None:
+            # acknowledged by the checkpoint's "reports" flush before any commit
+            self.records(result)
         self.incidents.handle(result, self.clock.now())
 
     def _webhook_counts(self) -> tuple[dict[tuple[str, str], int], int]:

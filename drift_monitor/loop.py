@@ -162,11 +162,16 @@ class ConsumeLoop:
             self.rebalanced.clear()
             self.rewind(records)
             return 0
+        acked = self.pipeline.acked
         if records:
             self._dirty = True
             self.pipeline.process(records)
         for job in self._take_due():
             self._jobs[job]()
+        if self.pipeline.acked != acked:
+            # A window closed (by the watermark, the idle timeout or a baseline change):
+            # the offsets it held may now be committed, with or without new records.
+            self._dirty = True
         if self._dirty and self.clock.now() - self._last_commit >= COMMIT_INTERVAL_S:
             self._commit()
         return len(records)
@@ -205,6 +210,7 @@ class ConsumeLoop:
     def _commit(self) -> bool:
         ok = self.checkpointer.commit(self.pipeline.commit_positions())
         if ok:
+            self.pipeline.committed(self.checkpointer.committed)
             self._dirty = False
             self._last_commit = self.clock.now()
             if self._failing and (

@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     baseline_cmd.register(sub)
     check_cmd.register(sub)
-    for name in ("config_cmd", "run_cmd", "replay_cmd", "demo_cmd"):
+    for name in ("config_cmd", "run_cmd", "replay_cmd", "demo_cmd", "report_cmd"):
         module = _optional(name)
         if module is not None:
             module.register(sub)

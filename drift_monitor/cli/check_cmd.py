@@ -101,25 +101,8 @@ def _settings(config_path: str | None, model: str) -> DetectionSettings:
 
 
 def result_to_json(r: WindowResult) -> dict[str, Any]:
-    """The SPEC's ``check --format json`` object (non-finite numbers become null)."""
-    return {
-        "model": r.model,
-        "baseline_version": r.baseline_version,
-        "events": r.events,
-        "status": r.status.label,
-        "drift_share": r.drift_share,
-        "features": [
-            {
-                "name": c.name,
-                "kind": c.kind,
-                "status": c.status.label,
-                "missing_ratio": c.missing_ratio,
-                "tests": c.tests_json(),
-                "thresholds": c.thresholds_json(),
-            }
-            for c in r.by_severity()
-        ],
-    }
+    """The SPEC's ``check --format json`` object (:meth:`WindowResult.to_json`)."""
+    return r.to_json()
 
 
 def _fmt(x: float | None) -> str:

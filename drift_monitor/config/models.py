@@ -58,8 +58,10 @@ class StateSettings(StrictModel):
     dir: Path = Field(default=Path("state"), description="Directory for durable state.")
     audit_windows: bool = Field(
         default=False,
-        description="Append every closed window (bounds, counts, event ids) to "
-        "<dir>/windows-audit.jsonl; for verification and backfills.",
+        description="Append every closed window (the per-window record: model, baseline "
+        "version, window bounds in ms, events, status, every column's tests; plus bounds "
+        "in epoch seconds and the event ids) to <dir>/windows-audit.jsonl, fsynced before "
+        "the commit; for verification, backfills and `drift-monitor report --from`.",
     )
 
 
@@ -74,6 +76,13 @@ class HttpSettings(StrictModel):
         description="/healthz answers 503 when the consume loop has not completed a round "
         "for this long (e.g. a Kafka client call that never returns), so a liveness probe "
         "restarts the process.",
+    )
+    status_windows: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        description="/status lists this many of each model's latest evaluated windows "
+        "(newest first, bounds in epoch ms).",
     )
 
 

@@ -16,6 +16,16 @@ def json_number(x: float | None) -> float | None:
     return None if x is None or not math.isfinite(x) else float(x)
 
 
+#: ``type`` of the per-window record (report topic, audit log); incidents carry
+#: ``drift.detected`` / ``drift.escalated`` / ``drift.resolved``.
+WINDOW_RECORD_TYPE = "window.evaluated"
+
+
+def json_ms(t: float | None) -> int | None:
+    """Epoch seconds as integer epoch milliseconds (rounded); None for None or non-finite."""
+    return None if t is None or not math.isfinite(t) else round(t * 1000)
+
+
 def json_time(
     t: float | None, timespec: Literal["seconds", "milliseconds"] = "seconds"
 ) -> str | None:
@@ -137,6 +147,46 @@ class WindowResult:
         column computed."""
         computed = {name for c in self.columns for name in c.tests}
         return [t for t in REGISTRY if t.computed_by_default or t.name in computed]
+
+    def to_json(self) -> dict[str, Any]:
+        """The SPEC's ``check --format json`` object: model, baseline version, events,
+        status, drift share and every column worst first with its tests (non-finite
+        numbers become null)."""
+        return {
+            "model": self.model,
+            "baseline_version": self.baseline_version,
+            "events": self.events,
+            "status": self.status.label,
+            "drift_share": self.drift_share,
+            "features": [
+                {
+                    "name": c.name,
+                    "kind": c.kind,
+                    "status": c.status.label,
+                    "missing_ratio": c.missing_ratio,
+                    "tests": c.tests_json(),
+                    "thresholds": c.thresholds_json(),
+                }
+                for c in self.by_severity()
+            ],
+        }
+
+    def record_json(self) -> dict[str, Any]:
+        """The per-window record (report topic, audit log, ``report --from``):
+        :meth:`to_json` plus ``"type": "window.evaluated"`` and the event-time window
+        (``start_ms``/``end_ms`` integer epoch milliseconds, ``start``/``end`` RFC 3339
+        with milliseconds, null for an offline check; ``events``)."""
+        return {
+            "type": WINDOW_RECORD_TYPE,
+            **self.to_json(),
+            "window": {
+                "start_ms": json_ms(self.start),
+                "end_ms": json_ms(self.end),
+                "start": json_time(self.start, "milliseconds"),
+                "end": json_time(self.end, "milliseconds"),
+                "events": self.events,
+            },
+        }
 
     def by_severity(self) -> list[ColumnResult]:
         """All columns, worst first (status, then the largest deciding effect)."""

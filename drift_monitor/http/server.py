@@ -37,7 +37,7 @@ from prometheus_client.registry import CollectorRegistry
 
 from drift_monitor import __version__
 from drift_monitor.errors import ConfigError
-from drift_monitor.evaluation.results import WindowResult, json_time
+from drift_monitor.evaluation.results import WindowResult, json_ms, json_time
 from drift_monitor.http.connections import HeadWaiter, PrefixedSocketReader
 from drift_monitor.status.state import MonitorState
 
@@ -71,7 +71,7 @@ def readiness(state: MonitorState, liveness_timeout: float | None) -> tuple[bool
 def _window(r: WindowResult, top: int) -> dict[str, Any]:
     return {
         "status": r.status.label,
-        "window": {"start": json_time(r.start), "end": json_time(r.end), "events": r.events},
+        "window": _bounds(r),
         "drift_share": r.drift_share,
         "baseline_version": r.baseline_version,
         "top_columns": [
@@ -87,6 +87,31 @@ def _window(r: WindowResult, top: int) -> dict[str, Any]:
             for c in r.by_severity()[:top]
         ],
     }
+
+
+def _bounds(r: WindowResult) -> dict[str, Any]:
+    return {
+        "start": json_time(r.start, "milliseconds"),
+        "end": json_time(r.end, "milliseconds"),
+        "start_ms": json_ms(r.start),
+        "end_ms": json_ms(r.end),
+        "events": r.events,
+    }
+
+
+def _history(results: tuple[WindowResult, ...]) -> list[dict[str, Any]]:
+    """The last closed windows, newest first: bounds (ms), status, drift share and the
+    columns in alert (the full record is on the report topic and in the audit log)."""
+    return [
+        {
+            "window": _bounds(r),
+            "status": r.status.label,
+            "drift_share": r.drift_share,
+            "baseline_version": r.baseline_version,
+            "drifted": [c.name for c in r.drifted],
+        }
+        for r in reversed(results)
+    ]
 
 
 def status_document(
@@ -111,6 +136,7 @@ def status_document(
         }
         r = s.results.get(m)
         entry.update(_window(r, top) if r else {"status": "no_window_yet"})
+        entry["windows"] = _history(s.history.get(m, ()))
         if extras is not None:
             entry.update(extras(m))
         models[m] = entry

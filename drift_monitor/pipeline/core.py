@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable, Collection, Iterable
 
 from drift_monitor.checkpoint.metadata import METADATA_MAX, CommitMetadata, MetadataError
-from drift_monitor.checkpoint.offsets import OffsetTracker
+from drift_monitor.checkpoint.offsets import MovedBack, OffsetTracker
 from drift_monitor.clock import Clock
 from drift_monitor.config.models import AppConfig
 from drift_monitor.decode.decoder import Decoder
@@ -163,6 +163,9 @@ class Pipeline:
 
     def _one(self, rec: Record, now: float, accepted: dict[str, int]) -> int:
         tp = (rec.topic, rec.partition)
+        moved = self.offsets.moved_back(tp, rec.offset)
+        if moved is not None:
+            self._moved_back(moved)
         progress = self.offsets.read(tp, rec.offset)
         # Re-read after a rebalance or rewind: already counted (and dead-lettered).
         counted = rec.offset < progress.counted_until
@@ -200,6 +203,31 @@ class Pipeline:
         if result.outcome == "replayed":
             self.state.count_replayed(event.model)
         return len(result.closed)
+
+    def _moved_back(self, moved: MovedBack) -> None:
+        """The log of a partition moved back (a recreated topic, an earlier offset): its
+        records are new ones and are counted; said once per move, and in /status."""
+        if moved.vanished:
+            why = (
+                f"the group's commit vanished while this process had read up to offset "
+                f"{moved.expected} (the topic was deleted and recreated, or its offsets "
+                "deleted)"
+            )
+        else:
+            why = (
+                f"read offset {moved.offset} where {moved.expected} was expected (the topic "
+                "was deleted and recreated, or its offset reset to an earlier one)"
+            )
+        log.error(
+            "%s/%d: %s: its records are counted as new records from here on",
+            moved.topic,
+            moved.partition,
+            why,
+            extra={"topic": moved.topic, "partition": moved.partition, "reason": "moved_back"},
+        )
+        self.state.record_gap(
+            moved.topic, moved.partition, "moved_back", moved.offset, moved.expected, 0
+        )
 
     def _invalid(self, rec: Record, err: EventError, model: str) -> None:
         self._route(rec, err.reason, err.detail)
@@ -335,6 +363,11 @@ class Pipeline:
             out[tp] = Commit(min(held.get(tp, nxt), nxt), encoded.text)
         return out
 
+    def committed(self, positions: dict[TopicPartition, Commit]) -> None:
+        """``positions`` (of :meth:`commit_positions`) were committed."""
+        for tp, c in positions.items():
+            self.offsets.committed(tp, c.offset)
+
     def _say_dropped(self, tp: TopicPartition, dropped: int, models: int) -> None:
         key = f"checkpoint_metadata:{tp[0]}/{tp[1]}"
         if dropped and self.state.checkpoint_dropped.get(tp) != dropped:
@@ -359,6 +392,9 @@ class Pipeline:
     def restore(self, commits: dict[TopicPartition, Commit | None]) -> None:
         """Seed replay detection from committed metadata (startup and rebalance)."""
         for tp, c in commits.items():
+            moved = self.offsets.resume(tp, c.offset if c is not None else None)
+            if moved is not None:
+                self._moved_back(moved)
             if c is None or not c.metadata:
                 continue
             try:

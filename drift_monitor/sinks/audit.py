@@ -1,4 +1,7 @@
-"""Window audit log: one JSON line per closed window (bounds, count, event ids).
+"""Window audit log: one JSON line per closed window: the per-window record
+(:meth:`~drift_monitor.evaluation.results.WindowResult.record_json`, as on the report
+topic: ``type``, model, baseline version, status, every column's tests, ``window`` in
+ms) plus the bounds in epoch seconds (``start``/``end``) and the event ids.
 
 Optional (``state.audit_windows``); written before the window is acked and fsynced
 before the offsets covering it are committed, so it accounts for every event at least
@@ -66,6 +69,7 @@ class AuditLog:
         if self._written.get(window.model, float("-inf")) >= window.end:
             return
         doc = {
+            **result.record_json(),
             "model": window.model,
             "start": window.start,
             "end": window.end,

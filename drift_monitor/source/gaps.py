@@ -11,7 +11,9 @@ past ``e`` (records ``[e, s)`` were deleted unread, reason ``retention``); with
 ``auto_offset_reset: latest`` the reset then also skipped the live records ``[s, f)``
 (reason ``offset_reset``). A position that moves *back* (the topic was recreated, or
 a leader without the latest records took over) is logged and reported with no count:
-how many records of the old log were never read is unknown.
+how many records of the old log were never read is unknown; the pipeline then counts
+the new log's records as new ones (``checkpoint/offsets.py``); with ``latest`` the
+records of the new log before the new position are an ``offset_reset`` gap.
 """
 
 from __future__ import annotations
@@ -90,6 +92,11 @@ class GapDetector:
         gaps: list[Gap] = []
         if first < expected:
             gaps.append(Gap(tp[0], tp[1], "moved_back", first, expected))
+            # With ``latest`` the out-of-range reset also passed over the new log's
+            # records before ``first`` (a recreated topic's first records).
+            start = self._log_start(tp) if self._reset == "latest" else None
+            if start is not None and start < first:
+                gaps.append(Gap(tp[0], tp[1], "offset_reset", start, first))
         else:
             start = self._log_start(tp)
             if start is None or start <= expected:

@@ -83,7 +83,9 @@ class KafkaSettings(StrictModel):
         description="Invalid events are copied here with the reason in a header.",
     )
     report_topic: str | None = Field(
-        default=None, description="Drift incidents are also produced here (webhook body)."
+        default=None,
+        description="Drift incidents (the webhook body) and every evaluated window's record "
+        '(`"type": "window.evaluated"`) are also produced here, keyed by model.',
     )
     topic_models: dict[str, str] = Field(
         default_factory=dict,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -53,6 +53,7 @@ class MonitorState:
         models: list[str],
         window_seconds: dict[str, float],
         monotonic: Callable[[], float] = time.monotonic,
+        history_size: int = 10,
     ) -> None:
         self._lock = threading.Lock()
         self._monotonic = monotonic
@@ -63,6 +64,9 @@ class MonitorState:
         self.invalid_reasons: dict[str, int] = defaultdict(int)
         self.replayed: dict[str, int] = defaultdict(int)
         self.results: dict[str, WindowResult] = {}
+        # model -> its last ``history_size`` closed windows, oldest first (/status)
+        self.history_size = history_size
+        self.history: dict[str, deque[WindowResult]] = {}
         self.evaluated_at: dict[str, float] = {}
         self.durations: dict[str, Histogram] = {}
         self.baselines: dict[str, BaselineInfo] = {}
@@ -103,6 +107,7 @@ class MonitorState:
             self.evaluated_at[result.model] = now
             self.durations.setdefault(result.model, Histogram()).observe(duration)
             self.windows_closed[result.model] += 1
+            self.history.setdefault(result.model, deque(maxlen=self.history_size)).append(result)
 
     def record_preview(self, result: WindowResult, duration: float, now: float) -> None:
         """Store a periodic evaluation of the open window (gauges only, no episodes)."""
@@ -208,6 +213,7 @@ class MonitorState:
                 checkpoint_dropped=dict(self.checkpoint_dropped),
                 skipped=dict(self.skipped),
                 gaps={k: dict(v) for k, v in self.gaps.items()},
+                history={m: tuple(h) for m, h in self.history.items()},
             )
 
     def ready(self) -> tuple[bool, str]:
@@ -252,3 +258,4 @@ class StateSnapshot:
     checkpoint_dropped: dict[tuple[str, int], int]
     skipped: dict[tuple[str, int, str], int] = field(default_factory=dict)
     gaps: dict[tuple[str, int], dict[str, object]] = field(default_factory=dict)
+    history: dict[str, tuple[WindowResult, ...]] = field(default_factory=dict)

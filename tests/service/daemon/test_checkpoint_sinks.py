@@ -2,7 +2,7 @@
 closes, then heals. While it fails nothing is committed past the window and the
 process says so (/readyz reason, sink_up 0); afterwards there is exactly one incident
 with one id, its webhook is delivered once, its report published once, every event is
-counted once and every window audited once."""
+counted once and every window audited once and published once to the report topic."""
 
 from __future__ import annotations
 
@@ -109,7 +109,14 @@ def test_a_failing_sink_holds_the_commit_then_heals_without_duplicates(
     incident = detected[0]["id"]
     assert d.monitor.tracker.state("m").episode_id == incident
     assert d.outbox_rows() == 1
-    assert [json.loads(b)["id"] for _, b in d.reports.acked] == [incident]
+    acked = [json.loads(b) for _, b in d.reports.acked]
+    assert [r["id"] for r in acked if r["type"] != "window.evaluated"] == [incident]
+    # one record per evaluated window, each acknowledged once, bounds in ms
+    assert [
+        (r["window"]["start_ms"], r["window"]["end_ms"], r["events"])
+        for r in acked
+        if r["type"] == "window.evaluated"
+    ] == [(round((T0 + 60 * i) * 1000), round((T0 + 60 * (i + 1)) * 1000), 1200) for i in range(3)]
     assert d.accepted() == EVENTS  # every event counted once
     assert d.invalid() == len(INVALID)
     assert sorted(r.offset for r, _, _ in d.dead_letters.acked) == [

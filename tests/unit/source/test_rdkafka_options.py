@@ -26,10 +26,9 @@ def test_plaintext_defaults() -> None:
 def test_sasl_ssl_maps_every_field(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KAFKA_PW", "s3cret")
     (tmp_path / "keypw").write_text("keypass\n")
-    # The settings check that the TLS files exist: real (empty) files stand in.
-    ca, cert, key = (str(tmp_path / name) for name in ("ca.pem", "cert.pem", "key.pem"))
-    for name in (ca, cert, key):
-        Path(name).write_text("")
+    pem = {name: tmp_path / f"{name}.pem" for name in ("ca", "cert", "key")}
+    for path in pem.values():  # the config requires the files to exist
+        path.write_text("-----BEGIN-----\n")
     settings = KafkaSettings.model_validate(
         {
             "bootstrap_servers": ["k:9093"],
@@ -37,9 +36,9 @@ def test_sasl_ssl_maps_every_field(tmp_path: Path, monkeypatch: pytest.MonkeyPat
             "client_id": "dm-1",
             "security_protocol": "SASL_SSL",
             "ssl": {
-                "cafile": ca,
-                "certfile": cert,
-                "keyfile": key,
+                "cafile": str(pem["ca"]),
+                "certfile": str(pem["cert"]),
+                "keyfile": str(pem["key"]),
                 "password": {"file": str(tmp_path / "keypw")},
                 "check_hostname": False,
             },
@@ -53,9 +52,9 @@ def test_sasl_ssl_maps_every_field(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     opts = rdkafka_options(settings)
     assert opts["security.protocol"] == "sasl_ssl"
     assert opts["client.id"] == "dm-1"
-    assert opts["ssl.ca.location"] == ca
-    assert opts["ssl.certificate.location"] == cert
-    assert opts["ssl.key.location"] == key
+    assert opts["ssl.ca.location"] == str(pem["ca"])
+    assert opts["ssl.certificate.location"] == str(pem["cert"])
+    assert opts["ssl.key.location"] == str(pem["key"])
     assert opts["ssl.key.password"] == "keypass"
     assert opts["ssl.endpoint.identification.algorithm"] == "none"
     assert opts["sasl.mechanism"] == "SCRAM-SHA-512"
