@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from drift_monitor.baseline.calibrate import calibrate, with_calibration
 from drift_monitor.baseline.model import (
     Baseline,
     CategoricalProfile,
@@ -139,7 +140,7 @@ def build_baseline(
     if label is not None:
         build["label"] = label
         performance = _performance(df, label, prediction, seed, sample_size, bins, source)
-    return Baseline(
+    baseline = Baseline(
         model=model,
         version=version or now.strftime("%Y%m%dT%H%M%SZ"),
         created_at=now.isoformat(timespec="seconds").replace("+00:00", "Z"),
@@ -148,6 +149,8 @@ def build_baseline(
         columns=tuple(columns),
         performance=performance,
     )
+    # Calibrated thresholds: the null tables of every column, stored with the baseline.
+    return with_calibration(baseline, calibrate(baseline))
 
 
 def _version() -> str:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from drift_monitor.stats.calibration import Calibration
 from drift_monitor.stats.prepared import PreparedCategorical, PreparedNumeric
 
 if TYPE_CHECKING:  # labels.baseline imports this module
@@ -99,6 +100,8 @@ class Baseline:
     ``created_at`` is an RFC 3339 UTC string; ``build`` holds the build parameters
     (sample size, seed, bins, …); ``checksum`` is the content checksum of the file it
     was loaded from or saved to (``sha256:<hex>``), empty for a fresh in-memory build.
+    ``calibration``: the null tables of calibrated thresholds (None for a file written
+    before calibration existed; see :mod:`drift_monitor.baseline.calibrate`).
     ``performance``: the model's metrics on a labelled validation set (``--label``), or
     None.
     """
@@ -111,8 +114,21 @@ class Baseline:
     columns: tuple[ColumnBaseline, ...]
     schema_version: int = SCHEMA_VERSION
     checksum: str = ""
-    _prepared: dict[str, PreparedColumn] = field(default_factory=dict, compare=False, repr=False)
+    calibration: Calibration | None = None
     performance: BaselinePerformance | None = None
+    _prepared: dict[str, PreparedColumn] = field(default_factory=dict, compare=False, repr=False)
+    _lazy_calibration: list[Calibration] = field(default_factory=list, compare=False, repr=False)
+
+    def null_tables(self) -> Calibration:
+        """The calibration tables: the stored ones, else computed once from this baseline
+        (deterministic: the numbers a rebuild would store) and cached."""
+        if self.calibration is not None:
+            return self.calibration
+        if not self._lazy_calibration:
+            from drift_monitor.baseline.calibrate import calibrate  # noqa: PLC0415 - cycle
+
+            self._lazy_calibration.append(calibrate(self))
+        return self._lazy_calibration[0]
 
     def column(self, name: str) -> ColumnBaseline:
         """The column called ``name``; KeyError when the baseline has no such column."""

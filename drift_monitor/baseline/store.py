@@ -5,6 +5,9 @@ Layout::
     baseline.json          metadata + per-column profiles (UTF-8 JSON, documented below)
     reference/<i>.npy      column i's reference sample, float64, sorted (numpy .npy v1,
                            loaded with allow_pickle=False)
+    thresholds/calibration.json  optional: the null tables of calibrated thresholds (versioned
+                           by its own ``version``; compact JSON, sorted keys; see
+                           drift_monitor/stats/calibration.py). Absent in older files.
     performance.json       optional: validation-set performance (``--label``), its own
                            ``format_version``; see drift_monitor/baseline/performance.py
     performance/label_reference.npy   optional: the label's reference sample (regression)
@@ -24,6 +27,7 @@ import dataclasses
 import hashlib
 import io
 import json
+import logging
 import os
 import stat
 import tempfile
@@ -34,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from drift_monitor.baseline.calibrate import calibrate
 from drift_monitor.baseline.model import (
     SCHEMA_VERSION,
     Baseline,
@@ -43,17 +48,24 @@ from drift_monitor.baseline.model import (
 )
 from drift_monitor.baseline.performance import BaselinePerformance
 from drift_monitor.baseline.validate import (
+    CALIBRATION_WHERE,
     MAX_MANIFEST_BYTES,
     MAX_REFERENCE_VALUES,
     NPY_HEADER_BYTES,
     check_baseline,
+    check_calibration,
     member_limits,
     parse_npy,
 )
 from drift_monitor.errors import BaselineError
+from drift_monitor.stats.calibration import Calibration
+
+log = logging.getLogger("drift_monitor.baseline")
 
 FORMAT = "drift-monitor-baseline"
 MANIFEST = "baseline.json"
+#: Optional member holding the calibration tables (covered by the checksum like any member).
+CALIBRATION_MEMBER = CALIBRATION_WHERE
 #: File name suffix of baseline files (a ZIP archive).
 SUFFIX = ".dmb"
 
@@ -116,6 +128,10 @@ def to_document(baseline: Baseline) -> tuple[dict[str, Any], dict[str, bytes]]:
                 "distinct": p.distinct,
             }
         cols.append(entry)
+    if baseline.calibration is not None:
+        arrays[CALIBRATION_MEMBER] = json.dumps(
+            baseline.calibration.to_json(), sort_keys=True, separators=(",", ":")
+        ).encode()
     arrays.update(_performance_members(baseline))
     doc = {
         "format": FORMAT,
@@ -222,13 +238,25 @@ def load_baseline(path: str | os.PathLike[str]) -> Baseline:
     try:
         baseline = _from_document(doc, members, actual)
         check_baseline(baseline)
+        calib = members.get(CALIBRATION_MEMBER)
+        if calib is not None:
+            tables = Calibration.from_json(json.loads(calib))
+            check_calibration(baseline, tables)
+            return dataclasses.replace(baseline, calibration=tables, _prepared={})
     except (KeyError, TypeError, ValueError, OverflowError, AttributeError, IndexError) as exc:
         problem = str(exc) if isinstance(exc, ValueError) else repr(exc)
         raise BaselineError(
             f"{p}: malformed baseline content: {problem}; "
             "rebuild it with `drift-monitor baseline build`"
         ) from None
-    return baseline
+    # A file from before calibration existed: compute its tables now (deterministic, the
+    # same numbers a rebuild would store); rebuilding the baseline stores them.
+    log.info(
+        "%s: baseline has no calibration tables (built by an older drift-monitor); "
+        "calibrating at load, rebuild the baseline to store them",
+        p,
+    )
+    return dataclasses.replace(baseline, calibration=calibrate(baseline), _prepared={})
 
 
 def _read_regular_file(p: Path) -> bytes:
@@ -372,6 +400,9 @@ PERFORMANCE_REFERENCE = "performance/label_reference.npy"
 OPTIONAL_MEMBER_LIMITS: dict[str, int] = {
     PERFORMANCE_MEMBER: MAX_MANIFEST_BYTES,
     PERFORMANCE_REFERENCE: NPY_HEADER_BYTES + 8 * MAX_REFERENCE_VALUES,
+    # Null tables: per column and test a few dozen quantiles at a dozen sizes (~40 KB
+    # for 100 columns); the manifest's cap bounds it just as well.
+    CALIBRATION_MEMBER: MAX_MANIFEST_BYTES,
 }
 
 

@@ -25,6 +25,9 @@ from typing import Any
 import numpy as np
 
 from drift_monitor.baseline.model import Baseline, CategoricalProfile, NumericProfile
+from drift_monitor.stats.calibration import Calibration
+
+CALIBRATION_WHERE = "thresholds/calibration.json"
 
 #: Largest baseline.json accepted (bytes). 1,000 columns of 1,000 categories fit easily.
 MAX_MANIFEST_BYTES = 32 * 1024 * 1024
@@ -205,3 +208,34 @@ def _fractions(where: str, arr: np.ndarray[Any, Any]) -> None:
 def _col(c: Any, i: int) -> str:
     name = c.get("name") if isinstance(c, dict) else None
     return f"columns[{i}] ({name!r})"
+
+
+def check_calibration(b: Baseline, calibration: Calibration) -> None:
+    """Raise ValueError ``thresholds/calibration.json: <column>.<test>: <problem>`` unless
+    every null table belongs to a baseline column and is usable: sizes positive and
+    increasing, tail probabilities in (0, 1) and decreasing, quantiles finite, >= 0 and
+    non-decreasing towards the tail, a population > 0 and at least one cell. A NaN
+    quantile would make every comparison false: a column that could never alert.
+    """
+    names = {c.name for c in b.columns}
+    for column, tables in calibration.columns.items():
+        if column not in names:
+            raise ValueError(f"{CALIBRATION_WHERE}: {column!r} is not a baseline column")
+        for test, t in tables.items():
+            where = f"{CALIBRATION_WHERE}: {column}.{test}"
+            if t.sizes.ndim != 1 or t.sizes.shape[0] == 0:
+                raise ValueError(f"{where}: no window sizes")
+            if not (np.all(np.isfinite(t.sizes)) and t.sizes[0] > 0):
+                raise ValueError(f"{where}: window sizes must be finite and positive")
+            if np.any(np.diff(t.sizes) <= 0):
+                raise ValueError(f"{where}: window sizes must increase")
+            if t.probs.shape[0] == 0 or not np.all((t.probs > 0) & (t.probs < 1)):
+                raise ValueError(f"{where}: tail probabilities must lie in (0, 1)")
+            if np.any(np.diff(t.probs) >= 0):
+                raise ValueError(f"{where}: tail probabilities must decrease")
+            if not np.all(np.isfinite(t.quantiles)) or np.any(t.quantiles < 0):
+                raise ValueError(f"{where}: quantiles must be finite and >= 0")
+            if np.any(np.diff(t.quantiles, axis=1) < 0):
+                raise ValueError(f"{where}: quantiles must not decrease towards the tail")
+            if not (math.isfinite(t.population) and t.population > 0) or t.cells < 1:
+                raise ValueError(f"{where}: population must be > 0 and cells >= 1")

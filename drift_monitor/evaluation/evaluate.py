@@ -15,8 +15,9 @@ import numpy as np
 import numpy.typing as npt
 
 from drift_monitor.baseline.model import Baseline, ColumnBaseline
+from drift_monitor.evaluation.calibrated import Candidate, Decision, calibrated_decisions
 from drift_monitor.evaluation.decision import adjust_p_values, decide, model_status
-from drift_monitor.evaluation.results import ColumnResult, Status, TestResult, WindowResult
+from drift_monitor.evaluation.results import ColumnResult, Level, Status, TestResult, WindowResult
 from drift_monitor.evaluation.settings import DetectionSettings
 from drift_monitor.stats.categorical import tally_codes
 from drift_monitor.stats.prepared import PreparedCategorical, PreparedNumeric
@@ -38,6 +39,7 @@ class _Raw:
     unseen_ratio: float | None
     scores: dict[str, Score]  # test name -> score, in the configured order
     note: str = ""
+    counts: tuple[npt.NDArray[np.int64], int] | None = None  # categorical: (counts, unseen)
 
 
 def evaluate_window(
@@ -68,7 +70,12 @@ def evaluate_window(
         for r, p_adj in zip(owned, adjust_p_values(ps, settings.correction), strict=True):
             adjusted[(r.column.name, test.name)] = float(p_adj)
 
-    columns = [_decide(r, adjusted, settings) for r in raws]
+    # -- calibrated thresholds hook (drift_monitor/evaluation/calibrated.py) --------
+    verdicts: dict[tuple[str, str], Decision] | None = None
+    if settings.threshold_mode == "calibrated":
+        verdicts = calibrated_decisions(baseline, _candidates(raws, settings), settings)
+    # -- end of hook ---------------------------------------------------------------
+    columns = [_decide(r, adjusted, settings, verdicts) for r in raws]
     status, share = model_status(columns, data.events, settings.min_events, settings.status_rule)
     return WindowResult(
         model=baseline.model,
@@ -134,7 +141,7 @@ def _score_column(
     for t in tests:
         assert t.categorical is not None
         scores[t.name] = t.categorical(prep, tally)
-    return _Raw(col, present, missing, unseen_ratio, scores)
+    return _Raw(col, present, missing, unseen_ratio, scores, counts=(counts, unseen))
 
 
 def _too_few(present: int, settings: DetectionSettings) -> str:
@@ -145,8 +152,34 @@ def _ratio(a: int, b: int) -> float:
     return a / b if b > 0 else 0.0
 
 
+def _candidates(raws: list[_Raw], settings: DetectionSettings) -> list[Candidate]:
+    """The deciding tests of the evaluated columns, for the calibrated decision."""
+    out: list[Candidate] = []
+    for r in raws:
+        _, decide_tests = settings.tests_for(r.column.name, r.column.kind)
+        counts, unseen = r.counts if r.counts is not None else (None, 0)
+        for test, sc in r.scores.items():
+            if test in decide_tests and drift_test(test).calibration is not None:
+                out.append(
+                    Candidate(
+                        r.column.name,
+                        test,
+                        sc.statistic,
+                        sc.p_value,
+                        sc.effect,
+                        r.events,
+                        counts,
+                        unseen,
+                    )
+                )
+    return out
+
+
 def _decide(
-    raw: _Raw, adjusted: Mapping[tuple[str, str], float], settings: DetectionSettings
+    raw: _Raw,
+    adjusted: Mapping[tuple[str, str], float],
+    settings: DetectionSettings,
+    verdicts: Mapping[tuple[str, str], Decision] | None = None,
 ) -> ColumnResult:
     col = raw.column
     _, deciding = settings.tests_for(col.name, col.kind)
@@ -156,11 +189,30 @@ def _decide(
         th = settings.threshold(col.name, name)
         p_adj = adjusted.get((col.name, name)) if score.p_value is not None else None
         status: Status | None = None
+        verdict = verdicts.get((col.name, name)) if verdicts is not None else None
+        if verdict is not None:
+            status = verdict.status
+            worst = max(worst, status)
+            alert = verdict.levels["alert"]
+            tests[name] = TestResult(
+                name,
+                score.statistic,
+                score.p_value,
+                verdict.p_adjusted,
+                score.effect,
+                status,
+                max(alert.threshold, alert.floor or 0.0),
+                verdict.levels,
+                "calibrated",
+            )
+            continue
+        levels: dict[str, Level] | None = None
         if name in deciding:
             status = decide(drift_test(name), th, score.effect, p_adj, raw.events, settings.alpha)
             worst = max(worst, status)
+            levels = {"warning": Level(th.warning, None), "alert": Level(th.alert, None)}
         tests[name] = TestResult(
-            name, score.statistic, score.p_value, p_adj, score.effect, status, th.alert
+            name, score.statistic, score.p_value, p_adj, score.effect, status, th.alert, levels
         )
     if not raw.scores:
         worst = Status.INSUFFICIENT_DATA

@@ -50,12 +50,28 @@ class Status(IntEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Level:
+    """One decision level of a deciding test, on the ``effect`` scale: ``threshold`` is
+    the calibrated null quantile at the window's size for the level's share of the
+    false-alarm budget (the fixed threshold in fixed mode) and ``floor`` the effect-size
+    floor (None in fixed mode). The level is reached when effect >= both."""
+
+    threshold: float
+    floor: float | None
+
+    def json(self) -> dict[str, float | None]:
+        """``{"threshold": …, "floor": …}`` (non-finite numbers become null)."""
+        return {"threshold": json_number(self.threshold), "floor": json_number(self.floor)}
+
+
+@dataclass(frozen=True, slots=True)
 class TestResult:
     """One test on one column. ``p_value`` is the raw p-value (None for distance tests);
     ``p_value_adjusted`` the corrected one used by the decision; ``effect`` the quantity
     compared with the thresholds (the statistic itself, or Cohen's w for chi2);
     ``status`` is None for tests that only report; ``threshold`` is the alert level
-    of ``effect``."""
+    of ``effect``; ``levels`` (deciding tests) the warning/alert thresholds and floors
+    (see :class:`Level`), ``mode`` ``calibrated`` or ``fixed``."""
 
     test: str
     statistic: float
@@ -64,6 +80,8 @@ class TestResult:
     effect: float
     status: Status | None
     threshold: float
+    levels: dict[str, Level] | None = None
+    mode: str = "fixed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +105,17 @@ class ColumnResult:
         return {
             t.test: {"statistic": json_number(t.statistic), "p_value": json_number(t.p_value)}
             for t in self.tests.values()
+        }
+
+    def thresholds_json(self) -> dict[str, dict[str, Any]]:
+        """The deciding tests' levels, ``{test: {"mode": "calibrated"|"fixed",
+        "warning": {"threshold": …, "floor": …}, "alert": {…}}}``, as in
+        ``check --format json`` and ``/status`` (on the effect scale: the statistic, or
+        Cohen's w for chi2)."""
+        return {
+            t.test: {"mode": t.mode, **{name: lv.json() for name, lv in t.levels.items()}}
+            for t in self.tests.values()
+            if t.levels is not None
         }
 
 
@@ -136,6 +165,7 @@ class WindowResult:
                     "status": c.status.label,
                     "missing_ratio": c.missing_ratio,
                     "tests": c.tests_json(),
+                    "thresholds": c.thresholds_json(),
                 }
                 for c in self.by_severity()
             ],

@@ -7,13 +7,14 @@ misspelled field is an error, not a silent default.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, WithJsonSchema, model_validator
 from typing_extensions import TypeAliasType
 
 from drift_monitor.settings import StrictModel
 from drift_monitor.stats.registry import (
+    REGISTRY,
     DriftTest,
     Levels,
     drift_test,
@@ -73,6 +74,53 @@ class Threshold(StrictModel):
     def of(cls, levels: Levels) -> Threshold:
         """The threshold of a test's registered default levels."""
         return cls(warning=levels.warning, alert=levels.alert)
+
+
+# -- calibrated thresholds (see drift_monitor/evaluation/calibrated.py) ---------------
+ThresholdMode = Literal["calibrated", "fixed"]
+
+
+def _default_floors() -> dict[str, Threshold]:
+    # Effect sizes below which a window never warns/alerts, however significant: a
+    # 100 000-event window must not page on a trivial shift. Each calibrated test's
+    # registry entry carries its floors (stats/registry.py, ``Calibrated.floors``); a
+    # test without them (KS, chi2: their `thresholds` already are effect floors) is absent.
+    return {
+        t.name: Threshold.of(t.calibration.floors)
+        for t in REGISTRY
+        if t.calibration is not None and t.calibration.floors is not None
+    }
+
+
+class CalibrationSettings(StrictModel):
+    """Calibrated thresholds (``detection.thresholds.mode: calibrated``): a window
+    warns/alerts when a deciding test's statistic exceeds its null quantile at the
+    window's size for the level AND its effect reaches the floor. The levels are a
+    false-alarm budget per window for the whole model, split across the model's
+    deciding tests by ``detection.correction``."""
+
+    alert_rate: float = Field(
+        default=0.01, gt=0, lt=1, description="False-alarm budget per window for alert."
+    )
+    warning_rate: float = Field(
+        default=0.05, gt=0, lt=1, description="False-alarm budget per window for warning."
+    )
+    floors: dict[TestName, Threshold] = Field(
+        default_factory=_default_floors,
+        description=(
+            "Effect-size floors of the simulated tests (psi, jensen_shannon, wasserstein; "
+            "merged over the defaults); ks and chi2 take theirs from `thresholds`."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> CalibrationSettings:
+        if self.alert_rate > self.warning_rate:
+            raise ValueError(
+                f"alert_rate ({self.alert_rate}) must be <= warning_rate ({self.warning_rate})"
+            )
+        object.__setattr__(self, "floors", {**_default_floors(), **self.floors})
+        return self
 
 
 class ColumnSettings(StrictModel):
@@ -136,9 +184,28 @@ class DetectionSettings(StrictModel):
         "(README, Drift tests).",
     )
     status_rule: StatusRule = Field(default_factory=StatusRule)
+    threshold_mode: ThresholdMode = Field(
+        default="calibrated",
+        description=(
+            "calibrated: thresholds from the baseline's null distribution at the window's "
+            "size; fixed: the numbers in `thresholds`. Also spelled `thresholds.mode`."
+        ),
+    )
+    calibration: CalibrationSettings = Field(default_factory=CalibrationSettings)
     columns: dict[str, ColumnSettings] = Field(
         default_factory=dict, description="Per-column overrides, by column name."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _thresholds_mode(cls, data: Any) -> Any:
+        # `detection.thresholds.mode` (the documented spelling) lives beside the
+        # per-test thresholds in YAML; move it to `threshold_mode`.
+        if isinstance(data, dict) and isinstance(data.get("thresholds"), dict):
+            th = dict(data["thresholds"])
+            if "mode" in th:
+                data = {**data, "thresholds": th, "threshold_mode": th.pop("mode")}
+        return data
 
     @model_validator(mode="after")
     def _check(self) -> DetectionSettings:

@@ -82,6 +82,7 @@ def _window(r: WindowResult, top: int) -> dict[str, Any]:
                 "missing_ratio": c.missing_ratio,
                 "unseen_ratio": c.unseen_ratio,
                 "tests": c.tests_json(),
+                "thresholds": c.thresholds_json(),
             }
             for c in r.by_severity()[:top]
         ],

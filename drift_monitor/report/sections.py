@@ -32,8 +32,14 @@ def _facts(c: ColumnResult, base_missing: float | None) -> str:
         note = effect_note(t)
         if note is not None:
             s += f" ({note})"
-        s += f" → {t.status.label} (alert at ≥ {fmt.stat(t.threshold)})"
-        parts.append(s)
+        s += f" → {t.status.label} (alert at ≥ {fmt.stat(t.threshold)}"
+        alert = (t.levels or {}).get("alert")
+        if t.mode == "calibrated" and alert is not None:
+            # both numbers (issue 13): the null quantile at this size, and the floor
+            s += f": calibrated {fmt.stat(alert.threshold)} at this size"
+            if alert.floor is not None:
+                s += f", floor {fmt.stat(alert.floor)}"
+        parts.append(s + ")")
     return " · ".join(e(p) for p in parts)
 
 

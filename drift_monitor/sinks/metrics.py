@@ -215,6 +215,19 @@ def _window_families(s: StateSnapshot) -> Iterable[Metric]:
     missing = GaugeMetricFamily(
         PREFIX + "feature_missing_ratio", "Share of missing values", labels=["model", "feature"]
     )
+    # Deciding tests' levels (issue 13): bounded by config (models x columns x
+    # deciding tests x 2 levels), never by event data.
+    threshold = GaugeMetricFamily(
+        PREFIX + "feature_threshold",
+        "Threshold of a deciding test's effect for the level, at the last window's size "
+        "(calibrated null quantile, or the fixed threshold)",
+        labels=["model", "feature", "test", "level"],
+    )
+    floor = GaugeMetricFamily(
+        PREFIX + "feature_effect_floor",
+        "Effect-size floor of a deciding test for the level (calibrated mode)",
+        labels=["model", "feature", "test", "level"],
+    )
     for model in s.models:
         if model in s.window_seconds:
             window_seconds.add_metric([model], s.window_seconds[model])
@@ -231,6 +244,11 @@ def _window_families(s: StateSnapshot) -> Iterable[Metric]:
             if c.unseen_ratio is not None:
                 unseen.add_metric([model, c.name], c.unseen_ratio)
             stats.add(model, c)
+            for t in c.tests.values():
+                for level, lv in (t.levels or {}).items():
+                    threshold.add_metric([model, c.name, t.test, level], lv.threshold)
+                    if lv.floor is not None:
+                        floor.add_metric([model, c.name, t.test, level], lv.floor)
     yield window_events
     yield window_seconds
     yield model_status
@@ -240,6 +258,8 @@ def _window_families(s: StateSnapshot) -> Iterable[Metric]:
     yield feature_status
     yield unseen
     yield missing
+    yield threshold
+    yield floor
 
     configured = set(s.models)
     duration = HistogramMetricFamily(

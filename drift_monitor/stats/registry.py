@@ -54,6 +54,29 @@ class Levels:
             raise ValueError(f"levels need 0 <= warning <= alert, got {self}")
 
 
+#: How a calibrated test's null distribution at the window's size is obtained:
+#: ``p_value``: the test's own p-value already is it (KS); ``pooled_chi2``: the chi2 law on
+#: sparse-pooled cells; ``table``: the baseline's seeded null tables
+#: (:mod:`drift_monitor.stats.calibration`, simulated at ``baseline build``).
+NullLaw = Literal["p_value", "pooled_chi2", "table"]
+
+
+@dataclass(frozen=True, slots=True)
+class Calibrated:
+    """What ``detection.thresholds.mode: calibrated`` needs of a test.
+
+    ``null``: see :data:`NullLaw`. ``floors``: default effect floors (overridable in
+    ``detection.calibration.floors``); None: the test's ``thresholds`` are its floors
+    (they already are effect floors, as for KS's D and chi2's Cohen's w).
+    ``rare_empty_bound``: add the bound on empty-bin events too rare for the Monte Carlo
+    (PSI, whose log-ratio explodes on an empty bin).
+    """
+
+    null: NullLaw
+    floors: Levels | None = None
+    rare_empty_bound: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class DriftTest:
     """One drift test.
@@ -69,6 +92,10 @@ class DriftTest:
     the settings do not say otherwise. ``table_p_value``: ``check``'s table shows the
     p-value next to the statistic. ``numeric``/``categorical``: the score functions,
     None for a kind the test does not support (at least one is set).
+    ``calibration``: how the test is calibrated (see :class:`Calibrated`); None: it has
+    no calibration and, in calibrated mode, is decided as in fixed mode (its own
+    p-value below ``alpha`` and its effect at its ``thresholds``), outside the
+    calibrated false-alarm budget.
     """
 
     name: str
@@ -85,12 +112,19 @@ class DriftTest:
     p_value_help: str | None = None
     effect_label: str | None = None
     table_p_value: bool = False
+    calibration: Calibrated | None = None
 
     def __post_init__(self) -> None:
         if self.numeric is None and self.categorical is None:
             raise ValueError(f"drift test {self.name!r} scores no column kind")
         if (self.p_value_metric is None) != (self.p_value_help is None):
             raise ValueError(f"drift test {self.name!r}: p-value metric and help go together")
+        if (
+            self.calibration is not None
+            and self.calibration.null == "p_value"
+            and not self.has_p_value
+        ):
+            raise ValueError(f"drift test {self.name!r} is calibrated by a p-value it lacks")
         if self.decides_by_default and not self.computed_by_default:
             raise ValueError(f"drift test {self.name!r} decides by default but is not computed")
 
@@ -175,6 +209,7 @@ REGISTRY: tuple[DriftTest, ...] = (
         decides_by_default=True,
         numeric=_ks,
         table_p_value=True,
+        calibration=Calibrated("p_value"),
     ),
     DriftTest(
         name="chi2",
@@ -189,6 +224,7 @@ REGISTRY: tuple[DriftTest, ...] = (
         decides_by_default=True,
         categorical=_chi2,
         effect_label="w",
+        calibration=Calibrated("pooled_chi2"),
     ),
     DriftTest(
         name="psi",
@@ -201,6 +237,9 @@ REGISTRY: tuple[DriftTest, ...] = (
         decides_by_default=True,
         numeric=_psi_numeric,
         categorical=_psi_categorical,
+        # Floors at or below the fixed levels: calibrated mode is never less sensitive
+        # than fixed at large n.
+        calibration=Calibrated("table", Levels(warning=0.05, alert=0.1), rare_empty_bound=True),
     ),
     DriftTest(
         name="wasserstein",
@@ -212,6 +251,7 @@ REGISTRY: tuple[DriftTest, ...] = (
         computed_by_default=True,
         decides_by_default=False,
         numeric=_wasserstein,
+        calibration=Calibrated("table", Levels(warning=0.05, alert=0.1)),
     ),
     DriftTest(
         name="jensen_shannon",
@@ -224,6 +264,7 @@ REGISTRY: tuple[DriftTest, ...] = (
         decides_by_default=False,
         numeric=_js_numeric,
         categorical=_js_categorical,
+        calibration=Calibrated("table", Levels(warning=0.05, alert=0.1)),
     ),
     DriftTest(
         name="cramervonmises",
@@ -241,6 +282,7 @@ REGISTRY: tuple[DriftTest, ...] = (
         numeric=score_cramervonmises,
         effect_label="ω²",
         table_p_value=True,
+        # No calibration: its exact/asymptotic p-value is decided as in fixed mode.
     ),
 )
 

@@ -44,6 +44,16 @@ class RawServer:
                     if not chunk:
                         break
                     data += chunk
+                # Read the request body too: closing with unread bytes makes the kernel
+                # send a reset, which can reach the client before the reply's bytes and
+                # turn "response cut short" into "connection reset" (a flaky message).
+                head, _, body = data.partition(b"\r\n\r\n")
+                length = _content_length(head)
+                while len(body) < length:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        break
+                    body += chunk
                 conn.sendall(self.reply)
                 self._stop.wait(self.stall)
 
@@ -51,6 +61,14 @@ class RawServer:
         self._stop.set()
         self._thread.join(5)
         self.sock.close()
+
+
+def _content_length(head: bytes) -> int:
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value.strip())
+    return 0
 
 
 @pytest.fixture

@@ -318,6 +318,9 @@ def test_label_values_come_only_from_config_and_baseline(rig: Rig) -> None:
         "topic": {TOPIC},
         "partition": {"0"},
         "reason": set(INVALID_REASONS),
+        # feature_threshold / feature_effect_floor (issue 13): deciding tests and levels
+        "test": {"ks", "psi", "chi2", "wasserstein", "jensen_shannon"},
+        "level": {"warning", "alert"},
         # model_info's routing labels: from config (unset here)
         "owner": {""},
         "team": {""},

@@ -440,6 +440,8 @@ def test_file_layout_and_checksum_are_as_documented(saved: Path) -> None:
     stored = doc.pop("checksum")
     assert stored == documented_checksum(doc, members)
     assert stored == load_baseline(saved).checksum
+    # the null tables of calibrated thresholds (issue 13), JSON.
+    assert json.loads(members.pop("thresholds/calibration.json"))["version"] == 1
     for name, data in members.items():
         assert name.startswith("reference/") and name.endswith(".npy")
         arr = np.load(io.BytesIO(data), allow_pickle=False)

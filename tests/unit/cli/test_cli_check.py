@@ -249,8 +249,23 @@ def test_json_has_exactly_the_spec_keys(work: Path, capsys: pytest.CaptureFixtur
     baseline = load_baseline(work / "fraud.dmb")
     assert sorted(f["name"] for f in doc["features"]) == sorted(baseline.column_names)
     for f in doc["features"]:
-        assert set(f) == {"name", "kind", "status", "missing_ratio", "tests"}
+        assert set(f) == {"name", "kind", "status", "missing_ratio", "tests", "thresholds"}
         col = baseline.column(f["name"])
+        # the deciding tests' calibrated levels (issue 13)
+        if f["name"] != "empty":
+            deciding = {"ks", "psi"} if col.kind == "numeric" else {"chi2", "psi"}
+            assert set(f["thresholds"]) == deciding
+            for levels in f["thresholds"].values():
+                assert set(levels) == {"mode", "warning", "alert"}
+                assert levels["mode"] == "calibrated"
+                for lv in (levels["warning"], levels["alert"]):
+                    assert set(lv) == {"threshold", "floor"}
+                    # 0 for a constant column (any change is significant: the floor
+                    # decides), null (inf) when a chi2 has a single cell
+                    assert lv["threshold"] is None or lv["threshold"] >= 0
+                    assert lv["floor"] > 0
+                if levels["alert"]["threshold"] is not None:
+                    assert levels["alert"]["threshold"] >= levels["warning"]["threshold"]
         assert f["kind"] == col.reported_kind
         assert f["status"] in {"ok", "warning", "alert", "insufficient_data"}
         if f["name"] == "empty":

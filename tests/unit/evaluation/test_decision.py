@@ -226,7 +226,9 @@ def test_window_of_zero_events(baseline: Baseline) -> None:
 
 @pytest.mark.parametrize("correction", ["bonferroni", "benjamini_hochberg", "none"])
 def test_p_values_are_corrected_across_columns(baseline: Baseline, correction: str) -> None:
-    settings = DetectionSettings(correction=correction)  # type: ignore[arg-type]
+    # fixed mode: it is the raw chi-square p-value that is corrected there (calibrated
+    # mode corrects the sparse-pooled one, tests/unit/test_calibrated_decision.py)
+    settings = DetectionSettings(correction=correction, threshold_mode="fixed")  # type: ignore[arg-type]
     window = _frame(400, seed=4, shifts={"a": 0.1, "b": 0.2})
     result = _evaluate(baseline, window, settings)
     names = ["a", "b", "c"]
@@ -287,12 +289,16 @@ def test_column_decision_override(baseline: Baseline) -> None:
 
 def test_column_threshold_override(baseline: Baseline) -> None:
     window = _frame(2000, seed=8)
-    plain = _evaluate(baseline, window)
+    # fixed mode: a PSI threshold override is a fixed threshold (calibrated mode takes
+    # PSI's level from the null distribution and its floor from calibration.floors)
+    plain = _evaluate(baseline, window, DetectionSettings(threshold_mode="fixed"))
     psi_b = _col(plain, "b").tests["psi"].statistic
     assert _col(plain, "b").status == Status.OK
     assert psi_b > 0
     tight = Threshold(warning=psi_b / 2, alert=psi_b)  # the value itself: inclusive
-    settings = DetectionSettings(columns={"b": ColumnSettings(thresholds={"psi": tight})})
+    settings = DetectionSettings(
+        columns={"b": ColumnSettings(thresholds={"psi": tight})}, threshold_mode="fixed"
+    )
     result = _evaluate(baseline, window, settings)
     assert _col(result, "b").status == Status.ALERT
     assert _col(result, "b").tests["psi"].threshold == psi_b

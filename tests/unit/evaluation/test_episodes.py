@@ -53,7 +53,9 @@ EXPECTED = {
     "O": Status.OK,
     "I": Status.INSUFFICIENT_DATA,
 }
-DETECTION = DetectionSettings(numeric_decision=["psi"])
+# Fixed thresholds: the letters are defined by the fixed PSI levels 0.1 / 0.25 (with
+# calibrated ones, at 2 000 events a PSI of 0.15 is past the alert floor 0.1).
+DETECTION = DetectionSettings(numeric_decision=["psi"], threshold_mode="fixed")
 
 
 @pytest.fixture(scope="module")
