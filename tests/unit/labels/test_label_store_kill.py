@@ -40,12 +40,18 @@ def test_sigkill_mid_stream_loses_and_double_counts_no_join(tmp_path: Path) -> N
     for _ in range(KILLS):
         before = _offset(offset_path)
         proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE)
-        # Wait for progress past the restart point, then kill at a random moment.
+        # Kill at a random point of the stream, chosen by progress, not by time: past the
+        # restart point and before half of what is left, so that a fast writer on an idle
+        # machine cannot finish first; then a random few ms more, so that the kill lands
+        # anywhere within a batch (applying, flushing or committing).
+        batches_left = (total - before) // writer.BATCH
+        step = int(rng.integers(1, max(2, batches_left // 2)))
+        target = min(total - 1, before + step * writer.BATCH)
         deadline = time.monotonic() + 60
-        while _offset(offset_path) <= before and proc.poll() is None:
+        while _offset(offset_path) < target and proc.poll() is None:
             assert time.monotonic() < deadline, "the writer made no progress"
-            time.sleep(0.01)
-        time.sleep(float(rng.uniform(0.0, 0.15)))
+            time.sleep(0.001)
+        time.sleep(float(rng.uniform(0.0, 0.005)))
         if proc.poll() is None:  # a fast writer may have finished (and been reaped) already
             os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
