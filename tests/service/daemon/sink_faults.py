@@ -1,6 +1,6 @@
 """A daemon on the in-memory source whose sinks can be made to fail, then healed.
 
-Stream (tests/daemon/support.py): model ``m``, 60 s tumbling windows, lateness 0,
+Stream (tests/service/daemon/support.py): model ``m``, 60 s tumbling windows, lateness 0,
 ``enter_after: 1``; 20 events a second, so 1 200 per window. ``PLAN`` events: windows
 0 and 1 clean, window 2 drifted (alerts -> one ``drift.detected``), window 3 open at
 the end. Three invalid records follow the first event of window 3 (dead-lettered).
