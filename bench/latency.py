@@ -109,9 +109,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 ),
                 episodes={"enter_after": 1, "resolve_after": 1},
                 webhooks={
+                    "allow_networks": ["127.0.0.0/8"],  # the receiver is on loopback
                     "targets": [
                         {"name": "bench", "url": receiver.url, "secret": {"env": SECRET_ENV}}
-                    ]
+                    ],
                 },
                 log_level="INFO",
             )
