@@ -218,8 +218,8 @@ class BoundedProducer:
             try:
                 future = producer.send(
                     self.topic,
-                    # Empty goes out as null: a tombstone's dead-letter copy stays one.
-                    value=message.value or None,
+                    # As read: a tombstone (None) is copied as one, an empty value as empty.
+                    value=message.value,
                     key=message.key,
                     headers=message.headers,
                 )
