@@ -27,6 +27,7 @@ from the last committed offset).
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from collections.abc import Iterable, Sequence
@@ -61,6 +62,9 @@ FloatArray = npt.NDArray[np.float64]
 #: SQLite's limit on bound parameters per statement is 32 766; stay well below it.
 _CHUNK = 900
 
+#: SQLite page cache, KiB (negative cache_size = KiB): 64 MiB.
+_CACHE_KIB = 64 * 1024
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS predictions (
     model TEXT NOT NULL, event_id TEXT NOT NULL, window_id INTEGER NOT NULL,
@@ -88,7 +92,7 @@ def _chunks(seq: Sequence[str]) -> Iterable[Sequence[str]]:
 class JoinStore:
     """The join's durable state in one SQLite file (see the module docstring).
 
-    ``cache_mb`` bounds SQLite's page cache (memory). Not thread-safe: one consume loop
+    SQLite's page cache is bounded by ``_CACHE_KIB`` (memory). Not thread-safe: one consume loop
     owns it. Raises :class:`SinkError` (``labels``,
     path) when the file cannot be opened, written or committed.
     """
@@ -100,7 +104,6 @@ class JoinStore:
         max_delay: float = DEFAULT_MAX_DELAY_S,
         max_entries: int = DEFAULT_MAX_ENTRIES,
         synchronous: str = "FULL",
-        cache_mb: int = 64,
     ) -> None:
         if max_delay <= 0 or max_entries < 1:
             raise ValueError("max_delay must be > 0 and max_entries >= 1")
@@ -114,10 +117,13 @@ class JoinStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(f"PRAGMA synchronous={synchronous}")
+            if synchronous == "FULL":
+                self._db.execute("PRAGMA synchronous=FULL")
+            else:
+                self._db.execute("PRAGMA synchronous=NORMAL")
             # Random event ids touch random pages: SQLite's default 2 MB page cache
             # thrashes past ~100k entries (measured in bench.labels).
-            self._db.execute(f"PRAGMA cache_size=-{int(cache_mb) * 1024}")
+            self._db.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
             self._db.executescript(_SCHEMA)
         except (sqlite3.Error, OSError) as exc:
             raise self._error(exc) from None
@@ -194,18 +200,19 @@ class JoinStore:
         known: set[str] = set()
         waiting: dict[str, tuple[float, float]] = {}
         for part in _chunks(ids):
-            marks = ",".join("?" * len(part))
+            members = _json_list(part)
             known.update(
                 r[0]
                 for r in db.execute(
-                    f"SELECT event_id FROM predictions WHERE model=? AND event_id IN ({marks})",  # noqa: S608 - only ? placeholders interpolated
-                    (model, *part),
+                    "SELECT event_id FROM predictions WHERE model=? AND event_id IN "
+                    "(SELECT value FROM json_each(?))",
+                    (model, members),
                 )
             )
             for eid, value, t in db.execute(
-                f"SELECT event_id, label, label_time FROM waiting "  # noqa: S608 - only ? placeholders interpolated
-                f"WHERE model=? AND event_id IN ({marks})",
-                (model, *part),
+                "SELECT event_id, label, label_time FROM waiting "
+                "WHERE model=? AND event_id IN (SELECT value FROM json_each(?))",
+                (model, members),
             ):
                 waiting[eid] = (value, t)
         windows = {p.window_id: p.window_end for p in unique.values()}
@@ -256,13 +263,12 @@ class JoinStore:
         self._entries += len(rows) - len(joined_ids)
 
     def _final_windows(self, model: str, window_ids: list[int]) -> set[int]:
-        marks = ",".join("?" * len(window_ids))
         return {
             int(r[0])
             for r in self._db.execute(
-                f"SELECT window_id FROM windows WHERE model=? AND final=1 "  # noqa: S608 - only ? placeholders interpolated
-                f"AND window_id IN ({marks})",
-                (model, *window_ids),
+                "SELECT window_id FROM windows WHERE model=? AND final=1 "
+                "AND window_id IN (SELECT value FROM json_each(?))",
+                (model, _json_list(int(w) for w in window_ids)),
             )
         }
 
@@ -275,18 +281,19 @@ class JoinStore:
         already_waiting: set[str] = set()
         ids = list(unique)
         for part in _chunks(ids):
-            marks = ",".join("?" * len(part))
+            members = _json_list(part)
             for eid, w, t, has in db.execute(
-                f"SELECT event_id, window_id, event_time, label IS NOT NULL FROM predictions "  # noqa: S608 - only ? placeholders interpolated
-                f"WHERE model=? AND event_id IN ({marks})",
-                (model, *part),
+                "SELECT event_id, window_id, event_time, label IS NOT NULL FROM predictions "
+                "WHERE model=? AND event_id IN (SELECT value FROM json_each(?))",
+                (model, members),
             ):
                 found[eid] = (int(w), float(t), bool(has))
             already_waiting.update(
                 r[0]
                 for r in db.execute(
-                    f"SELECT event_id FROM waiting WHERE model=? AND event_id IN ({marks})",  # noqa: S608 - only ? placeholders interpolated
-                    (model, *part),
+                    "SELECT event_id FROM waiting WHERE model=? AND event_id IN "
+                    "(SELECT value FROM json_each(?))",
+                    (model, members),
                 )
             )
         updates = []
@@ -455,3 +462,9 @@ class JoinStore:
             self._db.close()
         except sqlite3.Error as exc:
             raise self._error(exc) from None
+
+
+def _json_list(values: Iterable[object]) -> str:
+    """``values`` as one JSON array: the single parameter of ``IN (SELECT value FROM
+    json_each(?))``, so the statement text never depends on the data."""
+    return json.dumps(list(values))

@@ -91,18 +91,21 @@ def test_no_unsafe_deserialisation_or_code_evaluation() -> None:
     assert not found, "\n".join(found)
 
 
+def _upper_name(node: ast.expr) -> bool:
+    return isinstance(node, ast.Name) and node.id.lstrip("_").isupper()
+
+
 def _constant_sql(arg: ast.expr) -> bool:
-    """A literal, or an f-string whose only fields are module constants (UPPER_CASE)."""
+    """A literal, a module constant (UPPER_CASE, e.g. a schema script), or an f-string
+    whose only fields are module constants."""
     if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+        return True
+    if _upper_name(arg):
         return True
     if isinstance(arg, ast.JoinedStr):
         return all(
             isinstance(v, ast.Constant)
-            or (
-                isinstance(v, ast.FormattedValue)
-                and isinstance(v.value, ast.Name)
-                and v.value.id.lstrip("_").isupper()
-            )
+            or (isinstance(v, ast.FormattedValue) and _upper_name(v.value))
             for v in arg.values
         )
     return False
