@@ -26,7 +26,7 @@ from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaException
 from confluent_kafka import KafkaError as RdKafkaError
 from confluent_kafka import TopicPartition as KTopicPartition
 
-from drift_monitor.source.base import Commit, Record, TopicPartition
+from drift_monitor.source.base import Commit, CommitRetriable, Record, TopicPartition
 from drift_monitor.source.gaps import GapDetector, GapSink
 from drift_monitor.source.rdkafka_options import rdkafka_options
 from drift_monitor.source.settings import KafkaSettings
@@ -201,18 +201,23 @@ class RdkafkaEventSource:
                 self._gaps.observe((p.topic, p.partition), p.offset, p.offset)
 
     def commit(self, positions: Mapping[TopicPartition, Commit]) -> None:
-        """Commit synchronously with metadata; raises KafkaException on failure (the
-        caller retries next round). A request is bounded by librdkafka's
-        ``socket.timeout.ms`` (:data:`~.rdkafka_options.SOCKET_TIMEOUT_MS`)."""
+        """Commit synchronously with metadata. Raises CommitRetriable on a transient
+        failure (no coordinator, brokers down, a rebalance: the caller retries next round,
+        a rebalance rewinds the loop anyway), KafkaException on any other. A request is
+        bounded by librdkafka's ``socket.timeout.ms``
+        (:data:`~.rdkafka_options.SOCKET_TIMEOUT_MS`)."""
         if not positions:
             return
         offsets = [
             KTopicPartition(t, p, c.offset, metadata=c.metadata) for (t, p), c in positions.items()
         ]
-        result = self._consumer.commit(offsets=offsets, asynchronous=False)
+        try:
+            result = self._consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as exc:
+            _raise_commit_error(exc.args[0] if exc.args else None, exc)
         for p in result or ():
             if p.error is not None:
-                raise KafkaException(p.error)
+                _raise_commit_error(p.error, KafkaException(p.error))
 
     def committed(self, tp: TopicPartition) -> Commit | None:
         """The group's committed offset and metadata for ``tp`` (None when none)."""
@@ -292,3 +297,34 @@ class RdkafkaEventSource:
     def close(self) -> None:
         """Leave the group (no commit: the pipeline commits explicitly)."""
         self._consumer.close()
+
+
+#: Commit errors that pass: the coordinator is being looked up or moved, the brokers
+#: are unreachable or slow, or the group is rebalancing (the loop rewinds to the
+#: committed offsets after the rebalance anyway).
+_TRANSIENT_COMMIT_CODES = frozenset(
+    {
+        RdKafkaError._WAIT_COORD,
+        RdKafkaError._TRANSPORT,
+        RdKafkaError._TIMED_OUT,
+        RdKafkaError._ALL_BROKERS_DOWN,
+        RdKafkaError._NO_OFFSET,
+        RdKafkaError.REBALANCE_IN_PROGRESS,
+        RdKafkaError.ILLEGAL_GENERATION,
+        RdKafkaError.UNKNOWN_MEMBER_ID,
+        RdKafkaError.COORDINATOR_NOT_AVAILABLE,
+        RdKafkaError.NOT_COORDINATOR,
+        RdKafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+        RdKafkaError.REQUEST_TIMED_OUT,
+    }
+)
+
+
+def _raise_commit_error(error: Any, exc: KafkaException) -> None:
+    """Raise CommitRetriable for a transient commit ``error`` (a librdkafka KafkaError),
+    else ``exc``."""
+    if isinstance(error, RdKafkaError) and (
+        error.code() in _TRANSIENT_COMMIT_CODES or error.retriable()
+    ):
+        raise CommitRetriable(f"{error.name()}: {error.str()}") from exc
+    raise exc
