@@ -12,13 +12,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
+# A dev dependency (scripts/install): imported, not skipped, so a missing install fails.
+from grafana_foundation_sdk.cog import encoder as sdk_encoder
+from grafana_foundation_sdk.cog import plugins as sdk_plugins
+from grafana_foundation_sdk.models import dashboard as sdk_dashboard
 
 from tests.deploy.dashboard import iter_panels, load_dashboard
-
-sdk_dashboard = pytest.importorskip("grafana_foundation_sdk.models.dashboard")
-sdk_encoder = pytest.importorskip("grafana_foundation_sdk.cog.encoder")
-sdk_plugins = pytest.importorskip("grafana_foundation_sdk.cog.plugins")
 
 #: Prometheus annotation display fields Grafana stores beside ``expr``; the SDK's
 #: AnnotationQuery does not model them (it expects a ``target``), so they are compared
