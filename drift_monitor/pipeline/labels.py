@@ -20,8 +20,12 @@ handed to the hooks before their finalisation is flushed: after a crash the wind
 finalised again and the episode tracker and outbox ignore the repeat.
 
 Prediction windows are tumbling, in event time, of ``labels.window_seconds`` (default:
-the model's window size) on the model's window grid. A model's watermark is the largest
-event time of its predictions and labels read by this process.
+the model's window size) on the model's window grid. A model's watermark is the
+*smaller* of the largest prediction event time and the largest label event time read by
+this process: a window is final by time (and an unlabelled prediction expires) only
+once *both* streams passed its end plus ``max_delay``, so a consumer catching up on the
+predictions topic never finalises windows whose labels it has not read yet. (A model
+whose labels stop arriving keeps its windows open; the entry cap bounds them.)
 """
 
 from __future__ import annotations
@@ -82,7 +86,8 @@ class _ModelJoin:
     spec: TaskSpec | None = None
     tracker: PerformanceTracker | None = None
     problem: str | None = None
-    watermark: float = -math.inf
+    predicted_until: float = -math.inf
+    labelled_until: float = -math.inf
     predictions: list[Prediction] = field(default_factory=list)
     labels: list[Label] = field(default_factory=list)
     seen: dict[int, tuple[int, int]] = field(default_factory=dict)
@@ -174,7 +179,7 @@ class LabelJoin:
         ts = event.timestamp
         wid = math.floor((ts - m.offset) / m.size)
         m.predictions.append(Prediction(eid, wid, m.offset + (wid + 1) * m.size, ts, outputs))
-        m.watermark = max(m.watermark, ts)
+        m.predicted_until = max(m.predicted_until, ts)
 
     def label_record(self, rec: Record) -> tuple[EventError, str] | None:
         """A record of a labels topic; returns (error, model or "-") when it is not a
@@ -233,7 +238,7 @@ class LabelJoin:
                 "label_bad_label", f"label {str(raw)[:40]!r} is not a value of this model"
             ), m.name
         m.labels.append(Label(eid, value, ts))
-        m.watermark = max(m.watermark, ts)
+        m.labelled_until = max(m.labelled_until, ts)
         return None
 
     # -- batches, ticks, checkpoints ---------------------------------------------------
@@ -268,10 +273,11 @@ class LabelJoin:
         self.apply()
         for m in self.models.values():
             self._refresh(m)
-            if m.tracker is None or not m.changed or not math.isfinite(m.watermark):
+            watermark = min(m.predicted_until, m.labelled_until)
+            if m.tracker is None or not m.changed or not math.isfinite(watermark):
                 continue
-            m.store.expire(m.watermark, m.name, m.settings.max_delay_seconds)
-            results = m.tracker.evaluate(m.watermark, m.seen)
+            m.store.expire(watermark, m.name, m.settings.max_delay_seconds)
+            results = m.tracker.evaluate(watermark, m.seen)
             m.changed = False
             self._unflushed = True
             for r in results:

@@ -86,15 +86,14 @@ def labelled_stream(
     in_topic: bool = False,
     seed: int = 5,
 ) -> LabelledStream:
-    """See the module docstring. ``tail_windows`` more windows of unlabelled predictions
-    follow, so the event-time watermark passes every labelled window's end plus the
-    join's ``max_delay`` (5 windows in the tests' configs). ``in_topic``: labels are
-    label-only events on the predictions topic."""
+    """See the module docstring. ``tail_windows`` more (good) windows follow, so both
+    event-time watermarks pass every tested window's end plus the join's ``max_delay``
+    (5 windows in the tests' configs). ``in_topic``: labels are label-only events on
+    the predictions topic."""
     rng = np.random.default_rng(seed)
     out = LabelledStream()
     label_topic = "predictions" if in_topic else "labels"
     for w in range(windows + tail_windows):
-        tail = w >= windows
         y = rng.integers(0, 2, per_window)
         s = _scores(rng, y, w in degraded)
         for i in range(per_window):
@@ -109,7 +108,7 @@ def labelled_stream(
             }
             out.items.append(Item(ts, "predictions", orjson.dumps(pred)))
             u = rng.uniform()
-            if tail or u < never:
+            if u < never:
                 out.truth[eid] = (w, ts, float(s[i]), int(y[i]), None)
                 continue
             delay = float(rng.uniform(2.0, 3.0) * WINDOW_S)
