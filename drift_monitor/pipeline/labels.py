@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from drift_monitor.baseline.pairs import TaskSpec
+from drift_monitor.clock import Clock, SystemClock
 from drift_monitor.config.models import AppConfig
 from drift_monitor.decode.decoder import Event
 from drift_monitor.errors import EventError, SinkError
@@ -111,8 +112,11 @@ class LabelJoin:
         baselines: BaselineRegistry,
         state: MonitorState,
         hooks: Iterable[PerformanceHook] = (),
+        clock: Clock | None = None,
     ) -> None:
         self.baselines = baselines
+        self.clock = clock or SystemClock()
+        self._max_future = config.decode.max_future_seconds
         self.state = state
         self.hooks = list(hooks)
         self._max_bytes = config.decode.max_event_bytes
@@ -194,6 +198,8 @@ class LabelJoin:
                 first.settings.fields,
                 default_model=names[0] if len(names) == 1 else None,
                 max_bytes=self._max_bytes,
+                now=self.clock.now(),
+                max_future=self._max_future,
             )
         except EventError as err:
             return err, names[0] if len(names) == 1 else "-"
@@ -216,6 +222,8 @@ class LabelJoin:
                 next(iter(self.models[n] for n in sorted(self.in_topic))).settings.fields,
                 default_model=None,
                 max_bytes=self._max_bytes,
+                now=self.clock.now(),
+                max_future=self._max_future,
             )
         except EventError:
             return False

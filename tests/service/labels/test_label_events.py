@@ -15,15 +15,23 @@ from drift_monitor.source.memory import MemoryDeadLetters, MemorySource
 from tests.service.labels.support import LabelDaemon, label_config
 from tests.services.labels import T0, labelled_stream
 
+TS = T0 + 100  # a valid label time
+
+
+def _ev(**fields: object) -> bytes:
+    return orjson.dumps(fields)
+
+
 BAD = {
     b"{not json": "label_bad_json",
     b"[1, 2]": "label_not_object",
-    b'{"model": "m", "label": 1}': "label_missing_event_id",
-    b'{"model": "m", "event_id": "x1"}': "label_missing_label",
-    b'{"model": "m", "event_id": "x2", "label": "maybe", "timestamp": 1.8e9}': "label_bad_label",
-    b'{"model": "other", "event_id": "x3", "label": 1, "timestamp": 1.8e9}': "label_unknown_model",
-    b'{"model": "m", "event_id": "x5", "label": 1}': "label_bad_timestamp",  # no time at all
-    b'{"model": "m", "event_id": "x4", "label": 1, "timestamp": true}': "label_bad_timestamp",
+    _ev(model="m", label=1, timestamp=TS): "label_missing_event_id",
+    _ev(model="m", event_id="x1", timestamp=TS): "label_missing_label",
+    _ev(model="m", event_id="x2", label="maybe", timestamp=TS): "label_bad_label",
+    _ev(model="other", event_id="x3", label=1, timestamp=TS): "label_unknown_model",
+    _ev(model="m", event_id="x5", label=1): "label_bad_timestamp",  # no time at all
+    _ev(model="m", event_id="x6", label=1, timestamp=4.1e9): "label_future_timestamp",
+    _ev(model="m", event_id="x4", label=1, timestamp=True): "label_bad_timestamp",
 }
 
 
@@ -88,7 +96,7 @@ def test_a_missing_labels_topic_makes_the_daemon_not_ready(
     assert not ready
     assert "labels topic(s) labels missing" in reason
     assert "labels_topic:labels" in d.monitor.state.warnings
-    d.feed("labels", [b'{"model": "m", "event_id": "p0-1", "label": 1, "timestamp": 1.8e9}'])
+    d.feed("labels", [_ev(model="m", event_id="p0-1", label=1, timestamp=TS)])
     d.rounds(3)
     d.monitor.refresh_health()
     assert d.monitor.state.sinks.get("labels_topic") is None
