@@ -11,7 +11,7 @@ import pytest
 from drift_monitor.clock import ManualClock
 from drift_monitor.config import validate_config
 from drift_monitor.daemon import Monitor, subscribed
-from drift_monitor.source.memory import MemoryDeadLetters, MemorySource
+from drift_monitor.source.memory import MemoryDeadLetters, MemoryReports, MemorySource
 from tests.service.labels.support import LabelDaemon, label_config
 from tests.services.labels import T0, labelled_stream
 
@@ -114,3 +114,27 @@ def test_the_labels_topic_is_subscribed_and_no_join_without_labels(tmp_path: Pat
     assert mon.labels is None and mon.pipeline.labels is None
     assert not (tmp_path / "state" / "labels.sqlite").exists()
     mon.shutdown()
+
+
+def test_a_performance_incident_is_published_to_the_report_topic(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    d = LabelDaemon(tmp_path, monkeypatch)
+    reports = MemoryReports()
+    d.monitor = Monitor(
+        d.config,
+        d.source,
+        clock=d.clock,
+        transport=d.transport,
+        reports=reports,
+        serve_http=False,
+    )
+    stream = labelled_stream(6, 300, degraded=(3, 4, 5), tail_windows=8, seed=8)
+    d.feed_in_order(stream.items)
+    d.drain()
+    bodies = [orjson.loads(b) for _, b in reports.acked]
+    perf = [b for b in bodies if str(b.get("type", "")).startswith("performance.")]
+    assert [b["type"] for b in perf] == ["performance.degraded", "performance.recovered"]
+    d.webhooks()  # the outbox sends one message per (model, target) at a time
+    sent = [b for b in d.webhooks() if b["type"].startswith("performance.")]
+    assert sent == perf  # the same bodies as the webhooks
