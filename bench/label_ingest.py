@@ -121,9 +121,7 @@ class JoinRun:
         return self.labels / self.cpu
 
 
-def join_throughput(
-    baseline: Baseline, data: LabelledStream, batch: int, workdir: Path
-) -> JoinRun:
+def join_throughput(baseline: Baseline, data: LabelledStream, batch: int, workdir: Path) -> JoinRun:
     """Run (a) on ``data`` in batches of ``batch`` records; asserts every label that has
     its prediction is joined exactly once."""
     perf = baseline.performance
