@@ -37,7 +37,7 @@ def _exported() -> set[str]:
 
 
 def _quality_row(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
-    panels = dashboard["panels"]
+    panels: list[dict[str, Any]] = dashboard["panels"]
     start = next(i for i, p in enumerate(panels) if p["title"] == "Model quality")
     end = next(i for i, p in enumerate(panels) if i > start and p["type"] == "row")
     return panels[start + 1 : end]
