@@ -33,14 +33,17 @@ from drift_monitor.errors import ConfigError, SinkError
 from drift_monitor.evaluation.episodes import EpisodeTracker
 from drift_monitor.evaluation.results import WindowResult
 from drift_monitor.http.server import MonitorHttpServer
+from drift_monitor.labels.metrics import QualityCollector
 from drift_monitor.loop import ConsumeLoop, Job
 from drift_monitor.pipeline.baselines import BaselineRegistry
 from drift_monitor.pipeline.core import Pipeline
+from drift_monitor.pipeline.labels import LabelJoin
 from drift_monitor.sinks.audit import AuditLog
-from drift_monitor.sinks.incidents import IncidentHandler
+from drift_monitor.sinks.incidents import IncidentHandler, PerformanceIncidents
 from drift_monitor.sinks.metrics import build_registry
 from drift_monitor.sinks.records import WindowRecords
 from drift_monitor.source.base import DeadLetterSink, EventSource, ReportSink
+from drift_monitor.source.settings import KafkaSettings
 from drift_monitor.status.state import MonitorState
 from drift_monitor.webhooks.delivery import Dispatcher
 from drift_monitor.webhooks.outbox import Outbox
@@ -74,6 +77,16 @@ def _state_dir(config: AppConfig) -> Path:
     except OSError as exc:
         raise ConfigError(f"state.dir: cannot create {path} ({exc.strerror or exc})") from None
     return path
+
+
+def subscribed(config: AppConfig) -> KafkaSettings:
+    """``config.kafka`` with every model's labels topic added to the subscription (the
+    consumer reads predictions and labels in one group)."""
+    topics = list(config.kafka.topics)
+    for m in config.models:
+        if m.labels is not None and m.labels.topic is not None and m.labels.topic not in topics:
+            topics.append(m.labels.topic)
+    return config.kafka.model_copy(update={"topics": topics})
 
 
 class Monitor:
@@ -122,15 +135,35 @@ class Monitor:
         self.audit = (
             AuditLog(state_dir / "windows-audit.jsonl") if config.state.audit_windows else None
         )
+        baselines = BaselineRegistry(config)
+        # Model quality (issue 15): only when a model has a labels section.
+        self.labels: LabelJoin | None = None
+        self.performance: PerformanceIncidents | None = None
+        if any(m.labels is not None for m in config.models):
+            self.performance = PerformanceIncidents(
+                EpisodeTracker(
+                    {m.name: m.episodes for m in config.models},
+                    state_dir / "performance-episodes.json",
+                    kind="performance",
+                ),
+                self.dispatcher,
+                reports,
+                self.clock.now,
+            )
+            self.labels = LabelJoin(config, baselines, self.state, hooks=[self.performance.handle])
         self.pipeline = Pipeline(
             config,
-            BaselineRegistry(config),
+            baselines,
             self.state,
             self.clock,
             hooks=[self._on_window],
             dead_letters=dead_letters,
+            labels=self.labels,
         )
         flushes: list[Flush] = []
+        if self.labels is not None:
+            # The join's transaction is committed before any offset that covers it.
+            flushes.append(Flush("labels", self.labels.flush))
         if self.audit is not None:
             flushes.append(Flush("audit", self.audit.sync))
         if dead_letters is not None:
@@ -147,6 +180,8 @@ class Monitor:
             {m.name: (m.owner, m.team, m.tier) for m in config.models},
             self.dispatcher.oldest_pending_age if self.dispatcher is not None else None,
         )
+        if self.labels is not None:
+            self.registry.register(QualityCollector(self.labels.quality))
         self.http: MonitorHttpServer | None = None
         if serve_http:
             self.http = MonitorHttpServer(
@@ -178,7 +213,7 @@ class Monitor:
 
     def _status_extras(self, model: str) -> dict[str, Any]:
         st = self.tracker.state(model)
-        return {
+        extras: dict[str, Any] = {
             "incident": {
                 "open": st.episode_id is not None,
                 "id": st.episode_id,
@@ -186,6 +221,17 @@ class Monitor:
                 "clean_run": st.clean_run,
             }
         }
+        labels = self.labels.status(model) if self.labels is not None else None
+        if labels is not None and self.performance is not None:
+            ps = self.performance.tracker.state(model)
+            labels["incident"] = {
+                "open": ps.episode_id is not None,
+                "id": ps.episode_id,
+                "degraded_run": ps.alert_run,
+                "ok_run": ps.clean_run,
+            }
+            extras["labels"] = labels
+        return extras
 
     # -- scheduler ---------------------------------------------------------------------
 
@@ -315,4 +361,6 @@ class Monitor:
                 self.http.stop()
             if self.outbox is not None:
                 self.outbox.close()
+            if self.labels is not None:
+                self.labels.close()
             self.source.close()

@@ -129,6 +129,8 @@ class ConsumeLoop:
         topics = {t for t, _ in assignment}
         counts = {t: self.source.partition_count(t) for t in topics}
         self.pipeline.check_partition_spread(assignment, counts)
+        if self.pipeline.labels is not None:
+            self.pipeline.labels.check_topics(self.source.partition_count)
 
     # -- the round ---------------------------------------------------------------------
 
@@ -171,6 +173,9 @@ class ConsumeLoop:
         if self.pipeline.acked != acked:
             # A window closed (by the watermark, the idle timeout or a baseline change):
             # the offsets it held may now be committed, with or without new records.
+            self._dirty = True
+        if self.pipeline.labels is not None and self.pipeline.labels.pending():
+            # The label join changed (a window became final on a tick): flush it soon.
             self._dirty = True
         if self._dirty and self.clock.now() - self._last_commit >= COMMIT_INTERVAL_S:
             self._commit()

@@ -24,10 +24,10 @@ def _run(args: argparse.Namespace) -> int:
     check_secrets(config, args.config)
     configure_logging(config.logging.level, config.logging.format)
     # Imported here so that `drift-monitor check` never loads a Kafka client.
-    from drift_monitor.daemon import Monitor  # noqa: PLC0415
+    from drift_monitor.daemon import Monitor, subscribed  # noqa: PLC0415
     from drift_monitor.source.factory import build_kafka  # noqa: PLC0415
 
-    k = config.kafka
+    k = subscribed(config)  # the prediction topics and the models' labels topics
     kafka = build_kafka(k)
     monitor = Monitor(config, kafka.source, dead_letters=kafka.dead_letters, reports=kafka.reports)
     # A missing topic shows at start-up (log line, sink_up 0, /readyz 503), not at the

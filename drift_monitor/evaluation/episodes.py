@@ -42,22 +42,37 @@ class ModelEpisode:
     last_window_end: float | None = None
 
 
+TransitionType = Literal[
+    "drift.detected", "drift.resolved", "performance.degraded", "performance.recovered"
+]
+#: An episode tracker's kind -> (opening, resolving) transition types. ``performance``
+#: episodes (model quality, issue 15) run on final prediction windows' verdicts:
+#: degraded counts as alerting, ok as clean, insufficient labels as neither.
+KINDS: dict[str, tuple[TransitionType, TransitionType]] = {
+    "drift": ("drift.detected", "drift.resolved"),
+    "performance": ("performance.degraded", "performance.recovered"),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Transition:
-    """An episode opened (``drift.detected``) or closed (``drift.resolved``)."""
+    """An episode opened (``drift.detected`` / ``performance.degraded``) or closed
+    (``drift.resolved`` / ``performance.recovered``). ``result``: the drift window that
+    caused it (None for a performance transition, whose caller keeps its window)."""
 
-    type: Literal["drift.detected", "drift.resolved"]
+    type: TransitionType
     episode_id: str
     model: str
-    result: WindowResult
+    result: WindowResult | None
 
 
-def episode_id(model: str, window_end: float) -> str:
-    """Stable id of the episode opened by the window ending at ``window_end`` (epoch s)."""
+def episode_id(model: str, window_end: float, kind: str = "drift") -> str:
+    """Stable id of the episode opened by the window ending at ``window_end`` (epoch s):
+    ``<kind>-<model>-<UTC stamp>``."""
     total_ms = round(window_end * 1000)
     seconds, ms = divmod(total_ms, 1000)
     stamp = dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y%m%dT%H%M%S")
-    return f"drift-{model}-{stamp}{ms:03d}Z"
+    return f"{kind}-{model}-{stamp}{ms:03d}Z"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +97,7 @@ class EpisodeTracker:
 
     settings: dict[str, EpisodeSettings]
     path: Path | None = None
+    kind: str = "drift"
     _state: dict[str, ModelEpisode] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -102,31 +118,40 @@ class EpisodeTracker:
         window at or before the last one seen (a replay) or without an end."""
         if result.end is None:
             return None
+        return self.propose_status(result.model, result.end, result.status, result)
+
+    def propose_status(
+        self, model: str, end: float, status: Status, result: WindowResult | None = None
+    ) -> Step | None:
+        """:meth:`propose` for a verdict given as its ``status`` and window ``end``
+        (epoch s): ALERT extends the alerting run, OK/WARNING the clean run,
+        INSUFFICIENT_DATA neither. None for a window at or before the last one seen."""
+        opening, resolving = KINDS[self.kind]
         with self._lock:
-            st = replace(self.state(result.model))
-        if st.last_window_end is not None and result.end <= st.last_window_end:
+            st = replace(self.state(model))
+        if st.last_window_end is not None and end <= st.last_window_end:
             return None
-        st.last_window_end = result.end
-        cfg = self.settings.get(result.model) or EpisodeSettings()
+        st.last_window_end = end
+        cfg = self.settings.get(model) or EpisodeSettings()
         transition: Transition | None = None
-        if result.status == Status.ALERT:
+        if status == Status.ALERT:
             st.alert_run += 1
             st.clean_run = 0
-        elif result.status in (Status.OK, Status.WARNING):
+        elif status in (Status.OK, Status.WARNING):
             st.clean_run += 1
             st.alert_run = 0
         if st.episode_id is None and st.alert_run >= cfg.enter_after:
-            cooled = st.resolved_at is None or (result.end - st.resolved_at >= cfg.cooldown_seconds)
+            cooled = st.resolved_at is None or (end - st.resolved_at >= cfg.cooldown_seconds)
             if cooled:
-                st.episode_id = episode_id(result.model, result.end)
-                st.started_at = result.end
-                transition = Transition("drift.detected", st.episode_id, result.model, result)
+                st.episode_id = episode_id(model, end, self.kind)
+                st.started_at = end
+                transition = Transition(opening, st.episode_id, model, result)
         elif st.episode_id is not None and st.clean_run >= cfg.resolve_after:
-            transition = Transition("drift.resolved", st.episode_id, result.model, result)
+            transition = Transition(resolving, st.episode_id, model, result)
             st.episode_id = None
-            st.resolved_at = result.end
+            st.resolved_at = end
             st.alert_run = 0
-        return Step(result.model, st, transition)
+        return Step(model, st, transition)
 
     def commit(self, step: Step) -> None:
         """Persist ``step`` (atomic write + fsync), then apply it in memory. Call it

@@ -50,6 +50,13 @@ class LabelSettings(BaseModel):
         "(an event with a label and no prediction).",
     )
     fields: LabelFields = Field(default_factory=LabelFields)
+    window_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        description="Length of the prediction windows performance is computed over "
+        "(tumbling, event time, on the model's window grid and offset); null: the model's "
+        "window.size_seconds (also for count windows, whose size_seconds then sets it).",
+    )
     max_delay_seconds: float = Field(
         default=DEFAULT_MAX_DELAY_S,
         gt=0,

@@ -27,6 +27,7 @@ from the last committed offset).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sqlite3
@@ -128,6 +129,9 @@ class JoinStore:
         except (sqlite3.Error, OSError) as exc:
             raise self._error(exc) from None
         self._entries = self._count()
+        # The counters as of the last flush: a discarded batch's counts are discarded
+        # with it, so a batch re-read after a failed flush or a rewind counts once.
+        self._flushed: dict[str, JoinCounters] = {}
 
     def _error(self, exc: BaseException) -> SinkError:
         return SinkError(
@@ -150,6 +154,12 @@ class JoinStore:
         if c is None:
             c = self._counters[model] = JoinCounters()
         return c
+
+    def flushed_counters(self, model: str) -> JoinCounters:
+        """A copy of the model's counters as of the last successful :meth:`flush` (what
+        Prometheus counters show: they never count a batch that was rolled back)."""
+        c = self._flushed.get(model)
+        return _copy(c) if c is not None else JoinCounters()
 
     @property
     def entries(self) -> int:
@@ -184,12 +194,16 @@ class JoinStore:
             raise self._error(exc) from None
 
     def _discard(self) -> None:
+        self._restore_counters()
         try:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
             self._entries = self._count()
         except sqlite3.Error:
             pass  # the connection is unusable; the caller's SinkError says why
+
+    def _restore_counters(self) -> None:
+        self._counters = {m: _copy(c) for m, c in self._flushed.items()}
 
     def _add_predictions(self, model: str, batch: Sequence[Prediction]) -> None:
         db = self._db
@@ -363,20 +377,33 @@ class JoinStore:
             done += len(victims)
         self._entries -= done
 
-    def expire(self, now: float) -> None:
+    def expire(self, now: float, model: str | None = None, max_delay: float | None = None) -> None:
         """Drop unlabelled predictions older than ``now − max_delay`` (counted
         ``expired``) and waiting labels that arrived before it (``orphaned``). ``now`` is
-        the stream's event-time watermark. Part of the open transaction."""
-        cutoff = now - self.max_delay
+        the stream's event-time watermark; ``model`` limits it to one model (whose own
+        ``max_delay``, seconds, defaults to the store's). Part of the open transaction."""
+        cutoff = now - (self.max_delay if max_delay is None else max_delay)
         try:
             self._begin()
-            expired = self._db.execute(
-                "DELETE FROM predictions WHERE label IS NULL AND event_time < ? RETURNING model",
-                (cutoff,),
-            ).fetchall()
-            orphaned = self._db.execute(
-                "DELETE FROM waiting WHERE arrived < ? RETURNING model", (cutoff,)
-            ).fetchall()
+            if model is None:
+                expired = self._db.execute(
+                    "DELETE FROM predictions WHERE label IS NULL AND event_time < ? "
+                    "RETURNING model",
+                    (cutoff,),
+                ).fetchall()
+                orphaned = self._db.execute(
+                    "DELETE FROM waiting WHERE arrived < ? RETURNING model", (cutoff,)
+                ).fetchall()
+            else:
+                expired = self._db.execute(
+                    "DELETE FROM predictions WHERE model=? AND label IS NULL AND event_time < ? "
+                    "RETURNING model",
+                    (model, cutoff),
+                ).fetchall()
+                orphaned = self._db.execute(
+                    "DELETE FROM waiting WHERE model=? AND arrived < ? RETURNING model",
+                    (model, cutoff),
+                ).fetchall()
         except sqlite3.Error as exc:
             raise self._error(exc) from None
         for (m,) in expired:
@@ -395,9 +422,11 @@ class JoinStore:
         except sqlite3.Error as exc:
             self._discard()
             raise self._error(exc) from None
+        self._flushed = {m: _copy(c) for m, c in self._counters.items()}
 
     def rollback(self) -> None:
         """Discard the changes since the last flush (after a failed flush or batch)."""
+        self._restore_counters()
         try:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
@@ -462,6 +491,10 @@ class JoinStore:
             self._db.close()
         except sqlite3.Error as exc:
             raise self._error(exc) from None
+
+
+def _copy(c: JoinCounters) -> JoinCounters:
+    return dataclasses.replace(c, delays=[])
 
 
 def _json_list(values: Iterable[object]) -> str:

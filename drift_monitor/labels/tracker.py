@@ -75,15 +75,37 @@ class PerformanceTracker:
         self.final_coverage = final_coverage
         self.max_delay = store.max_delay if max_delay is None else max_delay
 
-    def evaluate(self, watermark: float) -> list[WindowPerformance]:
+    def evaluate(
+        self, watermark: float, seen: dict[int, tuple[int, int]] | None = None
+    ) -> list[WindowPerformance]:
         """Every open window's performance at event time ``watermark``, oldest first;
         windows that become final now are finalised in the store (flush it afterwards,
-        with the batch) and returned with ``final=True``, never again."""
+        with the batch) and returned with ``final=True``, never again.
+
+        Windows become final in window order: a window that is ready (coverage or
+        ``max_delay``) waits for every earlier open window, so whoever consumes final
+        results (the performance episodes) sees them in event-time order.
+
+        ``seen`` (window id -> (tracked, joined) at its last evaluation), when given,
+        skips open windows whose counts did not change and is updated: the caller's
+        cache, so a tick costs one query when nothing happened.
+        """
         out = []
+        earlier_open = False
         for w in self.store.windows(self.model):
-            final = (
+            ready = (
                 w.tracked > 0 and w.coverage >= self.final_coverage
             ) or watermark >= w.window_end + self.max_delay
+            final = ready and not earlier_open
+            earlier_open = earlier_open or not final
+            counts = (w.tracked, w.joined)
+            if seen is not None:
+                if not final and seen.get(w.window_id) == counts:
+                    continue
+                if final:
+                    seen.pop(w.window_id, None)
+                else:
+                    seen[w.window_id] = counts
             out.append(self._window(w, final))
             if final:
                 self.store.finalize(self.model, w.window_id)

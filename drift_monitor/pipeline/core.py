@@ -42,6 +42,7 @@ from drift_monitor.errors import EventError, SinkError
 from drift_monitor.evaluation.evaluate import evaluate_window
 from drift_monitor.evaluation.results import WindowResult
 from drift_monitor.pipeline.baselines import BaselineRegistry, LoadedBaseline
+from drift_monitor.pipeline.labels import LabelJoin
 from drift_monitor.pipeline.ratelimit import RateLimiter
 from drift_monitor.pipeline.spread import partial_traffic
 from drift_monitor.source.base import Commit, DeadLetterSink, Record, TopicPartition
@@ -74,8 +75,11 @@ class Pipeline:
         clock: Clock,
         hooks: Iterable[ResultHook] = (),
         dead_letters: DeadLetterSink | None = None,
+        labels: LabelJoin | None = None,
     ) -> None:
         self.config = config
+        # labels (issue 15): None unless a model has a labels section (pipeline/labels.py)
+        self.labels = labels
         self.baselines = baselines
         self.state = state
         self.clock = clock
@@ -156,6 +160,8 @@ class Pipeline:
                 except SinkError:
                     self.offsets.unread((rec.topic, rec.partition), rec.offset)
                     raise
+            if self.labels is not None:  # labels (issue 15): one store batch per poll
+                self.labels.apply()
         finally:
             for model, n in accepted.items():
                 self.state.count(model, "accepted", n)
@@ -169,12 +175,30 @@ class Pipeline:
         progress = self.offsets.read(tp, rec.offset)
         # Re-read after a rebalance or rewind: already counted (and dead-lettered).
         counted = rec.offset < progress.counted_until
+        # -- labels (issue 15): a labels topic's record never reaches the decoder -------
+        lj = self.labels
+        if lj is not None and rec.topic in lj.label_topics:
+            self._label_outcome(rec, lj.label_record(rec), counted)
+            return 0
+        # ---------------------------------------------------------------------------------
         try:
             event = self.decoder.decode(rec.value, rec.key, rec.topic, rec.timestamp_ms)
         except EventError as err:
+            # labels (issue 15): a label-only event has no features object
+            if lj is not None and lj.in_topic and err.reason == "missing_features":
+                joined = lj.label_only(rec)
+                if joined is not False:
+                    self._label_outcome(rec, joined, counted)
+                    return 0
             if not counted:
                 self._invalid(rec, err, "-")
             return 0
+        # labels (issue 15): a label-only event (flat layout: no features, no prediction)
+        if lj is not None and event.prediction is None and event.model in lj.in_topic:
+            joined = lj.label_only(rec)
+            if joined is not False:
+                self._label_outcome(rec, joined, counted)
+                return 0
         windows = self.windows.get(event.model) or self._windows_for(event.model)
         if windows is None:
             if not counted:
@@ -202,7 +226,17 @@ class Pipeline:
             self.state.count(event.model, "late")
         if result.outcome == "replayed":
             self.state.count_replayed(event.model)
+        # labels (issue 15): a window's prediction, joined by event id (idempotent)
+        if lj is not None and result.outcome != "late" and event.model in lj.models:
+            lj.prediction(event, counted)
         return len(result.closed)
+
+    def _label_outcome(
+        self, rec: Record, outcome: tuple[EventError, str] | bool | None, counted: bool
+    ) -> None:
+        """labels (issue 15): count and route a label event that was not usable."""
+        if isinstance(outcome, tuple) and not counted:
+            self._invalid(rec, outcome[0], outcome[1])
 
     def _moved_back(self, moved: MovedBack) -> None:
         """The log of a partition moved back (a recreated topic, an earlier offset): its
@@ -324,6 +358,8 @@ class Pipeline:
                 snap = w.preview()
                 if snap is not None:
                     self._preview(snap)
+        if self.labels is not None:  # labels (issue 15): performance per window
+            self.labels.tick()
         return closed
 
     def close_all_windows(self) -> int:
@@ -432,6 +468,8 @@ class Pipeline:
                 )
         self.offsets.reset()
         self.windows.clear()
+        if self.labels is not None:  # labels (issue 15): back to the last flush
+            self.labels.reset()
 
 
 def _fmt_ts(t: float) -> str:

@@ -1,13 +1,19 @@
-"""The decision hook: window verdicts -> drift episodes -> webhooks and report topic."""
+"""The decision hooks: window verdicts -> drift episodes, final prediction windows' performance
+-> performance episodes; both -> webhooks (durable outbox) and the report topic."""
 
 from __future__ import annotations
 
 import logging
+import math
+from collections.abc import Callable
 from typing import Any
 
 from drift_monitor.evaluation.episodes import EpisodeTracker, Transition
 from drift_monitor.evaluation.results import Status, WindowResult, json_number, json_time
+from drift_monitor.labels.decision import MetricVerdict, PerformanceStatus
+from drift_monitor.labels.tracker import WindowPerformance
 from drift_monitor.source.base import ReportSink
+from drift_monitor.stats.performance import HIGHER_IS_BETTER
 from drift_monitor.webhooks.delivery import Dispatcher
 from drift_monitor.webhooks.payload import Trigger, canonical_json
 
@@ -23,6 +29,8 @@ def incident_body(transition: Transition, detected_at: float) -> dict[str, Any]:
     each deciding test that alerted, with its statistic, raw p-value and alert threshold.
     """
     r = transition.result
+    if r is None:
+        raise ValueError(f"{transition.type} has no drift window: see performance_body")
     features: list[dict[str, Any]] = []
     for c in r.drifted:
         for t in c.tests.values():
@@ -109,3 +117,149 @@ class IncidentHandler:
                 extra={"model": result.model, "episode": transition.episode_id},
             )
         return transition
+
+
+def performance_body(
+    transition: Transition,
+    window: WindowPerformance,
+    start: float,
+    baseline_version: str,
+    detected_at: float,
+) -> dict[str, Any]:
+    """The webhook body of a ``performance.degraded`` / ``performance.recovered``
+    transition: the SPEC body, with ``drifted_features`` listing the window's degraded
+    deciding metrics in the same shape (``kind`` ``performance``, ``test`` the metric,
+    ``statistic`` its value, ``threshold`` the value it had to stay above / below:
+    baseline minus / plus the larger of tolerance and minimum) and ``drift_share`` the
+    share of deciding metrics degraded; plus one extension, ``performance``: the whole
+    verdict (every metric, labels, coverage, delays). ``window.events`` counts the
+    window's tracked (sampled) predictions."""
+    v = window.verdict
+    deciding = [m for m in v.metrics if m.decides]
+    features = [
+        {
+            "name": m.metric,
+            "kind": "performance",
+            "test": m.metric,
+            "statistic": json_number(m.value),
+            "p_value": None,
+            "threshold": json_number(_threshold(m)),
+            "status": "alert",
+        }
+        for m in v.degraded_metrics
+    ]
+    return {
+        "type": transition.type,
+        "id": transition.episode_id,
+        "model": window.model,
+        "baseline_version": baseline_version,
+        "severity": "alert" if transition.type == "performance.degraded" else "ok",
+        "window": {
+            "start": json_time(start, "milliseconds"),
+            "end": json_time(window.window_end, "milliseconds"),
+            "events": window.tracked,
+        },
+        "drifted_features": features,
+        "drift_share": len(features) / len(deciding) if deciding else 0.0,
+        "detected_at": json_time(detected_at, "milliseconds"),
+        "performance": {
+            "status": v.status.value,
+            "labels": window.joined,
+            "tracked": window.tracked,
+            "coverage": window.coverage,
+            "delay_median_seconds": json_number(window.delay_median),
+            "delay_max_seconds": json_number(window.delay_max),
+            "metrics": [
+                {
+                    "metric": m.metric,
+                    "value": json_number(m.value),
+                    "baseline": json_number(m.baseline),
+                    "shortfall": json_number(m.shortfall),
+                    "tolerance": json_number(m.tolerance),
+                    "minimum": json_number(m.minimum),
+                    "decides": m.decides,
+                    "degraded": m.degraded,
+                }
+                for m in v.metrics
+            ],
+        },
+    }
+
+
+def _threshold(m: MetricVerdict) -> float:
+    """The value the metric had to stay on the good side of: the baseline minus (for a
+    score; plus, for a loss) the larger of the chance tolerance and the minimum."""
+    limit = max(m.tolerance, m.minimum)
+    if not math.isfinite(limit) or not math.isfinite(m.baseline):
+        return math.nan
+    return m.baseline - limit if m.metric in HIGHER_IS_BETTER else m.baseline + limit
+
+
+class PerformanceIncidents:
+    """Final prediction windows' verdicts -> performance episodes -> webhooks and the
+    report topic, in the order (and with the idempotence) of :class:`IncidentHandler`:
+    propose, enqueue (outbox dedupes on the id), publish + flush, then persist.
+
+    ``tracker`` is an :class:`EpisodeTracker` of kind ``performance`` (its own state
+    file): degraded windows count as alerting, ok ones as clean, insufficient labels
+    as neither, with the model's ``episodes`` settings."""
+
+    def __init__(
+        self,
+        tracker: EpisodeTracker,
+        dispatcher: Dispatcher | None = None,
+        reports: ReportSink | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        if tracker.kind != "performance":
+            raise ValueError("PerformanceIncidents needs an EpisodeTracker(kind='performance')")
+        self.tracker = tracker
+        self._dispatcher = dispatcher
+        self._reports = reports
+        self._now = clock
+        self._published: dict[tuple[str, str], None] = {}
+
+    def handle(
+        self, window: WindowPerformance, start: float, baseline_version: str
+    ) -> Transition | None:
+        """Observe one final window (``start`` epoch s). Raises SinkError when an
+        effect is not durable; nothing changes then, and the retry is idempotent."""
+        if not window.final:
+            return None  # only final results decide
+        status = _STATUS[window.verdict.status]
+        step = self.tracker.propose_status(window.model, window.window_end, status)
+        if step is None:
+            return None
+        transition = step.transition
+        if transition is not None:
+            now = self._now() if self._now is not None else window.window_end
+            body = performance_body(transition, window, start, baseline_version, now)
+            trigger = Trigger(transition.episode_id, transition.type, window.model, body)
+            if self._dispatcher is not None:
+                self._dispatcher.submit(trigger)
+            if self._reports is not None:
+                key = (transition.episode_id, transition.type)
+                if key not in self._published:
+                    self._reports.publish(window.model, canonical_json(body))
+                    self._published[key] = None
+                    if len(self._published) > _PUBLISHED_KEPT:
+                        del self._published[next(iter(self._published))]
+                self._reports.flush()
+        self.tracker.commit(step)
+        if transition is not None:
+            log.warning(
+                "%s: model %s, window ending %s: %s",
+                transition.type,
+                window.model,
+                json_time(window.window_end),
+                ", ".join(m.metric for m in window.verdict.degraded_metrics) or "-",
+                extra={"model": window.model, "episode": transition.episode_id},
+            )
+        return transition
+
+
+_STATUS = {
+    PerformanceStatus.DEGRADED: Status.ALERT,
+    PerformanceStatus.OK: Status.OK,
+    PerformanceStatus.INSUFFICIENT_LABELS: Status.INSUFFICIENT_DATA,
+}

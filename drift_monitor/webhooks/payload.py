@@ -16,8 +16,15 @@ from typing import Any, Literal
 
 from drift_monitor.webhooks.config import Preset, WebhookTarget
 
-TriggerType = Literal["drift.detected", "drift.resolved"]
-TRIGGER_TYPES: tuple[TriggerType, ...] = ("drift.detected", "drift.resolved")
+TriggerType = Literal[
+    "drift.detected", "drift.resolved", "performance.degraded", "performance.recovered"
+]
+TRIGGER_TYPES: tuple[TriggerType, ...] = (
+    "drift.detected",
+    "drift.resolved",
+    "performance.degraded",
+    "performance.recovered",
+)
 
 # The SPEC body's top-level fields, in the documented order.
 BODY_FIELDS = (
@@ -108,7 +115,8 @@ def airflow_dag_run_id(trigger: Trigger) -> str:
     replaced by ``_`` and a 12-hex-digit hash of the original id is appended so that
     distinct ids never collide. At most 250 characters (Airflow's limit).
     """
-    kind = trigger.type.removeprefix("drift.")
+    # drift.* keeps its historical run ids (detected/resolved); performance.* says so.
+    kind = trigger.type.removeprefix("drift.").replace(".", "_")
     if _AIRFLOW_RUN_ID_SAFE.match(trigger.id):
         return f"{_AIRFLOW_RUN_ID_PREFIX}__{kind}__{trigger.id}"
     digest = hashlib.sha256(trigger.id.encode("utf-8")).hexdigest()[:12]

@@ -1,0 +1,442 @@
+"""The label join in the consume path (issue 15): predictions and late labels into the
+durable :class:`~drift_monitor.labels.store.JoinStore`, per-window performance on every
+tick, final windows handed to the performance hooks (episodes -> incidents).
+
+The pipeline (``pipeline/core.py``, blocks marked ``labels (issue 15)``) calls, per
+record: :meth:`LabelJoin.label_record` for a record of a labels topic,
+:meth:`LabelJoin.label_only` for a label-only event on a prediction topic and
+:meth:`LabelJoin.prediction` for each accepted prediction of a model with labels; then
+:meth:`LabelJoin.apply` once per polled batch, :meth:`LabelJoin.tick` on the loop's tick
+and :meth:`LabelJoin.reset` on a rewind. Without a ``labels`` section on any model the
+daemon builds no join and the pipeline does no extra work; a model without one costs a
+dict lookup per event.
+
+Delivery: every change goes into the store's open transaction; the checkpointer calls
+:meth:`LabelJoin.flush` (sink ``labels``) before any offset commit, so no commit covers
+a prediction or label whose join is not durable. A failed flush discards the changes
+since the last flush and holds the commit; the loop re-reads from the last commit, and
+the store ignores what it already holds (idempotent by event id). Final results are
+handed to the hooks before their finalisation is flushed: after a crash the window is
+finalised again and the episode tracker and outbox ignore the repeat.
+
+Prediction windows are tumbling, in event time, of ``labels.window_seconds`` (default:
+the model's window size) on the model's window grid. A model's watermark is the largest
+event time of its predictions and labels read by this process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from drift_monitor.baseline.pairs import TaskSpec
+from drift_monitor.config.models import AppConfig
+from drift_monitor.decode.decoder import Event
+from drift_monitor.errors import EventError, SinkError
+from drift_monitor.evaluation.results import json_number, json_time
+from drift_monitor.labels.config import LabelSettings
+from drift_monitor.labels.encode import encode_label, encode_outputs
+from drift_monitor.labels.events import decode_label_event
+from drift_monitor.labels.metrics import DelayHistogram, ModelQuality
+from drift_monitor.labels.store import JoinStore, Label, Prediction, tracked
+from drift_monitor.labels.tracker import PerformanceTracker, WindowPerformance
+from drift_monitor.pipeline.baselines import BaselineRegistry
+from drift_monitor.source.base import Record
+from drift_monitor.status.state import MonitorState
+
+log = logging.getLogger("drift_monitor.labels")
+
+#: Called with every *final* window (its start, epoch s, and the baseline version);
+#: raises SinkError when its effect could not be made durable.
+PerformanceHook = Callable[[WindowPerformance, float, str], object]
+STORE_FILENAME = "labels.sqlite"
+#: JoinCounters fields shown in /status
+_COUNTERS = (
+    "predictions",
+    "joined",
+    "waiting",
+    "duplicates",
+    "late",
+    "expired",
+    "orphaned",
+    "evicted",
+)
+
+
+@dataclass(slots=True)
+class _ModelJoin:
+    """One model's join state in this process (the durable part is in the store)."""
+
+    name: str
+    settings: LabelSettings
+    store: JoinStore
+    size: float
+    offset: float
+    version: str | None = None
+    spec: TaskSpec | None = None
+    tracker: PerformanceTracker | None = None
+    problem: str | None = None
+    watermark: float = -math.inf
+    predictions: list[Prediction] = field(default_factory=list)
+    labels: list[Label] = field(default_factory=list)
+    seen: dict[int, tuple[int, int]] = field(default_factory=dict)
+    delays: DelayHistogram = field(default_factory=DelayHistogram)
+    unflushed_delays: list[float] = field(default_factory=list)
+    changed: bool = True
+    latest: WindowPerformance | None = None
+    recent: dict[int, dict[str, Any]] = field(default_factory=dict)
+    rejected: dict[str, int] = field(default_factory=dict)
+
+    def reject(self, reason: str) -> None:
+        self.rejected[reason] = self.rejected.get(reason, 0) + 1
+
+
+class LabelJoin:
+    """See the module docstring. ``hooks`` receive every final window."""
+
+    def __init__(
+        self,
+        config: AppConfig,
+        baselines: BaselineRegistry,
+        state: MonitorState,
+        hooks: Iterable[PerformanceHook] = (),
+    ) -> None:
+        self.baselines = baselines
+        self.state = state
+        self.hooks = list(hooks)
+        self._max_bytes = config.decode.max_event_bytes
+        self._history = config.http.status_windows
+        self._lock = threading.Lock()
+        self._quality: dict[str, ModelQuality] = {}
+        self._status: dict[str, dict[str, Any]] = {}
+        self._unflushed = False
+        labelled = [m for m in config.models if m.labels is not None]
+        groups: dict[Path, list[LabelSettings]] = {}
+        for m in labelled:
+            assert m.labels is not None
+            path = m.labels.store_path or Path(config.state.dir) / STORE_FILENAME
+            groups.setdefault(path, []).append(m.labels)
+        # Models sharing a file share one store: its cap is the sum of theirs.
+        self._stores = {
+            path: JoinStore(
+                path,
+                max_delay=max(s.max_delay_seconds for s in group),
+                max_entries=sum(s.max_entries for s in group),
+                synchronous="FULL" if any(s.synchronous == "FULL" for s in group) else "NORMAL",
+            )
+            for path, group in groups.items()
+        }
+        self.models: dict[str, _ModelJoin] = {}
+        self.label_topics: dict[str, tuple[str, ...]] = {}
+        for m in labelled:
+            s = m.labels
+            assert s is not None
+            store = self._stores[s.store_path or Path(config.state.dir) / STORE_FILENAME]
+            size = s.window_seconds or m.window.size_seconds
+            self.models[m.name] = _ModelJoin(m.name, s, store, size, m.window.offset_seconds)
+            if s.topic is not None:
+                self.label_topics[s.topic] = (*self.label_topics.get(s.topic, ()), m.name)
+        #: models whose label-only events come on the prediction topic
+        self.in_topic = frozenset(
+            m.name for m in labelled if m.labels is not None and m.labels.topic is None
+        )
+        for joined in self.models.values():
+            self._refresh(joined)
+        self._publish()
+
+    # -- per record --------------------------------------------------------------------
+
+    def prediction(self, event: Event, counted: bool) -> None:
+        """An accepted (or replayed) prediction of a model with labels: tracked when its
+        event id is in the sample. ``counted``: already counted by this process."""
+        m = self.models[event.model]
+        eid = event.event_id
+        if eid is None:
+            if not counted:
+                m.reject("no_event_id")
+            return
+        if not tracked(eid, m.settings.sample_rate):
+            return
+        if m.spec is None and not self._refresh(m):
+            return
+        assert m.spec is not None
+        outputs = encode_outputs(m.spec, event.prediction)
+        if outputs is None:
+            if not counted:
+                m.reject("bad_prediction")
+            return
+        ts = event.timestamp
+        wid = math.floor((ts - m.offset) / m.size)
+        m.predictions.append(Prediction(eid, wid, m.offset + (wid + 1) * m.size, ts, outputs))
+        m.watermark = max(m.watermark, ts)
+
+    def label_record(self, rec: Record) -> tuple[EventError, str] | None:
+        """A record of a labels topic; returns (error, model or "-") when it is not a
+        usable label (the pipeline counts and dead-letters it)."""
+        names = self.label_topics[rec.topic]
+        first = self.models[names[0]]
+        try:
+            ev = decode_label_event(
+                rec.value,
+                rec.key,
+                rec.timestamp_ms,
+                first.settings.fields,
+                default_model=names[0] if len(names) == 1 else None,
+                max_bytes=self._max_bytes,
+            )
+        except EventError as err:
+            return err, names[0] if len(names) == 1 else "-"
+        if ev.model not in names:
+            return EventError(
+                "label_unknown_model",
+                f"model {ev.model[:60]!r} has no labels.topic {rec.topic!r}",
+            ), "-"
+        return self._label(self.models[ev.model], ev.event_id, ev.value, ev.timestamp)
+
+    def label_only(self, rec: Record) -> tuple[EventError, str] | bool | None:
+        """A prediction-topic record that may be a label-only event (no features, no
+        prediction) of a model in :attr:`in_topic`. False: not a label event (the
+        pipeline goes on with it); None: joined; (error, model): a bad label."""
+        try:
+            ev = decode_label_event(
+                rec.value,
+                rec.key,
+                rec.timestamp_ms,
+                next(iter(self.models[n] for n in sorted(self.in_topic))).settings.fields,
+                default_model=None,
+                max_bytes=self._max_bytes,
+            )
+        except EventError:
+            return False
+        m = self.models.get(ev.model)
+        if m is None or ev.model not in self.in_topic:
+            return False
+        return self._label(m, ev.event_id, ev.value, ev.timestamp)
+
+    def _label(
+        self, m: _ModelJoin, eid: str, raw: object, ts: float
+    ) -> tuple[EventError, str] | None:
+        if not tracked(eid, m.settings.sample_rate):
+            return None
+        if m.spec is None and not self._refresh(m):
+            return None  # said in /status: the baseline has no performance section
+        assert m.spec is not None
+        value = encode_label(m.spec, raw)
+        if value is None:
+            return EventError(
+                "label_bad_label", f"label {str(raw)[:40]!r} is not a value of this model"
+            ), m.name
+        m.labels.append(Label(eid, value, ts))
+        m.watermark = max(m.watermark, ts)
+        return None
+
+    # -- batches, ticks, checkpoints ---------------------------------------------------
+
+    def apply(self) -> None:
+        """Hand the buffered predictions and labels to the store (not durable until
+        :meth:`flush`). Raises SinkError (the store then discarded every change since
+        its last flush)."""
+        for m in self.models.values():
+            if not m.predictions and not m.labels:
+                continue
+            preds, labs = m.predictions, m.labels
+            m.predictions, m.labels = [], []
+            m.store.apply(m.name, preds, labs)
+            m.unflushed_delays.extend(m.store.counters(m.name).delays)
+            m.changed = True
+            self._unflushed = True
+
+    @property
+    def stores(self) -> tuple[JoinStore, ...]:
+        """The join stores (one per store file)."""
+        return tuple(self._stores.values())
+
+    def pending(self) -> bool:
+        """True when something changed since the last flush (worth a commit round)."""
+        return self._unflushed or any(m.predictions or m.labels for m in self.models.values())
+
+    def tick(self) -> None:
+        """Apply, expire, evaluate the windows whose counts changed, and hand final
+        windows (in window order) to the hooks. Raises SinkError from the store or a
+        hook; the loop then rewinds (:meth:`reset`)."""
+        self.apply()
+        for m in self.models.values():
+            self._refresh(m)
+            if m.tracker is None or not m.changed or not math.isfinite(m.watermark):
+                continue
+            m.store.expire(m.watermark, m.name, m.settings.max_delay_seconds)
+            results = m.tracker.evaluate(m.watermark, m.seen)
+            m.changed = False
+            self._unflushed = True
+            for r in results:
+                self._remember(m, r)
+                if r.final:
+                    log.info(
+                        "performance %s window ending %s: %d/%d labelled -> %s",
+                        m.name,
+                        json_time(r.window_end, "seconds"),
+                        r.joined,
+                        r.tracked,
+                        r.verdict.status.value,
+                        extra={"model": m.name, "status": r.verdict.status.value},
+                    )
+                    for hook in self.hooks:
+                        hook(r, r.window_end - m.size, m.version or "")
+        self._publish()
+
+    def flush(self) -> None:
+        """The checkpointer's ``labels`` flush: apply, then commit every store (fsync).
+        Raises SinkError; nothing is committed past it then."""
+        self.apply()
+        for store in self._stores.values():
+            store.flush()
+        self._unflushed = False
+        for m in self.models.values():
+            m.delays.observe(m.unflushed_delays)
+            m.unflushed_delays = []
+        self._publish()
+
+    def reset(self) -> None:
+        """Before re-reading from the committed offsets: drop what was not flushed."""
+        for store in self._stores.values():
+            store.rollback()
+        self._unflushed = False
+        for m in self.models.values():
+            m.predictions, m.labels, m.unflushed_delays = [], [], []
+            m.seen.clear()
+            m.changed = True
+
+    def close(self) -> None:
+        """Close the stores (anything not flushed is rolled back)."""
+        for store in self._stores.values():
+            try:
+                store.close()
+            except SinkError as err:
+                log.error("%s (at shutdown)", err)
+
+    def check_topics(self, partition_count: Callable[[str], int]) -> None:
+        """A labels topic that does not exist shows like a missing sink topic: a
+        warning, ``sink_up{sink="labels_topic"} 0`` and /readyz 503, until it exists."""
+        missing = [t for t in sorted(self.label_topics) if partition_count(t) == 0]
+        for t in self.label_topics:
+            self.state.warn(
+                f"labels_topic:{t}",
+                f"labels topic {t!r} does not exist (or has no partitions): create it or "
+                "fix models[].labels.topic; no label is joined meanwhile"
+                if t in missing
+                else None,
+            )
+        self.state.set_sink(
+            "labels_topic",
+            f"labels topic(s) {', '.join(missing)} missing; create them" if missing else None,
+        )
+
+    # -- baselines and what /metrics, /status show --------------------------------------
+
+    def _refresh(self, m: _ModelJoin) -> bool:
+        """Follow the model's loaded baseline; False when it cannot judge labels."""
+        lb = self.baselines.get(m.name)
+        if lb is None:
+            m.spec, m.tracker, m.problem = None, None, "no baseline loaded"
+            return False
+        if lb.baseline.version == m.version and m.tracker is not None:
+            return True
+        perf = lb.baseline.performance
+        m.version = lb.baseline.version
+        if perf is None:
+            m.spec, m.tracker = None, None
+            m.problem = (
+                f"baseline {m.version} has no performance section: rebuild it with "
+                "`baseline build --label COL` to monitor model quality"
+            )
+            self.state.warn(f"labels:{m.name}", f"model {m.name}: {m.problem}")
+            return False
+        m.spec, m.problem = perf.spec, None
+        m.tracker = PerformanceTracker(
+            m.store,
+            m.name,
+            perf,
+            m.settings.degradation(),
+            final_coverage=m.settings.final_coverage,
+            max_delay=m.settings.max_delay_seconds,
+        )
+        m.seen.clear()
+        m.changed = True
+        self.state.warn(f"labels:{m.name}", None)
+        return True
+
+    def _remember(self, m: _ModelJoin, r: WindowPerformance) -> None:
+        if r.final:
+            m.latest = r
+        m.recent[r.window_id] = _window_doc(r, r.window_end - m.size)
+        while len(m.recent) > self._history:
+            del m.recent[min(m.recent)]
+
+    def _publish(self) -> None:
+        quality: dict[str, ModelQuality] = {}
+        status: dict[str, dict[str, Any]] = {}
+        for m in self.models.values():
+            lb = self.baselines.get(m.name)
+            perf = lb.baseline.performance if lb is not None else None
+            counters = m.store.flushed_counters(m.name)
+            latest = m.latest
+            quality[m.name] = ModelQuality(
+                performance=dict(latest.performance.values) if latest else {},
+                baseline=dict(perf.metrics) if perf is not None else {},
+                coverage=latest.coverage if latest else None,
+                delays=dataclasses.replace(m.delays, counts=list(m.delays.counts)),
+                counters=counters,
+                sample_rate=m.settings.sample_rate,
+                status=latest.verdict.status.value if latest else None,
+            )
+            status[m.name] = {
+                "problem": m.problem,
+                "sample_rate": m.settings.sample_rate,
+                "max_delay_seconds": m.settings.max_delay_seconds,
+                "final_coverage": m.settings.final_coverage,
+                "window_seconds": m.size,
+                "store": {
+                    "path": str(m.store.path),
+                    "entries": m.store.entries,
+                    "max_entries": m.store.max_entries,
+                },
+                "coverage": latest.coverage if latest else None,
+                "latest": m.recent.get(latest.window_id) if latest else None,
+                "windows": [m.recent[w] for w in sorted(m.recent)],
+                "counters": {k: getattr(counters, k) for k in _COUNTERS},
+                "rejected": dict(sorted(m.rejected.items())),
+            }
+        with self._lock:
+            self._quality, self._status = quality, status
+
+    def quality(self) -> dict[str, ModelQuality]:
+        """Per model, what the quality families show (any thread)."""
+        with self._lock:
+            return dict(self._quality)
+
+    def status(self, model: str) -> dict[str, Any] | None:
+        """The model's ``labels`` section of /status (any thread); None without labels."""
+        with self._lock:
+            return self._status.get(model)
+
+
+def _window_doc(r: WindowPerformance, start: float) -> dict[str, Any]:
+    return {
+        "start": json_time(start, "milliseconds"),
+        "end": json_time(r.window_end, "milliseconds"),
+        "final": r.final,
+        "tracked": r.tracked,
+        "joined": r.joined,
+        "coverage": r.coverage,
+        "status": r.verdict.status.value,
+        "metrics": {k: json_number(v) for k, v in sorted(r.performance.values.items())},
+        "degraded_metrics": [v.metric for v in r.verdict.degraded_metrics],
+        "delay_median_seconds": json_number(r.delay_median),
+        "delay_max_seconds": json_number(r.delay_max),
+    }
