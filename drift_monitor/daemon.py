@@ -150,7 +150,9 @@ class Monitor:
                 reports,
                 self.clock.now,
             )
-            self.labels = LabelJoin(config, baselines, self.state, hooks=[self.performance.handle])
+            self.labels = LabelJoin(
+                config, baselines, self.state, hooks=[self.performance.handle], clock=self.clock
+            )
         self.pipeline = Pipeline(
             config,
             baselines,

@@ -129,7 +129,8 @@ class ConsumeLoop:
         topics = {t for t, _ in assignment}
         counts = {t: self.source.partition_count(t) for t in topics}
         self.pipeline.check_partition_spread(assignment, counts)
-        if self.pipeline.labels is not None:
+        if self.pipeline.labels is not None and assignment:
+            # Only once assigned: before that the client may not have the metadata yet.
             self.pipeline.labels.check_topics(self.source.partition_count)
 
     # -- the round ---------------------------------------------------------------------

@@ -26,6 +26,7 @@ LABEL_INVALID_REASONS = (
     "label_missing_label",
     "label_missing_model",
     "label_bad_timestamp",
+    "label_future_timestamp",
     "label_bad_label",
     "label_unknown_model",
 )
@@ -52,13 +53,16 @@ def decode_label_event(
     *,
     default_model: str | None,
     max_bytes: int,
+    now: float | None = None,
+    max_future: float = math.inf,
 ) -> LabelEvent:
     """Decode one label record. The model is the event's ``fields.model`` field, else
     the record key, else ``default_model`` (the one model reading this topic). The
     time is ``fields.timestamp`` (RFC 3339 or epoch s/ms), else the record timestamp.
     Raises :class:`EventError` (reason ``label_*``) when it is not a usable label event;
     ``label_missing_label`` when it has no label (on the prediction topic: not a label
-    event at all)."""
+    event at all); ``label_future_timestamp`` when its time is more than ``max_future``
+    seconds ahead of the wall clock ``now`` (epoch s), as for predictions."""
     if value is None:
         raise EventError("label_not_object", "record has no value (tombstone)")
     if len(value) > max_bytes:
@@ -93,7 +97,14 @@ def decode_label_event(
             f"no {fields.model!r} field, no record key, and several models read this topic",
         )
     raw_ts = field_value(obj, fields.timestamp) if fields.timestamp else None
-    return LabelEvent(model, str(eid), label, _timestamp(raw_ts, record_timestamp_ms))
+    ts = _timestamp(raw_ts, record_timestamp_ms)
+    if now is not None and ts - now > max_future:
+        raise EventError(
+            "label_future_timestamp",
+            f"timestamp is {ts - now:.0f}s ahead of the wall clock "
+            f"(decode.max_future_seconds {max_future:.0f})",
+        )
+    return LabelEvent(model, str(eid), label, ts)
 
 
 def _timestamp(raw: object, record_timestamp_ms: int) -> float:

@@ -20,33 +20,36 @@ handed to the hooks before their finalisation is flushed: after a crash the wind
 finalised again and the episode tracker and outbox ignore the repeat.
 
 Prediction windows are tumbling, in event time, of ``labels.window_seconds`` (default:
-the model's window size) on the model's window grid. A model's watermark is the largest
-event time of its predictions and labels read by this process.
+the model's window size) on the model's window grid. A model's watermark is the
+*smaller* of the largest prediction event time and the largest label event time read by
+this process: a window is final by time (and an unlabelled prediction expires) only
+once *both* streams passed its end plus ``max_delay``, so a consumer catching up on the
+predictions topic never finalises windows whose labels it has not read yet. (A model
+whose labels stop arriving keeps its windows open; the entry cap bounds them.)
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from drift_monitor.baseline.pairs import TaskSpec
+from drift_monitor.clock import Clock, SystemClock
 from drift_monitor.config.models import AppConfig
 from drift_monitor.decode.decoder import Event
 from drift_monitor.errors import EventError, SinkError
-from drift_monitor.evaluation.results import json_number, json_time
+from drift_monitor.evaluation.results import json_time
 from drift_monitor.labels.config import LabelSettings
 from drift_monitor.labels.encode import encode_label, encode_outputs
 from drift_monitor.labels.events import decode_label_event
-from drift_monitor.labels.metrics import DelayHistogram, ModelQuality
+from drift_monitor.labels.metrics import ModelQuality
 from drift_monitor.labels.store import JoinStore, Label, Prediction, tracked
 from drift_monitor.labels.tracker import PerformanceTracker, WindowPerformance
 from drift_monitor.pipeline.baselines import BaselineRegistry
+from drift_monitor.pipeline.label_state import ModelJoin, model_quality, model_status, window_doc
 from drift_monitor.source.base import Record
 from drift_monitor.status.state import MonitorState
 
@@ -56,45 +59,6 @@ log = logging.getLogger("drift_monitor.labels")
 #: raises SinkError when its effect could not be made durable.
 PerformanceHook = Callable[[WindowPerformance, float, str], object]
 STORE_FILENAME = "labels.sqlite"
-#: JoinCounters fields shown in /status
-_COUNTERS = (
-    "predictions",
-    "joined",
-    "waiting",
-    "duplicates",
-    "late",
-    "expired",
-    "orphaned",
-    "evicted",
-)
-
-
-@dataclass(slots=True)
-class _ModelJoin:
-    """One model's join state in this process (the durable part is in the store)."""
-
-    name: str
-    settings: LabelSettings
-    store: JoinStore
-    size: float
-    offset: float
-    version: str | None = None
-    spec: TaskSpec | None = None
-    tracker: PerformanceTracker | None = None
-    problem: str | None = None
-    watermark: float = -math.inf
-    predictions: list[Prediction] = field(default_factory=list)
-    labels: list[Label] = field(default_factory=list)
-    seen: dict[int, tuple[int, int]] = field(default_factory=dict)
-    delays: DelayHistogram = field(default_factory=DelayHistogram)
-    unflushed_delays: list[float] = field(default_factory=list)
-    changed: bool = True
-    latest: WindowPerformance | None = None
-    recent: dict[int, dict[str, Any]] = field(default_factory=dict)
-    rejected: dict[str, int] = field(default_factory=dict)
-
-    def reject(self, reason: str) -> None:
-        self.rejected[reason] = self.rejected.get(reason, 0) + 1
 
 
 class LabelJoin:
@@ -106,8 +70,11 @@ class LabelJoin:
         baselines: BaselineRegistry,
         state: MonitorState,
         hooks: Iterable[PerformanceHook] = (),
+        clock: Clock | None = None,
     ) -> None:
         self.baselines = baselines
+        self.clock = clock or SystemClock()
+        self._max_future = config.decode.max_future_seconds
         self.state = state
         self.hooks = list(hooks)
         self._max_bytes = config.decode.max_event_bytes
@@ -132,14 +99,14 @@ class LabelJoin:
             )
             for path, group in groups.items()
         }
-        self.models: dict[str, _ModelJoin] = {}
+        self.models: dict[str, ModelJoin] = {}
         self.label_topics: dict[str, tuple[str, ...]] = {}
         for m in labelled:
             s = m.labels
             assert s is not None
             store = self._stores[s.store_path or Path(config.state.dir) / STORE_FILENAME]
             size = s.window_seconds or m.window.size_seconds
-            self.models[m.name] = _ModelJoin(m.name, s, store, size, m.window.offset_seconds)
+            self.models[m.name] = ModelJoin(m.name, s, store, size, m.window.offset_seconds)
             if s.topic is not None:
                 self.label_topics[s.topic] = (*self.label_topics.get(s.topic, ()), m.name)
         #: models whose label-only events come on the prediction topic
@@ -155,26 +122,32 @@ class LabelJoin:
     def prediction(self, event: Event, counted: bool) -> None:
         """An accepted (or replayed) prediction of a model with labels: tracked when its
         event id is in the sample. ``counted``: already counted by this process."""
-        m = self.models[event.model]
-        eid = event.event_id
-        if eid is None:
+        self.add_prediction(event.model, event.event_id, event.timestamp, event.prediction, counted)
+
+    def add_prediction(
+        self, model: str, event_id: str | None, ts: float, prediction: object, counted: bool
+    ) -> None:
+        """:meth:`prediction` from its parts (event time ``ts`` in epoch seconds, the raw
+        JSON prediction), for a pipeline that keeps rows rather than events."""
+        m = self.models[model]
+        if event_id is None:
             if not counted:
                 m.reject("no_event_id")
             return
-        if not tracked(eid, m.settings.sample_rate):
+        if not tracked(event_id, m.settings.sample_rate):
             return
         if m.spec is None and not self._refresh(m):
             return
         assert m.spec is not None
-        outputs = encode_outputs(m.spec, event.prediction)
+        outputs = encode_outputs(m.spec, prediction)
         if outputs is None:
             if not counted:
                 m.reject("bad_prediction")
             return
-        ts = event.timestamp
         wid = math.floor((ts - m.offset) / m.size)
-        m.predictions.append(Prediction(eid, wid, m.offset + (wid + 1) * m.size, ts, outputs))
-        m.watermark = max(m.watermark, ts)
+        end = m.offset + (wid + 1) * m.size
+        m.predictions.append(Prediction(event_id, wid, end, ts, outputs))
+        m.predicted_until = max(m.predicted_until, ts)
 
     def label_record(self, rec: Record) -> tuple[EventError, str] | None:
         """A record of a labels topic; returns (error, model or "-") when it is not a
@@ -189,6 +162,8 @@ class LabelJoin:
                 first.settings.fields,
                 default_model=names[0] if len(names) == 1 else None,
                 max_bytes=self._max_bytes,
+                now=self.clock.now(),
+                max_future=self._max_future,
             )
         except EventError as err:
             return err, names[0] if len(names) == 1 else "-"
@@ -211,6 +186,8 @@ class LabelJoin:
                 next(iter(self.models[n] for n in sorted(self.in_topic))).settings.fields,
                 default_model=None,
                 max_bytes=self._max_bytes,
+                now=self.clock.now(),
+                max_future=self._max_future,
             )
         except EventError:
             return False
@@ -220,7 +197,7 @@ class LabelJoin:
         return self._label(m, ev.event_id, ev.value, ev.timestamp)
 
     def _label(
-        self, m: _ModelJoin, eid: str, raw: object, ts: float
+        self, m: ModelJoin, eid: str, raw: object, ts: float
     ) -> tuple[EventError, str] | None:
         if not tracked(eid, m.settings.sample_rate):
             return None
@@ -233,7 +210,7 @@ class LabelJoin:
                 "label_bad_label", f"label {str(raw)[:40]!r} is not a value of this model"
             ), m.name
         m.labels.append(Label(eid, value, ts))
-        m.watermark = max(m.watermark, ts)
+        m.labelled_until = max(m.labelled_until, ts)
         return None
 
     # -- batches, ticks, checkpoints ---------------------------------------------------
@@ -268,10 +245,11 @@ class LabelJoin:
         self.apply()
         for m in self.models.values():
             self._refresh(m)
-            if m.tracker is None or not m.changed or not math.isfinite(m.watermark):
+            watermark = min(m.predicted_until, m.labelled_until)
+            if m.tracker is None or not m.changed or not math.isfinite(watermark):
                 continue
-            m.store.expire(m.watermark, m.name, m.settings.max_delay_seconds)
-            results = m.tracker.evaluate(m.watermark, m.seen)
+            m.store.expire(watermark, m.name, m.settings.max_delay_seconds)
+            results = m.tracker.evaluate(watermark, m.seen)
             m.changed = False
             self._unflushed = True
             for r in results:
@@ -339,7 +317,7 @@ class LabelJoin:
 
     # -- baselines and what /metrics, /status show --------------------------------------
 
-    def _refresh(self, m: _ModelJoin) -> bool:
+    def _refresh(self, m: ModelJoin) -> bool:
         """Follow the model's loaded baseline; False when it cannot judge labels."""
         lb = self.baselines.get(m.name)
         if lb is None:
@@ -371,10 +349,10 @@ class LabelJoin:
         self.state.warn(f"labels:{m.name}", None)
         return True
 
-    def _remember(self, m: _ModelJoin, r: WindowPerformance) -> None:
+    def _remember(self, m: ModelJoin, r: WindowPerformance) -> None:
         if r.final:
             m.latest = r
-        m.recent[r.window_id] = _window_doc(r, r.window_end - m.size)
+        m.recent[r.window_id] = window_doc(r, r.window_end - m.size)
         while len(m.recent) > self._history:
             del m.recent[min(m.recent)]
 
@@ -384,34 +362,8 @@ class LabelJoin:
         for m in self.models.values():
             lb = self.baselines.get(m.name)
             perf = lb.baseline.performance if lb is not None else None
-            counters = m.store.flushed_counters(m.name)
-            latest = m.latest
-            quality[m.name] = ModelQuality(
-                performance=dict(latest.performance.values) if latest else {},
-                baseline=dict(perf.metrics) if perf is not None else {},
-                coverage=latest.coverage if latest else None,
-                delays=dataclasses.replace(m.delays, counts=list(m.delays.counts)),
-                counters=counters,
-                sample_rate=m.settings.sample_rate,
-                status=latest.verdict.status.value if latest else None,
-            )
-            status[m.name] = {
-                "problem": m.problem,
-                "sample_rate": m.settings.sample_rate,
-                "max_delay_seconds": m.settings.max_delay_seconds,
-                "final_coverage": m.settings.final_coverage,
-                "window_seconds": m.size,
-                "store": {
-                    "path": str(m.store.path),
-                    "entries": m.store.entries,
-                    "max_entries": m.store.max_entries,
-                },
-                "coverage": latest.coverage if latest else None,
-                "latest": m.recent.get(latest.window_id) if latest else None,
-                "windows": [m.recent[w] for w in sorted(m.recent)],
-                "counters": {k: getattr(counters, k) for k in _COUNTERS},
-                "rejected": dict(sorted(m.rejected.items())),
-            }
+            quality[m.name] = model_quality(m, perf.metrics if perf is not None else {})
+            status[m.name] = model_status(m)
         with self._lock:
             self._quality, self._status = quality, status
 
@@ -424,19 +376,3 @@ class LabelJoin:
         """The model's ``labels`` section of /status (any thread); None without labels."""
         with self._lock:
             return self._status.get(model)
-
-
-def _window_doc(r: WindowPerformance, start: float) -> dict[str, Any]:
-    return {
-        "start": json_time(start, "milliseconds"),
-        "end": json_time(r.window_end, "milliseconds"),
-        "final": r.final,
-        "tracked": r.tracked,
-        "joined": r.joined,
-        "coverage": r.coverage,
-        "status": r.verdict.status.value,
-        "metrics": {k: json_number(v) for k, v in sorted(r.performance.values.items())},
-        "degraded_metrics": [v.metric for v in r.verdict.degraded_metrics],
-        "delay_median_seconds": json_number(r.delay_median),
-        "delay_max_seconds": json_number(r.delay_max),
-    }

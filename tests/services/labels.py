@@ -16,11 +16,16 @@ oracle the tests compare the daemon's per-window metrics with (scikit-learn).
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import orjson
 import pandas as pd
+import pytest
+from sklearn import metrics as skm
 
 from drift_monitor.baseline import build_baseline
 from drift_monitor.baseline.model import Baseline
@@ -86,15 +91,14 @@ def labelled_stream(
     in_topic: bool = False,
     seed: int = 5,
 ) -> LabelledStream:
-    """See the module docstring. ``tail_windows`` more windows of unlabelled predictions
-    follow, so the event-time watermark passes every labelled window's end plus the
-    join's ``max_delay`` (5 windows in the tests' configs). ``in_topic``: labels are
-    label-only events on the predictions topic."""
+    """See the module docstring. ``tail_windows`` more (good) windows follow, so both
+    event-time watermarks pass every tested window's end plus the join's ``max_delay``
+    (5 windows in the tests' configs). ``in_topic``: labels are label-only events on
+    the predictions topic."""
     rng = np.random.default_rng(seed)
     out = LabelledStream()
     label_topic = "predictions" if in_topic else "labels"
     for w in range(windows + tail_windows):
-        tail = w >= windows
         y = rng.integers(0, 2, per_window)
         s = _scores(rng, y, w in degraded)
         for i in range(per_window):
@@ -109,7 +113,7 @@ def labelled_stream(
             }
             out.items.append(Item(ts, "predictions", orjson.dumps(pred)))
             u = rng.uniform()
-            if tail or u < never:
+            if u < never:
                 out.truth[eid] = (w, ts, float(s[i]), int(y[i]), None)
                 continue
             delay = float(rng.uniform(2.0, 3.0) * WINDOW_S)
@@ -124,3 +128,47 @@ def labelled_stream(
             out.truth[eid] = (w, ts, float(s[i]), int(y[i]), ts + delay)
     out.items.sort(key=lambda i: i.arrival)
     return out
+
+
+def iso(t: float) -> str:
+    return (
+        dt.datetime.fromtimestamp(t, dt.UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
+
+
+def sklearn_metrics(y: list[int], s: list[float]) -> dict[str, float]:
+    """scikit-learn on the same pairs (threshold 0.5 for the hard predictions)."""
+    hard = [1 if v >= 0.5 else 0 for v in s]
+    return {
+        "roc_auc": skm.roc_auc_score(y, s),
+        "brier": skm.brier_score_loss(y, s),
+        "log_loss": skm.log_loss(y, s, labels=[0, 1]),
+        "accuracy": skm.accuracy_score(y, hard),
+        "precision": skm.precision_score(y, hard, zero_division=0),
+        "recall": skm.recall_score(y, hard, zero_division=0),
+        "f1": skm.f1_score(y, hard, zero_division=0),
+    }
+
+
+def check_windows(
+    final: dict[str, dict[str, Any]],
+    stream: LabelledStream,
+    windows: Iterable[int],
+    degraded: tuple[int, ...] | None,
+) -> None:
+    """Every labelled window is final in /status with sklearn's metrics on exactly the
+    pairs produced, its coverage and its delays."""
+    for w in windows:
+        doc = final[iso(T0 + w * WINDOW_S)]
+        y, s, delays = stream.expected(w)
+        tracked = sum(1 for t in stream.truth.values() if t[0] == w)
+        assert (doc["tracked"], doc["joined"]) == (tracked, len(y)), w
+        assert doc["coverage"] == pytest.approx(len(y) / tracked, abs=1e-12)
+        for metric, want in sklearn_metrics(y, s).items():
+            assert doc["metrics"][metric] == pytest.approx(want, abs=1e-9), (w, metric)
+        assert doc["delay_median_seconds"] == pytest.approx(float(np.median(delays)), abs=1e-6)
+        assert doc["delay_max_seconds"] == pytest.approx(max(delays), abs=1e-6)
+        if degraded is not None:  # None: the verdicts are not what the caller tests
+            assert doc["status"] == ("degraded" if w in degraded else "ok"), (w, doc)
