@@ -11,7 +11,10 @@ Drift is applied to the named columns *after* the joint draw, so every column a
 property the demo and the tests rely on); the score is then recomputed from the
 drifted features. :data:`DEFAULT_DRIFT` is a recession: incomes down 25 %, credit
 scores down 40 points, the channel mix moving to brokers, and a new loan purpose
-``crypto`` (8 %) the model has never seen.
+``crypto`` (8 %) the model has never seen. The recession also changes what the label
+depends on (concept drift): defaults are driven partly by job losses the model cannot
+see (:attr:`DriftScenario.hidden_risk`), so on labelled rows the model's ROC AUC falls
+from about 0.84 to about 0.76 — the model got worse, not only its inputs.
 
 Write the bundled sample files with ``python -m drift_monitor.demo.dataset --write DIR``.
 """
@@ -92,6 +95,10 @@ class DriftScenario:
     (channel -> share, normalised); ``new_purpose`` adds a ``loan_purpose`` category
     unseen in training with share ``new_purpose_share`` (the other purposes shrink
     proportionally). ``default_score`` is always recomputed from the drifted features.
+    ``hidden_risk`` (logit scale, >= 0) is the spread of a risk factor the model cannot
+    see: the label is drawn from ``sigmoid(logit(score) + hidden_risk * z)`` with z a
+    standard normal per row (0: the label follows the score, the model stays calibrated).
+    It changes no feature (:attr:`features` ignores it), only the labels.
     """
 
     name: str = "custom"
@@ -100,6 +107,7 @@ class DriftScenario:
     channel_weights: Mapping[str, float] | None = None
     new_purpose: str | None = None
     new_purpose_share: float = 0.0
+    hidden_risk: float = 0.0
     description: str = field(default="", compare=False)
 
     @property
@@ -127,8 +135,10 @@ DEFAULT_DRIFT = DriftScenario(
     channel_weights={"web": 0.30, "app": 0.20, "branch": 0.12, "broker": 0.38},
     new_purpose="crypto",
     new_purpose_share=0.08,
+    hidden_risk=1.5,
     description="incomes -25 %, credit scores -40 points, channel mix to brokers, "
-    "new loan purpose 'crypto' at 8 %",
+    "new loan purpose 'crypto' at 8 %; defaults driven partly by job losses the model "
+    "cannot see",
 )
 
 
@@ -285,8 +295,23 @@ def _frame(n: int, seed: int, drift: DriftScenario | None, with_label: bool) -> 
     df = pd.DataFrame(cols)
     df[SCORE] = default_score(df)
     if with_label:
-        df[LABEL] = (np.random.default_rng([seed, 2]).random(n) < df[SCORE]).astype(np.int64)
+        df[LABEL] = _labels(df[SCORE].to_numpy(dtype=np.float64), seed, drift)
     return df
+
+
+def _labels(score: FloatArray, seed: int, drift: DriftScenario | None) -> npt.NDArray[np.int64]:
+    """0/1 defaults drawn from the score, plus the scenario's hidden risk (see
+    :class:`DriftScenario`); without hidden risk exactly the draws of earlier versions."""
+    u = np.random.default_rng([seed, 2]).random(score.shape[0])
+    hidden = 0.0 if drift is None else drift.hidden_risk
+    if hidden < 0:
+        raise ValueError(f"hidden_risk must be >= 0, got {hidden}")
+    if hidden == 0.0:
+        return (u < score).astype(np.int64)
+    p = np.clip(score, 1e-9, 1 - 1e-9)
+    z = np.random.default_rng([seed, 3]).standard_normal(score.shape[0])
+    true_p = 1.0 / (1.0 + np.exp(-(np.log(p / (1.0 - p)) + hidden * z)))
+    return (u < true_p).astype(np.int64)
 
 
 def training_frame(n: int = 50_000, seed: int = 7, *, with_label: bool = False) -> pd.DataFrame:

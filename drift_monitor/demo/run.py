@@ -5,6 +5,12 @@ events through the daemon's own pipeline (an in-memory source in place of Kafka,
 the local broker with ``--kafka``), with a recession starting half-way through; serves
 /metrics; fires a signed retraining webhook to a receiver it runs itself; writes an
 HTML report of the last window; prints a summary and the next steps.
+
+Model quality (issue 15): the ground truth of each prediction (did the loan default?)
+arrives as a label-only event on the same topic, about two windows later (3 % never
+arrive). The recession also changes what defaults depend on (the dataset's hidden risk),
+so once the drifted windows' labels are in, the model's ROC AUC falls below the
+baseline's and a ``performance.degraded`` incident follows the ``drift.detected`` one.
 """
 
 from __future__ import annotations
@@ -17,33 +23,30 @@ import shutil
 import socket
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
-
-import orjson
 
 from drift_monitor.baseline import build_baseline, save_baseline
 from drift_monitor.clock import SystemClock
 from drift_monitor.config import validate_config
 from drift_monitor.daemon import Monitor
-from drift_monitor.demo.dataset import (
-    DEFAULT_DRIFT,
-    SCORE,
-    drifted_columns,
-    events,
-    production_frame,
-    training_frame,
-)
+from drift_monitor.demo.dataset import DEFAULT_DRIFT, LABEL, SCORE, drifted_columns, training_frame
 from drift_monitor.demo.receiver import DemoReceiver
+from drift_monitor.demo.stream import MODEL, WINDOW_SECONDS, DemoRecord, demo_stream
+from drift_monitor.demo.summary import (
+    DemoRun,
+    performance_followed_drift,
+    summary,
+    write_history,
+)
 from drift_monitor.evaluation.results import Status, WindowResult
+from drift_monitor.labels.tracker import WindowPerformance
+from drift_monitor.loop import Job
 from drift_monitor.source.base import EventSource
 from drift_monitor.source.memory import MemorySource
 from drift_monitor.windows.runtime import ClosedWindow
 
-MODEL = "credit"
-WINDOW_SECONDS = 300.0
 _STATUS_COLOR = {
     Status.OK: "\x1b[32m",
     Status.WARNING: "\x1b[33m",
@@ -101,6 +104,18 @@ def _config(opts: DemoOptions, port: int, receiver_url: str, topic: str) -> Any:
                         "idle_timeout_seconds": 2,
                     },
                     "episodes": {"enter_after": 2, "resolve_after": 3},
+                    # Label-only events on the prediction topic; a window is final once
+                    # 95 % of its tracked predictions have their label. Half the event ids
+                    # are tracked (the deterministic hash sample high-volume models use),
+                    # and the join survives kill -9 without an fsync per flush: the demo
+                    # stays quick.
+                    "labels": {
+                        "topic": None,
+                        "max_delay_seconds": 6 * WINDOW_SECONDS,
+                        "final_coverage": 0.95,
+                        "sample_rate": 0.5,
+                        "synchronous": "NORMAL",
+                    },
                 }
             ],
             "webhooks": {
@@ -117,23 +132,6 @@ def _config(opts: DemoOptions, port: int, receiver_url: str, topic: str) -> Any:
         },
         "demo config",
     )
-
-
-def _event_stream(opts: DemoOptions, start: dt.datetime) -> Iterator[tuple[int, bytes]]:
-    """(window index, event bytes): clean windows first, then the recession."""
-    rate = opts.per_window / WINDOW_SECONDS
-    half = opts.windows // 2
-    clean = production_frame(opts.per_window * half, seed=11)
-    drifted = production_frame(
-        opts.per_window * (opts.windows - half), seed=12, drift=DEFAULT_DRIFT
-    )
-    t_drift = start + dt.timedelta(seconds=WINDOW_SECONDS * half)
-    for i, ev in enumerate(events(clean, MODEL, start, rate, seed=1)):
-        if ev["timestamp"] >= t_drift.isoformat().replace("+00:00", "Z"):
-            break  # keep the clean part inside the first half of the windows
-        yield i // opts.per_window, orjson.dumps(ev)
-    for i, ev in enumerate(events(drifted, MODEL, t_drift, rate, seed=2)):
-        yield half + i // opts.per_window, orjson.dumps(ev)
 
 
 class _Live:
@@ -192,20 +190,26 @@ class _Live:
 
 def run_demo(opts: DemoOptions, out: TextIO | None = None) -> int:
     """Run the demo (printing to ``out``, default stdout); returns 0 when the drifted
-    columns found are exactly the injected ones, 1 otherwise."""
+    columns found are exactly the injected ones and a ``performance.degraded`` webhook
+    followed the ``drift.detected`` one, 1 otherwise."""
     out = out or sys.stdout
     t_start = time.monotonic()
     if opts.out.exists():
         shutil.rmtree(opts.out / "state", ignore_errors=True)
     (opts.out / "baselines").mkdir(parents=True, exist_ok=True)
-    print("building the baseline from 50,000 synthetic training rows …", file=out)
+    print(
+        "building the baseline from 50,000 synthetic training rows (labelled: the model's "
+        "validation performance too) …",
+        file=out,
+    )
     baseline = save_baseline(
         build_baseline(
-            training_frame(50_000, seed=7),
+            training_frame(50_000, seed=7, with_label=True),
             MODEL,
             prediction=[SCORE],
+            label=LABEL,
             version="demo-1",
-            source="drift_monitor.demo.dataset.training_frame(50000, seed=7)",
+            source="drift_monitor.demo.dataset.training_frame(50000, seed=7, with_label=True)",
         ),
         opts.out / "baselines" / f"{MODEL}.dmb",
     )
@@ -233,57 +237,74 @@ def run_demo(opts: DemoOptions, out: TextIO | None = None) -> int:
     monitor = Monitor(config, source, clock=SystemClock())
     last: dict[str, tuple[WindowResult, ClosedWindow]] = {}
     live = _Live(out, opts.live, opts.windows)
+    run = DemoRun()
 
     def keep(result: WindowResult, window: ClosedWindow) -> None:
         last["w"] = (result, window)
+        run.windows.append(result)
         live.window(result)
 
+    def keep_performance(r: WindowPerformance, start: float, version: str) -> None:
+        run.performance.append((r, start, version))
+
     monitor.pipeline.hooks.append(keep)
+    assert monitor.labels is not None  # the demo's model has labels
+    monitor.labels.hooks.append(keep_performance)
     monitor.start_background()
     print(f"serving http://127.0.0.1:{port}/metrics while the stream runs", file=out)
 
-    total = opts.windows * opts.per_window
+    stream = demo_stream(
+        opts.windows, opts.per_window, dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
+    )
+    total = sum(not r.label for r in stream)
+    run.labels = len(stream) - total
     sent = 0
     current = 0
-    batch: list[bytes] = []
-    stream = list(_event_stream(opts, dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)))
-    total = len(stream)
+    batch: list[DemoRecord] = []
 
-    def flush(chunk: list[bytes]) -> None:
+    def flush(chunk: list[DemoRecord]) -> None:
         if producer is not None:
-            for value in chunk:
-                producer.send(topic, value, MODEL.encode())
+            for r in chunk:
+                producer.send(topic, r.value, MODEL.encode())
             producer.flush()
         else:
             assert isinstance(source, MemorySource)
-            for value in chunk:
-                source.append(topic, value, key=MODEL.encode())
+            for r in chunk:
+                source.append(topic, r.value, key=MODEL.encode())
 
     def drain(until_sent: int) -> None:
+        """Until every prediction sent is counted and a poll finds nothing more (the
+        labels after the last prediction are read too); then a tick, which scores the
+        prediction windows whose labels came in."""
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            monitor.run_once()
+            polled = monitor.run_once()
             live.render(sent, total, monitor, len(receiver.received), False)
-            if sum(n for (_, o), n in monitor.state.snapshot().events.items()) >= until_sent:
-                return
+            counted = sum(n for (_, o), n in monitor.state.snapshot().events.items())
+            if counted >= until_sent and polled == 0:
+                break
+        monitor.loop.post(Job.TICK)
+        monitor.run_once()
 
-    for idx, value in stream:
-        if idx != current and batch:
+    for rec in stream:
+        if rec.window != current and batch:
             t0 = time.monotonic()
             flush(batch)
-            sent += len(batch)
+            sent += sum(not r.label for r in batch)
             batch = []
             drain(sent)
-            current = idx
+            current = rec.window
             monitor.deliver_webhooks()
             spare = opts.pace - (time.monotonic() - t0)
             if spare > 0:
                 time.sleep(spare)
-        batch.append(value)
+        batch.append(rec)
     flush(batch)
-    sent += len(batch)
+    sent += sum(not r.label for r in batch)
     drain(sent)
     monitor.pipeline.close_all_windows()
+    monitor.loop.post(Job.TICK)
+    monitor.run_once()
     monitor.commit()
     for _ in range(20):
         monitor.deliver_webhooks()
@@ -306,75 +327,22 @@ def run_demo(opts: DemoOptions, out: TextIO | None = None) -> int:
             title=f"Drift report: {MODEL}, last demo window",
         )
         found = {c.name for c in result.drifted}
+    history_path = opts.out / "history.html"
+    write_history(history_path, run, [r.body for r in receiver.received])
     expected = set(drifted_columns(DEFAULT_DRIFT))
-    _summary(
+    ok = found == expected and performance_followed_drift(receiver.received)
+    summary(
         out,
-        live.history,
-        receiver,
-        report_path,
-        port,
+        run,
+        receiver.received,
+        (report_path, history_path),
         found,
         expected,
-        opts,
+        opts.out,
         time.monotonic() - t_start,
     )
     monitor.shutdown()
     receiver.stop()
     if producer is not None:
         producer.close()
-    return 0 if found == expected else 1
-
-
-def _summary(
-    out: TextIO,
-    history: list[WindowResult],
-    receiver: DemoReceiver,
-    report: Path,
-    port: int,
-    found: set[str],
-    expected: set[str],
-    opts: DemoOptions,
-    elapsed: float,
-) -> None:
-    def p(line: str = "") -> None:
-        print(line, file=out)
-
-    p()
-    p("=" * 72)
-    p(f"drift-monitor demo finished in {elapsed:.0f}s: {len(history)} windows evaluated")
-    statuses = " ".join(r.status.label[0].upper() for r in history)
-    p(f"  window verdicts (O ok, W warning, A alert, I insufficient): {statuses}")
-    p(f"  injected drift : {', '.join(sorted(expected))}")
-    p(
-        f"  detected drift : {', '.join(sorted(found)) or '-'}"
-        f"   {'(exactly the injected columns)' if found == expected else '(MISMATCH)'}"
-    )
-    p(f"  webhooks       : {len(receiver.received)} received by the demo's retraining endpoint")
-    for r in receiver.received:
-        b = r.body
-        feats = sorted({f["name"] for f in b.get("drifted_features", [])})
-        p(
-            f"    {b.get('type')} id={b.get('id')} signature "
-            f"{'verified' if r.verified else 'INVALID: ' + str(r.error)}"
-        )
-        p(
-            f"      window {b.get('window', {}).get('start')} .. {b.get('window', {}).get('end')}, "
-            f"drift_share {b.get('drift_share', 0):.2f}, features: {', '.join(feats)}"
-        )
-    p(f"  HTML report    : {report}")
-    p(f"  state, baseline: {opts.out}")
-    p()
-    p("next steps:")
-    p(
-        "  drift-monitor check --baseline "
-        f"{opts.out}/baselines/credit.dmb --input YOUR.csv --report report.html"
-    )
-    p(
-        "  scripts/kafka-local start && drift-monitor demo --kafka 127.0.0.1:9092   "
-        "# same demo on a real broker"
-    )
-    p(
-        "  docker compose -f deploy/compose/compose.yaml up   "
-        "# Kafka, daemon, Prometheus, Grafana, Alertmanager"
-    )
-    p("  docs: README.md, docs/CONFIG.md, docs/WEBHOOKS.md, docs/RUNBOOK.md")
+    return 0 if ok else 1

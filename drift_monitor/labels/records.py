@@ -2,6 +2,8 @@
 deterministic sample of event ids, and the counts the metrics show.
 
 Value types only (no I/O): :mod:`drift_monitor.labels.store` keeps them durably.
+:func:`performance_record` is the per-window performance record of the report topic and
+the audit log (``"type": "window.performance"``), read back by ``report --from``.
 """
 
 from __future__ import annotations
@@ -9,6 +11,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from drift_monitor.evaluation.results import json_ms, json_number, json_time
+
+if TYPE_CHECKING:  # tracker imports the store, which imports this module
+    from drift_monitor.labels.tracker import WindowPerformance
 
 DEFAULT_MAX_DELAY_S = 7 * 86_400.0
 DEFAULT_MAX_ENTRIES = 1_000_000
@@ -79,3 +87,71 @@ class WindowCoverage:
     def coverage(self) -> float:
         """joined / tracked (0 when nothing is tracked)."""
         return self.joined / self.tracked if self.tracked else 0.0
+
+
+#: ``type`` of the per-window performance record (report topic, audit log).
+PERFORMANCE_RECORD_TYPE = "window.performance"
+
+
+def performance_record(
+    wp: WindowPerformance, *, window_start: float | None, baseline_version: str
+) -> dict[str, Any]:
+    """The JSON record of one evaluation of a prediction window's performance.
+
+    Published every time the window is evaluated as labels arrive (``final`` false) and
+    once more when it becomes final (``final`` true, never again). ``window_start`` is
+    the window's start in epoch seconds (None when unknown: ``start_ms`` is then null).
+    Shape (non-finite numbers are null)::
+
+        {"type": "window.performance", "model", "baseline_version", "task",
+         "window": {"id", "start_ms", "end_ms", "start", "end"},   # ms ints, RFC 3339
+         "tracked", "joined", "labels", "coverage", "final",
+         "verdict": "ok" | "degraded" | "insufficient_labels",
+         "metrics": {metric: value}, "baseline": {metric: value},
+         "decision": [{"metric", "value", "baseline", "shortfall", "tolerance",
+                       "minimum", "decides", "degraded"}],          # deciding first
+         "delay_seconds": {"median", "max"}}
+
+    ``tracked``: sampled predictions of the window; ``joined``: of them with a label;
+    ``labels``: joined pairs the metrics used (a NaN label or output is left out);
+    ``coverage`` = joined / tracked (0 when nothing is tracked).
+    """
+    v = wp.verdict
+    return {
+        "type": PERFORMANCE_RECORD_TYPE,
+        "model": wp.model,
+        "baseline_version": baseline_version,
+        "task": wp.performance.task,
+        "window": {
+            "id": wp.window_id,
+            "start_ms": json_ms(window_start),
+            "end_ms": json_ms(wp.window_end),
+            "start": json_time(window_start, "milliseconds"),
+            "end": json_time(wp.window_end, "milliseconds"),
+        },
+        "tracked": wp.tracked,
+        "joined": wp.joined,
+        "labels": wp.performance.count,
+        "coverage": wp.coverage,
+        "final": wp.final,
+        "verdict": v.status.value,
+        "metrics": {m: json_number(x) for m, x in sorted(wp.performance.values.items())},
+        "baseline": {m.metric: json_number(m.baseline) for m in v.metrics},
+        "decision": [
+            {
+                "metric": m.metric,
+                "value": json_number(m.value),
+                "baseline": json_number(m.baseline),
+                "shortfall": json_number(m.shortfall),
+                "tolerance": json_number(m.tolerance),
+                "minimum": json_number(m.minimum),
+                "decides": m.decides,
+                "degraded": m.degraded,
+            }
+            for m in v.metrics
+        ],
+        "delay_seconds": {
+            "median": json_number(wp.delay_median),
+            "max": json_number(wp.delay_max),
+        },
+    }

@@ -5,8 +5,11 @@ per-window records (:mod:`drift_monitor.report.records`): the run's verdicts, a 
 of every window's model status, then for every column (most alerting first) one chart
 per test with its statistic over the windows (points coloured by the column's status),
 the warning and alert thresholds as dashed steps when the records carry them, and the
-incidents as vertical lines (detected red, escalated amber, resolved green). Every text
-from the records goes through :func:`html.escape`.
+incidents as vertical lines (detected red, escalated amber, resolved green; performance
+degraded purple, recovered teal). When the records carry the windows' model performance
+(``window.performance``), a "Model performance" section comes before the columns
+(:mod:`drift_monitor.report.performance`). Every text from the records goes through
+:func:`html.escape`.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from drift_monitor.errors import DriftMonitorError
 from drift_monitor.evaluation.results import Status
 from drift_monitor.report import fmt
 from drift_monitor.report.markup import e, pill, test_label
+from drift_monitor.report.performance import performance_section, verdict_summary
 from drift_monitor.report.records import (
     INCIDENT_TYPES,
     ColumnPoint,
@@ -49,7 +53,13 @@ STATUS_COLOUR = {
     Status.WARNING: "#d4a72c",
     Status.ALERT: "#cf222e",
 }
-INCIDENT_COLOUR = dict(zip(INCIDENT_TYPES, ("#cf222e", "#d4a72c", "#1a7f37"), strict=True))
+INCIDENT_COLOUR = dict(
+    zip(INCIDENT_TYPES, ("#cf222e", "#d4a72c", "#1a7f37", "#8250df", "#1b7c83"), strict=True)
+)
+_PERFORMANCE_NOTE = (
+    " Model performance: a window's metrics on the labels joined when it was recorded "
+    "(hollow: not final yet); the dashed step is the baseline's value on its validation set."
+)
 _EXTRA_CSS = """
 .strip svg, .history svg { width: 100%; height: auto; border: 1px solid #eaeef2;
   border-radius: 6px; background: #fff; }
@@ -85,12 +95,15 @@ def render_history(run: RunRecords, *, title: str | None = None) -> str:
             f"<title>{e(heading)}</title><style>{CSS}{_EXTRA_CSS}</style></head><body>",
             f"<main><h1>{e(heading)}</h1>",
             _summary(run),
+            performance_section(run, _x_range(run), _decorate(run), _iso),
             '<h2 id="columns">Columns</h2>',
             *sections,
             "<footer>Built by <code>drift-monitor report --from</code> from the per-window "
             "records (audit log or report topic). Statistics are the window's; dashed "
             "lines are the thresholds on the statistic's scale (chi-square decides on "
-            "Cohen's w, so its thresholds are not drawn).</footer>",
+            "Cohen's w, so its thresholds are not drawn)."
+            + (_PERFORMANCE_NOTE if run.performance else "")
+            + "</footer>",
             "</main></body></html>\n",
         ]
     )
@@ -116,6 +129,7 @@ def _summary(run: RunRecords) -> str:
     versions = sorted({w.baseline_version for w in ws})
     incidents = ", ".join(
         f"{sum(m.type == t for m in run.incidents)} {t.split('.')[1]}"
+        + (" (performance)" if t.startswith("performance.") else "")
         for t in INCIDENT_COLOUR
         if any(m.type == t for m in run.incidents)
     )
@@ -128,6 +142,9 @@ def _summary(run: RunRecords) -> str:
         ("incidents", incidents or "none"),
         ("baseline", ", ".join(versions)),
     ]
+    performance = verdict_summary(run)
+    if performance is not None:
+        facts.append(("performance", performance))
     if run.skipped:
         facts.append(("unreadable lines skipped", fmt.count(run.skipped)))
     dl = "".join(f"<div><dt>{e(k)}</dt><dd>{e(v)}</dd></div>" for k, v in facts)
@@ -147,8 +164,10 @@ def _iso(ms: int) -> str:
 
 
 def _x_range(run: RunRecords) -> tuple[float, float]:
-    lo = min(w.start_ms for w in run.windows) / 1000
-    hi = max(w.end_ms for w in run.windows) / 1000
+    spans = [(w.start_ms, w.end_ms) for w in run.windows]
+    spans += [(p.start_ms, p.end_ms) for p in run.performance]
+    lo = min(a for a, _ in spans) / 1000
+    hi = max(b for _, b in spans) / 1000
     return (lo, hi) if hi > lo else (lo - 1, hi + 1)
 
 
@@ -207,6 +226,16 @@ def _incidents(c: Canvas, p: Plot, marks: list[IncidentMark]) -> None:
         colour = INCIDENT_COLOUR.get(m.type, AXIS)
         c.line(x, p.top, x, p.bottom, stroke=colour, width=1.5, dash="2 3")
         c.rect(x - 4, p.top - 8, 8, 8, fill=colour, tip=f"{m.type} {m.id} at {_iso(m.end_ms)}")
+
+
+def _decorate(run: RunRecords) -> Callable[[Canvas, Plot], None]:
+    """Incident marks and the time axis, as every chart of the page draws them."""
+
+    def draw(c: Canvas, p: Plot) -> None:
+        _incidents(c, p, run.incidents)
+        _time_axis(c, p)
+
+    return draw
 
 
 def _status_strip(run: RunRecords) -> str:

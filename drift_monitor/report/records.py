@@ -3,7 +3,11 @@
 Inputs are JSON Lines files: the window audit log (``state.audit_windows``) and/or a
 dump of the report topic (one message value per line, e.g. from
 ``kafka-console-consumer``). Lines of ``"type": "window.evaluated"`` are windows,
-``drift.detected`` / ``drift.escalated`` / ``drift.resolved`` are incidents; other
+``drift.detected`` / ``drift.escalated`` / ``drift.resolved`` are incidents, and so are
+``performance.degraded`` / ``performance.recovered``; lines of ``"type":
+"window.performance"`` (:func:`drift_monitor.labels.records.performance_record`) are a
+window's model performance as its labels arrived (the final one, else the one with the
+most labels, is kept per window); other
 lines (older audit lines without a type) are ignored, and a line that is not a JSON
 object (a torn last line after ``kill -9``) is counted and skipped.
 """
@@ -20,8 +24,13 @@ from typing import Any
 
 from drift_monitor.errors import DriftMonitorError
 from drift_monitor.evaluation.results import WINDOW_RECORD_TYPE, Status
+from drift_monitor.labels.records import PERFORMANCE_RECORD_TYPE
 
-INCIDENT_TYPES = ("drift.detected", "drift.escalated", "drift.resolved")
+DRIFT_INCIDENT_TYPES = ("drift.detected", "drift.escalated", "drift.resolved")
+PERFORMANCE_INCIDENT_TYPES = ("performance.degraded", "performance.recovered")
+INCIDENT_TYPES = DRIFT_INCIDENT_TYPES + PERFORMANCE_INCIDENT_TYPES
+#: Performance verdicts of a window (``window.performance`` records' ``verdict``).
+VERDICTS = ("ok", "degraded", "insufficient_labels")
 _STATUS = {s.label: s for s in Status}
 
 
@@ -67,15 +76,45 @@ class IncidentMark:
     end_ms: int
 
 
+@dataclass(frozen=True, slots=True)
+class MetricPoint:
+    """One performance metric of one window: its value, the baseline's, and whether it
+    decides the verdict and was found degraded (None: not in the record)."""
+
+    value: float | None
+    baseline: float | None
+    decides: bool
+    degraded: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PerformancePoint:
+    """A prediction window's model performance (the record kept for it): bounds in epoch
+    ms, label counts, coverage in [0, 1], ``verdict`` (one of :data:`VERDICTS`),
+    whether it was ``final`` and its metrics (name -> point)."""
+
+    start_ms: int
+    end_ms: int
+    tracked: int
+    joined: int
+    coverage: float
+    verdict: str
+    final: bool
+    baseline_version: str
+    metrics: dict[str, MetricPoint]
+
+
 @dataclass(slots=True)
 class RunRecords:
-    """A model's windows (by window end, a window recorded twice kept once) and its
-    incidents (one per id and type), both in time order; ``skipped`` unreadable lines."""
+    """A model's windows (by window end, a window recorded twice kept once), its
+    windows' performance (by window end) and its incidents (one per id and type), all
+    in time order; ``skipped`` unreadable lines."""
 
     model: str
     windows: list[WindowPoint] = field(default_factory=list)
     incidents: list[IncidentMark] = field(default_factory=list)
     skipped: int = 0
+    performance: list[PerformancePoint] = field(default_factory=list)
 
 
 def _number(x: Any) -> float | None:
@@ -140,6 +179,45 @@ def _window(doc: dict[str, Any]) -> WindowPoint | None:
     )
 
 
+def _performance(doc: dict[str, Any]) -> PerformancePoint | None:
+    w = doc.get("window")
+    if not isinstance(w, dict) or not isinstance(w.get("end_ms"), int):
+        return None
+    start = w.get("start_ms")
+    raw_baseline = doc.get("baseline")
+    baseline: dict[str, Any] = raw_baseline if isinstance(raw_baseline, dict) else {}
+    metrics: dict[str, MetricPoint] = {}
+    for d in doc.get("decision") or ():
+        if isinstance(d, dict) and isinstance(d.get("metric"), str):
+            metrics[d["metric"]] = MetricPoint(
+                _number(d.get("value")),
+                _number(d.get("baseline")),
+                d.get("decides") is True,
+                d.get("degraded") is True,
+            )
+    for name, value in (doc.get("metrics") or {}).items():
+        if isinstance(name, str) and name not in metrics:
+            metrics[name] = MetricPoint(_number(value), _number(baseline.get(name)), False, False)
+    verdict = str(doc.get("verdict"))
+    return PerformancePoint(
+        start_ms=start if isinstance(start, int) else w["end_ms"],
+        end_ms=w["end_ms"],
+        tracked=int(_number(doc.get("tracked")) or 0),
+        joined=int(_number(doc.get("joined")) or 0),
+        coverage=_number(doc.get("coverage")) or 0.0,
+        verdict=verdict if verdict in VERDICTS else "insufficient_labels",
+        final=doc.get("final") is True,
+        baseline_version=str(doc.get("baseline_version", "")),
+        metrics=metrics,
+    )
+
+
+def _keep(old: PerformancePoint | None, new: PerformancePoint) -> bool:
+    """Whether ``new`` replaces ``old`` for its window: a final record wins (it is the
+    last one published), then the one with more labels, then the later line."""
+    return old is None or (new.final, new.joined) >= (old.final, old.joined)
+
+
 def load_records(paths: list[str | os.PathLike[str]], model: str) -> RunRecords:
     """``model``'s windows and incidents from the JSON Lines files ``paths``.
 
@@ -148,6 +226,7 @@ def load_records(paths: list[str | os.PathLike[str]], model: str) -> RunRecords:
     that were found)."""
     run = RunRecords(model)
     windows: dict[int, WindowPoint] = {}
+    perf: dict[int, PerformancePoint] = {}
     incidents: dict[tuple[str, str], IncidentMark] = {}
     seen: set[str] = set()
     for p in paths:
@@ -179,6 +258,10 @@ def load_records(paths: list[str | os.PathLike[str]], model: str) -> RunRecords:
                 point = _window(doc)
                 if point is not None:
                     windows[point.end_ms] = point
+            elif kind == PERFORMANCE_RECORD_TYPE:
+                p_point = _performance(doc)
+                if p_point is not None and _keep(perf.get(p_point.end_ms), p_point):
+                    perf[p_point.end_ms] = p_point
             elif kind in INCIDENT_TYPES:
                 end = _iso_ms((doc.get("window") or {}).get("end"))
                 if end is not None:
@@ -192,5 +275,6 @@ def load_records(paths: list[str | os.PathLike[str]], model: str) -> RunRecords:
             "the audit log needs state.audit_windows: true, the report topic kafka.report_topic"
         )
     run.windows = [windows[k] for k in sorted(windows)]
+    run.performance = [perf[k] for k in sorted(perf)]
     run.incidents = sorted(incidents.values(), key=lambda m: (m.end_ms, m.type))
     return run

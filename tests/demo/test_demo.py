@@ -17,7 +17,7 @@ from drift_monitor.demo.run import DemoOptions, run_demo
 from drift_monitor.logs import JsonFormatter
 
 
-def test_demo_detects_exactly_the_injected_drift_and_fires_one_verified_webhook(
+def test_demo_detects_the_injected_drift_then_the_degraded_model(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DRIFT_MONITOR_DEMO_WEBHOOK_SECRET", "placeholder")
@@ -33,12 +33,26 @@ def test_demo_detects_exactly_the_injected_drift_and_fires_one_verified_webhook(
     assert verdicts is not None
     # six clean windows, then six drifted ones
     assert verdicts.group(1).split() == ["O"] * 6 + ["A"] * 6
-    assert "1 received by the demo's retraining endpoint" in text
-    assert "drift.detected id=drift-credit-" in text and "signature verified" in text
+    # Model quality: the recession's labels (two windows late) degrade the model; the
+    # performance incident comes after the drift incident, both signed and verified.
+    quality = re.search(r"insufficient labels\): ([ODI ]+)", text)
+    assert quality is not None
+    assert quality.group(1).split() == ["O"] * 6 + ["D"] * 6
+    assert "2 received by the demo's retraining endpoint" in text
+    drift = text.index("drift.detected id=drift-credit-")
+    perf = text.index("performance.degraded id=performance-credit-")
+    assert drift < perf
+    assert text.count("signature verified") == 2
+    assert re.search(r"labels: roc_auc 0\.7\d\d \(baseline 0\.836\)", text), text
     report = tmp_path / "demo" / "drift-report.html"
     html = report.read_text()
     assert "<svg" in html and "credit_score" in html
     assert (tmp_path / "demo" / "baselines" / "credit.dmb").exists()
+    # The report over time draws the same run: drift and model quality per window.
+    history = (tmp_path / "demo" / "history.html").read_text()
+    assert '<h2 id="performance">Model performance</h2>' in history
+    assert "12 prediction window(s) with labels: 6 ok, 6 degraded; 12 final." in history
+    assert "<title>performance.degraded performance-credit-" in history
 
 
 @pytest.fixture

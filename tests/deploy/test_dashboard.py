@@ -60,6 +60,11 @@ SPEC_METRICS = {
     "webhook_deliveries_total",
     "webhook_outbox_pending",
     "build_info",
+    # wave 2, issue 15
+    "model_performance",
+    "model_performance_baseline",
+    "label_coverage_ratio",
+    "label_delay_seconds",
 }
 ALLOWED_METRICS = (
     {f"drift_monitor_{name}" for name in SPEC_METRICS}
@@ -67,8 +72,22 @@ ALLOWED_METRICS = (
     # issue 16: memory against the limit, the outbox's oldest entry
     | {"process_resident_memory_bytes", "drift_monitor_webhook_outbox_oldest_pending_age_seconds"}
     | {f"drift_monitor_evaluation_duration_seconds_{s}" for s in ("bucket", "sum", "count")}
+    # issue 15: the verdict, the join's sample rate and counters, the delay histogram
+    | {"drift_monitor_model_performance_status", "drift_monitor_label_sample_rate"}
+    | {"drift_monitor_label_delay_seconds_bucket"}
+    | {
+        f"drift_monitor_labels_{k}_total"
+        for k in ("joined", "expired", "orphaned", "evicted", "duplicates", "late")
+    }
 )
-ROWS = ["Overview", "Per-feature statistics", "Data quality", "Pipeline", "Webhooks"]
+ROWS = [
+    "Overview",
+    "Per-feature statistics",
+    "Model quality",
+    "Data quality",
+    "Pipeline",
+    "Webhooks",
+]
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,9 @@ opens after one alerting window and its webhook is delivered to a local receiver
 invalid records (copied to the dead-letter topic). Per-feature panels are queried for
 one drifted numeric and one drifted categorical feature, as a Grafana multi-select
 would (``(a|b)``), so the numeric-only (KS, Wasserstein) and categorical-only
-(chi-squared, unseen ratio) panels all have a series to show.
+(chi-squared, unseen ratio) panels all have a series to show. The model has labels
+(issue 15): label-only events for the first two windows' predictions follow the stream,
+so a prediction window becomes final and the "Model quality" row has data.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 import pytest
 
-from drift_monitor.demo.dataset import DEFAULT_DRIFT
+from drift_monitor.baseline import build_baseline, save_baseline
+from drift_monitor.demo.dataset import DEFAULT_DRIFT, LABEL, SCORE, training_frame
 from drift_monitor.demo.receiver import WebhookReceiver
 from drift_monitor.webhooks.signing import verify
 from tests.deploy.dashboard import dashboard_queries
@@ -30,12 +34,13 @@ from tests.services.streams import (
     DRIFTED_CATEGORICAL,
     DRIFTED_NUMERIC,
     MODEL,
+    TRAINING_SOURCE,
     TRAINING_VERSION,
     encode,
+    iso,
     read_topic,
     window_events,
     window_start,
-    write_baseline,
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.prometheus]
@@ -43,6 +48,8 @@ pytestmark = [pytest.mark.kafka, pytest.mark.prometheus]
 WINDOW_S = 10.0
 PER_WINDOW = 300
 CLEAN_WINDOWS = 2
+#: The first windows whose predictions get their label (one window later).
+LABELLED_WINDOWS = 2
 DRIFTED_WINDOWS = 3
 FEATURES = f"({DRIFTED_NUMERIC}|{DRIFTED_CATEGORICAL})"
 WEBHOOK_SECRET = "whsec_c3JlLXRlc3Qtd2ViaG9vay1zZWNyZXQtMDEyMzQ1"
@@ -60,14 +67,33 @@ def invalid_records(start: float) -> list[bytes]:
     return [*wrong_type, b"not json at all", b'["an", "array"]']
 
 
-def stream(start: float) -> tuple[list[bytes], int]:
-    """(record values in order, number of invalid ones): clean windows, then drifted
-    ones with invalid records in the first drifted window."""
+def write_labelled_baseline(directory: Path) -> Path:
+    """The training baseline of ``credit`` with its validation performance (labels)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    baseline = build_baseline(
+        training_frame(20_000, seed=7, with_label=True),
+        MODEL,
+        prediction=[SCORE],
+        label=LABEL,
+        version=TRAINING_VERSION,
+        source=TRAINING_SOURCE,
+    )
+    path = directory / f"{MODEL}.dmb"
+    save_baseline(baseline, path)
+    return path
+
+
+def stream(start: float) -> tuple[list[bytes], int, int]:
+    """(record values in order, number of invalid ones, number of label events): clean
+    windows, then drifted ones with invalid records in the first drifted window, then a
+    label-only event for every prediction of the first windows, a window after it."""
     values: list[bytes] = []
+    labelled: list[dict[str, Any]] = []
     for w in range(CLEAN_WINDOWS):
-        values += encode(
-            window_events(MODEL, start + w * WINDOW_S, WINDOW_S, PER_WINDOW, seed=20 + w)
-        )
+        evs = window_events(MODEL, start + w * WINDOW_S, WINDOW_S, PER_WINDOW, seed=20 + w)
+        values += encode(evs)
+        if w < LABELLED_WINDOWS:
+            labelled += evs
     invalid = invalid_records(start + CLEAN_WINDOWS * WINDOW_S)
     for w in range(CLEAN_WINDOWS, CLEAN_WINDOWS + DRIFTED_WINDOWS):
         drifted = encode(
@@ -78,7 +104,17 @@ def stream(start: float) -> tuple[list[bytes], int]:
         if w == CLEAN_WINDOWS:
             drifted = drifted[:100] + invalid + drifted[100:]
         values += drifted
-    return values, len(invalid)
+    rng = np.random.default_rng(9)
+    t0 = start
+    labels = []
+    for i, ev in enumerate(labelled):
+        # Evenly spread, as the predictions are: event i of its window, one window later.
+        ts = t0 + WINDOW_S * (1 + i // PER_WINDOW) + (i % PER_WINDOW + 0.5) * WINDOW_S / PER_WINDOW
+        y = int(rng.random() < float(ev["prediction"]))
+        labels.append(
+            {"model": MODEL, "event_id": ev["event_id"], "label": y, "timestamp": iso(ts)}
+        )
+    return values + encode(labels), len(invalid), len(labels)
 
 
 def test_every_dashboard_panel_returns_data_from_the_live_daemon(
@@ -89,7 +125,7 @@ def test_every_dashboard_panel_returns_data_from_the_live_daemon(
     topic, dlq = f"sre-dash-{tag}", f"sre-dash-{tag}-dlq"
     kafka_broker.create_topic(topic)
     kafka_broker.create_topic(dlq)
-    values, n_invalid = stream(window_start(2.0, WINDOW_S))
+    values, n_invalid, n_labels = stream(window_start(2.0, WINDOW_S))
     n_windows = CLEAN_WINDOWS + DRIFTED_WINDOWS
 
     with WebhookReceiver(WEBHOOK_SECRET) as receiver:
@@ -98,7 +134,7 @@ def test_every_dashboard_panel_returns_data_from_the_live_daemon(
             topics=[topic],
             group_id=f"sre-dash-{tag}",
             models=[MODEL],
-            baselines_dir=write_baseline(tmp_path / "baselines", TRAINING_VERSION).parent,
+            baselines_dir=write_labelled_baseline(tmp_path / "baselines").parent,
             state_dir=tmp_path / "state",
             window_seconds=WINDOW_S,
             allowed_lateness_seconds=0,
@@ -106,6 +142,11 @@ def test_every_dashboard_panel_returns_data_from_the_live_daemon(
             dead_letter_topic=dlq,
             overrides={
                 "defaults": {"episodes": {"enter_after": 1, "resolve_after": 3}},
+                # Label-only events on the prediction topic; every label arrives, so the
+                # labelled windows become final on coverage.
+                "models": [
+                    {"name": MODEL, "labels": {"topic": None, "min_labels": 100}},
+                ],
                 "webhooks": {
                     "allow_networks": ["127.0.0.0/8"],  # a receiver on loopback
                     "targets": [
@@ -164,7 +205,7 @@ def test_every_dashboard_panel_returns_data_from_the_live_daemon(
             assert {DRIFTED_NUMERIC, DRIFTED_CATEGORICAL} <= names
 
             metrics = daemon.metrics()
-            accepted = len(values) - n_invalid
+            accepted = len(values) - n_invalid - n_labels
             assert metrics.total("drift_monitor_events_total", outcome="accepted") == accepted
             assert metrics.total("drift_monitor_events_total", model=MODEL, outcome="invalid") == 2
             assert metrics.total("drift_monitor_events_total", outcome="invalid") == n_invalid
@@ -218,6 +259,14 @@ def test_every_dashboard_panel_returns_data_from_the_live_daemon(
             assert values_of("Webhook outbox pending") == {"": 0.0}
             connected = [float(s["value"][1]) for s in by_title["Kafka connected / scrape up"]]
             assert connected == [1.0, 1.0]
+            # Model quality: the labelled clean windows are final and ok, fully covered
+            # (coverage and the sample rate both 1), every label joined once.
+            assert values_of("Performance status over time") == {"": 0.0}
+            assert [float(x["value"][1]) for x in by_title["Label coverage"]] == [1.0, 1.0]
+            perf = by_title["Performance vs baseline"]
+            names = {x["metric"]["metric"] for x in perf}
+            assert "roc_auc" in names and len(perf) == 2 * len(names)  # window + baseline
+            assert daemon.metrics().total("drift_monitor_labels_joined_total") == n_labels
 
     # Invalid records were copied to the dead-letter topic with their reason.
     dead = read_topic(kafka_broker.bootstrap, dlq, n_invalid)
