@@ -67,6 +67,8 @@ def _events(t0: float, seed: int, shift_us: float, hostile_from: int) -> list[di
     countries = frame["country"].to_list()
     for i in range(PER_WINDOW, PER_WINDOW + HOSTILE):
         countries[i] = f"ZZ-{hostile_from + i}"
+    amounts = frame["amount"].to_numpy(dtype=np.float64)
+    channels = frame["channel"].to_list()
     order = np.random.default_rng(seed + 1).permutation(len(frame))
     spacing = WINDOW_S / len(frame)
     out = []
@@ -77,8 +79,8 @@ def _events(t0: float, seed: int, shift_us: float, hostile_from: int) -> list[di
                 "event_id": f"{seed}-{i}",
                 "timestamp": iso(t0 + k * spacing),
                 "features": {
-                    "amount": float(frame["amount"].iat[i]),
-                    "channel": str(frame["channel"].iat[i]),
+                    "amount": float(amounts[i]),
+                    "channel": str(channels[i]),
                     "country": countries[i],
                 },
             }
