@@ -64,7 +64,8 @@ def test_segments_round_trip(segmented: Baseline, tmp_path: Path) -> None:
 def test_a_baseline_without_segments_loads_as_before(tmp_path: Path) -> None:
     b = build_baseline(training(), "shop", version="v1")
     assert b.segments is None and "segment_by" not in b.build
-    loaded = load_baseline(save_baseline(b, tmp_path / "b.dmb") and tmp_path / "b.dmb")
+    save_baseline(b, tmp_path / "b.dmb")
+    loaded = load_baseline(tmp_path / "b.dmb")
     assert loaded.segments is None
 
 
@@ -103,7 +104,10 @@ def _index(change: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, byte
 
 
 def _drop(name: str) -> Callable[[dict[str, bytes]], None]:
-    return lambda members: members.pop(name) and None
+    def apply(members: dict[str, bytes]) -> None:
+        del members[name]
+
+    return apply
 
 
 def _other_model(members: dict[str, bytes]) -> None:
