@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import json
 import os
+import re
 import tempfile
 import threading
 from dataclasses import asdict, dataclass, field, replace
@@ -50,6 +52,15 @@ class Transition:
     episode_id: str
     model: str
     result: WindowResult
+
+
+def segment_key(model: str, segment: str) -> str:
+    """The episode key of one segment of ``model``: ``<model>.seg-<slug>-<hash>``, the
+    segment name made id-safe (``[A-Za-z0-9_-]``, at most 32 characters) plus 8 hex
+    digits of its SHA-256, so distinct segments never share an episode."""
+    slug = re.sub(r"[^A-Za-z0-9_-]", "_", segment)[:32]
+    digest = hashlib.sha256(segment.encode()).hexdigest()[:8]
+    return f"{model}.seg-{slug}-{digest}"
 
 
 def episode_id(model: str, window_end: float) -> str:
@@ -97,13 +108,16 @@ class EpisodeTracker:
         """True while ``model`` has an open incident."""
         return self.state(model).episode_id is not None
 
-    def propose(self, result: WindowResult) -> Step | None:
+    def propose(self, result: WindowResult, key: str | None = None) -> Step | None:
         """The effect of one closed window's verdict, without applying it; None for a
-        window at or before the last one seen (a replay) or without an end."""
+        window at or before the last one seen (a replay) or without an end. ``key``:
+        the state (and episode id) of a segment of the model (:func:`segment_key`);
+        settings are the model's."""
         if result.end is None:
             return None
+        key = key or result.model
         with self._lock:
-            st = replace(self.state(result.model))
+            st = replace(self.state(key))
         if st.last_window_end is not None and result.end <= st.last_window_end:
             return None
         st.last_window_end = result.end
@@ -118,7 +132,7 @@ class EpisodeTracker:
         if st.episode_id is None and st.alert_run >= cfg.enter_after:
             cooled = st.resolved_at is None or (result.end - st.resolved_at >= cfg.cooldown_seconds)
             if cooled:
-                st.episode_id = episode_id(result.model, result.end)
+                st.episode_id = episode_id(key, result.end)
                 st.started_at = result.end
                 transition = Transition("drift.detected", st.episode_id, result.model, result)
         elif st.episode_id is not None and st.clean_run >= cfg.resolve_after:
@@ -126,7 +140,7 @@ class EpisodeTracker:
             st.episode_id = None
             st.resolved_at = result.end
             st.alert_run = 0
-        return Step(result.model, st, transition)
+        return Step(key, st, transition)
 
     def commit(self, step: Step) -> None:
         """Persist ``step`` (atomic write + fsync), then apply it in memory. Call it

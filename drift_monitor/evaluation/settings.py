@@ -293,3 +293,10 @@ class EpisodeSettings(StrictModel):
     cooldown_seconds: float = Field(
         default=0.0, ge=0, description="Minimum event time between two incidents of a model."
     )
+    segment_incidents: bool = Field(
+        default=False,
+        description="With detection.segment_by: also open a drift incident per segment "
+        "(drift.detected / drift.resolved webhooks naming the segment, the same "
+        "hysteresis, deduplicated through the same outbox); off: drifted segments show "
+        "in metrics, /status and the records only, and page through DriftMonitorSegmentDrift.",
+    )
