@@ -24,7 +24,7 @@ of a window alerts stays within the model's budget, and a small segment (fewer t
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import numpy.typing as npt
@@ -75,12 +75,12 @@ def segment_codes(baseline: Baseline, segs: SegmentBaselines, data: WindowData) 
     return codes.astype(np.int32, copy=False)
 
 
-def frame_segment_codes(segs: SegmentBaselines, values: object) -> IntArray:
+def frame_segment_codes(segs: SegmentBaselines, values: Iterable[object]) -> IntArray:
     """Segment codes of raw values (``check``'s input column): ``0..K-1`` the kept
     values, ``K`` (``__other__``) any other value, ``-1`` missing."""
     names = list(segs.names[:-1])
     prep = PreparedCategorical.build(names, np.full(len(names), 1.0 / max(len(names), 1)), False)
-    return encode_categories(values, prep)  # type: ignore[arg-type]
+    return encode_categories(values, prep)
 
 
 def carries_segment_codes(baseline: Baseline) -> bool:
