@@ -17,6 +17,7 @@ events, each with a country value never seen before (thousands of distinct value
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ import pytest
 from drift_monitor.baseline import build_baseline, save_baseline
 from tests.services.daemon import DaemonProcess, read_audit, wait_for
 from tests.services.kafka import KafkaBroker, create_topic
-from tests.services.streams import encode, iso, produce, window_start
+from tests.services.streams import encode, iso, produce, read_topic, window_start
 
 pytestmark = pytest.mark.kafka
 
@@ -183,4 +184,69 @@ def test_only_the_drifted_segment_is_flagged_and_series_stay_bounded(
         ("__other__", False),
     ]
     assert entry["windows"][0]["drifted_segments"] == ["US"]
+    d.sigterm()
+
+
+def test_a_segment_incident_reaches_the_report_topic_once(
+    kafka_broker: KafkaBroker,
+    daemons: Callable[..., DaemonProcess],
+    unique: Callable[[str], str],
+    tmp_path: Path,
+) -> None:
+    """``episodes.segment_incidents: true``: the US segment drifting alone opens one
+    ``drift.detected`` naming the segment (the model itself opens none), published once
+    to the report topic beside the window records (a retry after a failed sink is the
+    unit tests' part: tests/unit/evaluation/test_segment_incidents.py)."""
+    baselines = tmp_path / "baselines"
+    baseline = build_baseline(
+        _training(40_000, seed=3),
+        MODEL,
+        version="seg-train",
+        exclude=["country"],
+        segment_by="country",
+        segment_top_k=3,
+    )
+    save_baseline(baseline, baselines / f"{MODEL}.dmb")
+    topic, reports = unique("seg-incidents"), unique("seg-incidents-reports")
+    create_topic(kafka_broker.bootstrap, topic)
+    create_topic(kafka_broker.bootstrap, reports)
+    d = daemons(
+        "seg-incidents",
+        topics=[topic],
+        group_id=unique("seg-incidents-group"),
+        models=[MODEL],
+        baselines_dir=baselines,
+        audit_windows=True,
+        kafka_extra={"report_topic": reports},
+        overrides={
+            "defaults": {
+                "detection": {"segment_by": "country"},
+                "episodes": {"enter_after": 1, "segment_incidents": True},
+            }
+        },
+    ).start()
+    t0 = window_start(window_s=WINDOW_S)
+    # The first test's windows: the model itself stays at warning (no incident of its own).
+    evs = _events(t0, seed=11, shift_us=0.0, hostile_from=0) + _events(
+        t0 + WINDOW_S, seed=12, shift_us=7.5, hostile_from=10_000
+    )
+    produce(kafka_broker.bootstrap, topic, encode(evs), [MODEL.encode()] * len(evs))
+    wait_for(
+        lambda: len(read_audit(d.audit_path)) >= 2 or None,
+        120,
+        "2 closed windows",
+        on_timeout=d.log_tail,
+    )
+
+    got = read_topic(kafka_broker.bootstrap, reports, 3, timeout=60)
+    docs = [json.loads(m.value) for m in got]
+    incidents = [x for x in docs if x["type"] != "window.evaluated"]
+    assert [x["type"] for x in docs].count("window.evaluated") == 2
+    assert [(x["type"], x.get("segment"), x.get("segment_by")) for x in incidents] == [
+        ("drift.detected", "US", "country")
+    ]
+    assert incidents[0]["model"] == MODEL and incidents[0]["id"].startswith(
+        f"drift-{MODEL}.seg-US-"
+    )
+    assert {f["name"] for f in incidents[0]["drifted_features"]} == {"amount"}
     d.sigterm()

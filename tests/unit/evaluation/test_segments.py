@@ -6,7 +6,9 @@ to ``__other__``; the daemon's window layout carries the segment column."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -189,3 +191,37 @@ def test_a_segment_column_outside_the_model_rides_along_in_the_window() -> None:
     assert b.segments is not None
     assert b.segments.names == ("IN", "US", "__other__")
     assert segment_codes(b, b.segments, data).tolist() == [0, 1, 2, 2, 2]
+
+
+def test_the_daemon_refuses_a_baseline_without_the_configured_segments(
+    baseline: Baseline, tmp_path: Path
+) -> None:
+    from drift_monitor.baseline import save_baseline  # noqa: PLC0415
+    from drift_monitor.config import validate_config  # noqa: PLC0415
+    from drift_monitor.pipeline.baselines import BaselineRegistry  # noqa: PLC0415
+
+    plain = build_baseline(frame(2_000, seed=8), "plain", version="v1")
+    save_baseline(plain, tmp_path / "plain.dmb")
+    save_baseline(dataclasses.replace(baseline), tmp_path / "shop.dmb")
+    config = validate_config(
+        {
+            "kafka": {"bootstrap_servers": ["localhost:9092"], "topics": ["t"], "group_id": "g"},
+            "baselines": {"dir": str(tmp_path)},
+            "models": [
+                {"name": "plain", "detection": {"segment_by": "country"}},
+                {"name": "shop", "detection": {"segment_by": "country"}},
+            ],
+        }
+    )
+    registry = BaselineRegistry(config)
+    registry.reload()
+    assert registry.get("plain") is None
+    assert (
+        "detection.segment_by is 'country' but the baseline has no segments"
+        in (registry.errors["plain"])
+    )
+    assert "--segment-by country" in registry.errors["plain"]
+    loaded = registry.get("shop")
+    assert loaded is not None and loaded.baseline.segments is not None
+    # The layout carries no extra slot: country is a categorical column of the model.
+    assert [s.name for s in loaded.layout.categorical] == ["channel", "country"]
