@@ -8,6 +8,7 @@ categories (e.g. a region id) and ``numeric=[...]`` to force a column numeric.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import zlib
 from collections.abc import Sequence
@@ -27,6 +28,7 @@ from drift_monitor.baseline.model import (
 )
 from drift_monitor.baseline.pairs import infer_task, pairs_from_frame
 from drift_monitor.baseline.performance import BaselinePerformance, measure_performance
+from drift_monitor.baseline.segments import DEFAULT_TOP_K, build_segments
 from drift_monitor.errors import BaselineError, InputError
 from drift_monitor.stats.categorical import OTHER, category_key
 from drift_monitor.stats.numeric import bin_fractions
@@ -63,6 +65,8 @@ def build_baseline(
     source: str = "pandas.DataFrame",
     created_at: dt.datetime | None = None,
     label: str | None = None,
+    segment_by: str | None = None,
+    segment_top_k: int = DEFAULT_TOP_K,
 ) -> Baseline:
     """Profile every column of ``df`` (minus ``exclude``) into a :class:`Baseline`.
 
@@ -78,6 +82,11 @@ def build_baseline(
     profiled as a feature; the model's performance (``prediction`` against ``label``),
     its bootstrap variability at window sizes and the label's distribution are stored
     as ``Baseline.performance`` (see :mod:`drift_monitor.baseline.performance`).
+
+    ``segment_by`` names a column whose ``segment_top_k`` most frequent values each get
+    a baseline of their own (the rest pooled into ``__other__``), stored as
+    ``Baseline.segments`` (see :mod:`drift_monitor.baseline.segments`); the column stays
+    a monitored column of the model unless it is in ``exclude``.
     """
     if not model:
         raise BaselineError("baseline needs a model name: pass --model NAME")
@@ -150,7 +159,13 @@ def build_baseline(
         performance=performance,
     )
     # Calibrated thresholds: the null tables of every column, stored with the baseline.
-    return with_calibration(baseline, calibrate(baseline))
+    baseline = with_calibration(baseline, calibrate(baseline))
+    if segment_by is None:
+        return baseline
+    params = {**build, "version": baseline.version, "source": source, "created_at": now}
+    segments = build_segments(df, baseline, segment_by, segment_top_k, params)
+    build = {**baseline.build, "segment_by": segment_by, "segment_top_k": segment_top_k}
+    return dataclasses.replace(baseline, build=build, segments=segments, _prepared={})
 
 
 def _version() -> str:

@@ -18,6 +18,7 @@ from drift_monitor.stats.prepared import PreparedCategorical, PreparedNumeric
 
 if TYPE_CHECKING:  # labels.baseline imports this module
     from drift_monitor.baseline.performance import BaselinePerformance
+    from drift_monitor.baseline.segments import SegmentBaselines
 
 FloatArray = npt.NDArray[np.float64]
 Kind = Literal["numeric", "categorical"]
@@ -103,7 +104,7 @@ class Baseline:
     ``calibration``: the null tables of calibrated thresholds (None for a file written
     before calibration existed; see :mod:`drift_monitor.baseline.calibrate`).
     ``performance``: the model's metrics on a labelled validation set (``--label``), or
-    None.
+    None. ``segments``: per-segment baselines (``--segment-by``), or None.
     """
 
     model: str
@@ -116,6 +117,7 @@ class Baseline:
     checksum: str = ""
     calibration: Calibration | None = None
     performance: BaselinePerformance | None = None
+    segments: SegmentBaselines | None = None
     _prepared: dict[str, PreparedColumn] = field(default_factory=dict, compare=False, repr=False)
     _lazy_calibration: list[Calibration] = field(default_factory=list, compare=False, repr=False)
 

@@ -11,6 +11,11 @@ Layout::
     performance.json       optional: validation-set performance (``--label``), its own
                            ``format_version``; see drift_monitor/baseline/performance.py
     performance/label_reference.npy   optional: the label's reference sample (regression)
+    segments/index.json    optional: per-segment baselines (``--segment-by``): column,
+                           top_k, per segment its name, rows and member; see
+                           drift_monitor/baseline/segments.py
+    segments/<i>.dmb       optional: segment i's baseline, itself a complete archive of
+                           this format (own checksum; never with segments of its own)
 
 ``baseline.json`` holds ``format`` (``"drift-monitor-baseline"``), ``schema_version``,
 ``model``, ``version``, ``created_at``, ``source``, ``build`` (parameters), ``columns``
@@ -47,8 +52,17 @@ from drift_monitor.baseline.model import (
     NumericProfile,
 )
 from drift_monitor.baseline.performance import BaselinePerformance
+from drift_monitor.baseline.segments import (
+    INDEX_MEMBER,
+    MAX_TOP_K,
+    SegmentBaselines,
+    segment_member,
+    segment_members,
+    segments_from_members,
+)
 from drift_monitor.baseline.validate import (
     CALIBRATION_WHERE,
+    MAX_ARRAY_BYTES,
     MAX_MANIFEST_BYTES,
     MAX_REFERENCE_VALUES,
     NPY_HEADER_BYTES,
@@ -133,6 +147,7 @@ def to_document(baseline: Baseline) -> tuple[dict[str, Any], dict[str, bytes]]:
             baseline.calibration.to_json(), sort_keys=True, separators=(",", ":")
         ).encode()
     arrays.update(_performance_members(baseline))
+    arrays.update(_segment_members(baseline))
     doc = {
         "format": FORMAT,
         "schema_version": baseline.schema_version,
@@ -172,10 +187,7 @@ def save_baseline(baseline: Baseline, path: str | os.PathLike[str]) -> Baseline:
         raise _write_error(target, exc) from None
     try:
         with os.fdopen(fd, "wb") as fh:
-            with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-                zf.writestr(MANIFEST, json.dumps({**doc, "checksum": checksum}, indent=1))
-                for name, data in arrays.items():
-                    zf.writestr(name, data)
+            _write_archive(fh, doc, arrays, checksum)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
@@ -185,6 +197,35 @@ def save_baseline(baseline: Baseline, path: str | os.PathLike[str]) -> Baseline:
             raise _write_error(target, exc) from None
         raise
     return _with_checksum(baseline, checksum)
+
+
+def _write_archive(
+    fh: Any, doc: dict[str, Any], arrays: dict[str, bytes], checksum: str, fixed_time: bool = False
+) -> None:
+    with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        manifest = json.dumps({**doc, "checksum": checksum}, indent=1)
+        _write_member(zf, MANIFEST, manifest, fixed_time)
+        for name, data in arrays.items():
+            _write_member(zf, name, data, fixed_time)
+
+
+def _write_member(zf: zipfile.ZipFile, name: str, data: bytes | str, fixed_time: bool) -> None:
+    if not fixed_time:
+        zf.writestr(name, data)
+        return
+    # A nested archive's bytes are covered by the outer checksum: no timestamps in them,
+    # so the same baseline always gives the same bytes.
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    zf.writestr(info, data)
+
+
+def archive_bytes(baseline: Baseline) -> bytes:
+    """``baseline`` as the bytes of a .dmb archive (deterministic: no timestamps)."""
+    doc, arrays = to_document(baseline)
+    buf = io.BytesIO()
+    _write_archive(buf, doc, arrays, _checksum(doc, arrays), fixed_time=True)
+    return buf.getvalue()
 
 
 def _write_error(target: Path, exc: OSError) -> BaselineError:
@@ -215,6 +256,12 @@ def load_baseline(path: str | os.PathLike[str]) -> Baseline:
         ) from None
     except OSError as exc:
         raise BaselineError(f"{p}: cannot read baseline file ({exc.strerror})") from None
+    return _load_bytes(raw, p)
+
+
+def _load_bytes(raw: bytes, p: Path, nested: bool = False) -> Baseline:
+    """A baseline from the bytes of an archive (``p`` names it in errors); ``nested``:
+    a segment's archive inside another, which may not hold segments itself."""
     try:
         with zipfile.ZipFile(io.BytesIO(raw)) as zf:
             doc, members = _read_archive(p, zf)
@@ -238,6 +285,11 @@ def load_baseline(path: str | os.PathLike[str]) -> Baseline:
     try:
         baseline = _from_document(doc, members, actual)
         check_baseline(baseline)
+        if nested and any(name.startswith("segments/") for name in members):
+            raise ValueError("a segment baseline cannot have segments of its own")
+        segments = _segments_from_members(members, baseline, p)
+        if segments is not None:
+            baseline = dataclasses.replace(baseline, segments=segments)
         calib = members.get(CALIBRATION_MEMBER)
         if calib is not None:
             tables = Calibration.from_json(json.loads(calib))
@@ -305,7 +357,18 @@ def _read_archive(p: Path, zf: zipfile.ZipFile) -> tuple[dict[str, Any], dict[st
             f"{p}: unexpected archive member {unknown[0]!r} (not declared in {MANIFEST}); "
             "rebuild it with `drift-monitor baseline build`"
         )
-    members = {name: _read_member(p, zf, info, limits[name]) for name, info in infos.items()}
+    members: dict[str, bytes] = {}
+    nested = 0
+    for name, info in infos.items():
+        members[name] = _read_member(p, zf, info, limits[name])
+        if name.startswith("segments/"):
+            # Each segment archive is capped like a whole file; all of them together too.
+            nested += len(members[name])
+            if nested > MAX_ARRAY_BYTES:
+                raise BaselineError(
+                    f"{p}: segment members hold more than {MAX_ARRAY_BYTES:,} bytes "
+                    "(a corrupt or hostile file); rebuild it with fewer --segment-top-k"
+                )
     return doc, members
 
 
@@ -403,6 +466,10 @@ OPTIONAL_MEMBER_LIMITS: dict[str, int] = {
     # Null tables: per column and test a few dozen quantiles at a dozen sizes (~40 KB
     # for 100 columns); the manifest's cap bounds it just as well.
     CALIBRATION_MEMBER: MAX_MANIFEST_BYTES,
+    # Per-segment baselines: the index, and one nested archive per segment (each read
+    # with the cap of a whole file's arrays, all of them together too: _read_archive).
+    INDEX_MEMBER: MAX_MANIFEST_BYTES,
+    **{segment_member(i): MAX_ARRAY_BYTES for i in range(MAX_TOP_K + 1)},
 }
 
 
@@ -436,3 +503,17 @@ def _performance_from_members(members: dict[str, bytes]) -> BaselinePerformance 
         rest = {k: v for k, v in members.items() if k != PERFORMANCE_MEMBER}
         profile = _from_document(one, rest, "").columns[0]
     return BaselinePerformance.from_json(doc, profile)
+
+
+# --- segments members (per-segment drift): see drift_monitor/baseline/segments.py ------
+def _segment_members(b: Baseline) -> dict[str, bytes]:
+    return segment_members(b, archive_bytes)
+
+
+def _segments_from_members(
+    members: dict[str, bytes], baseline: Baseline, p: Path
+) -> SegmentBaselines | None:
+    def load(data: bytes, member: str) -> Baseline:
+        return _load_bytes(data, Path(f"{p}!{member}"), nested=True)
+
+    return segments_from_members(members, baseline, load)

@@ -15,6 +15,7 @@ from drift_monitor.baseline import (
     load_baseline,
     save_baseline,
 )
+from drift_monitor.baseline.segments import DEFAULT_TOP_K, MAX_TOP_K
 from drift_monitor.cli.progress import ProgressLine
 from drift_monitor.stats.performance import metric_names
 from drift_monitor.tables import read_table
@@ -46,6 +47,18 @@ def register(sub: Any) -> None:
         help="ground-truth column of a labelled validation set: store the model's "
         "performance (needs --prediction)",
     )
+    b.add_argument(
+        "--segment-by",
+        help="column whose most frequent values each get a baseline of their own "
+        "(per-segment drift, detection.segment_by)",
+    )
+    b.add_argument(
+        "--segment-top-k",
+        type=int,
+        default=DEFAULT_TOP_K,
+        help=f"segments kept with --segment-by; the rest pooled into __other__ "
+        f"(default {DEFAULT_TOP_K}, at most {MAX_TOP_K})",
+    )
     b.set_defaults(handler=_build)
     s = bsub.add_parser("show", help="print a readable summary of a baseline file")
     s.add_argument("path", help="baseline file (.dmb)")
@@ -68,6 +81,8 @@ def _build(args: argparse.Namespace) -> int:
         seed=args.seed,
         source=str(args.input),
         label=args.label,
+        segment_by=args.segment_by,
+        segment_top_k=args.segment_top_k,
     )
     saved = save_baseline(baseline, args.out)
     n_num = sum(c.kind == "numeric" for c in saved.columns)
@@ -78,6 +93,8 @@ def _build(args: argparse.Namespace) -> int:
     )
     if saved.performance is not None:
         print(render_performance(saved).rstrip("\n"))
+    if saved.segments is not None:
+        print(render_segments(saved).rstrip("\n"))
     return 0
 
 
@@ -122,6 +139,24 @@ def render_summary(b: Baseline) -> str:
         )
     if b.performance is not None:
         lines += ["", render_performance(b).rstrip("\n")]
+    if b.segments is not None:
+        lines += ["", render_segments(b).rstrip("\n")]
+    return "\n".join(lines) + "\n"
+
+
+def render_segments(b: Baseline) -> str:
+    """The segments of a baseline built with ``--segment-by``: one line per segment."""
+    segs = b.segments
+    if segs is None:
+        return ""
+    lines = [
+        f"segments:    by {segs.column!r}, top {segs.top_k} "
+        f"({len(segs.segments) - 1} kept + __other__)"
+    ]
+    total = sum(s.rows for s in segs.segments) or 1
+    for s in segs.segments:
+        cols = f"{len(s.baseline.columns)} columns" if s.baseline else "no rows: not judged"
+        lines.append(f"  {s.name:<22} {s.rows:>9,} rows {s.rows / total:>6.1%}  {cols}")
     return "\n".join(lines) + "\n"
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from drift_monitor.baseline import load_baseline
 from drift_monitor.errors import ConfigError
 from drift_monitor.evaluation import (
+    ColumnResult,
     DetectionSettings,
     Status,
     WindowResult,
@@ -54,6 +55,9 @@ def run_check(args: argparse.Namespace) -> int:
     """Evaluate, print, optionally write the report; returns the exit code."""
     baseline = load_baseline(args.baseline)
     settings = _settings(args.config, baseline.model)
+    if baseline.segments is not None and settings.segment_by is None:
+        # A baseline built with --segment-by is checked per segment too.
+        settings = settings.model_copy(update={"segment_by": baseline.segments.column})
     for warning in unknown_columns(settings, baseline.column_names):
         print(f"drift-monitor: warning: {warning}", file=sys.stderr)
     df = read_table(args.input)
@@ -85,7 +89,9 @@ def run_check(args: argparse.Namespace) -> int:
         )
         return 2
     fail_at = Status.WARNING if args.fail_on == "warning" else Status.ALERT
-    drift_code = 1 if result.status >= fail_at else 0
+    # A drifted segment fails the gate like a drifted model (per-segment drift).
+    worst = max([result.status, *(seg.status for seg in result.segments)])
+    drift_code = 1 if worst >= fail_at else 0
     return max(drift_code, _labels_exit(args, quality))
 
 
@@ -157,7 +163,40 @@ def render_table(r: WindowResult) -> str:
         )
     lines.append("")
     lines.append("! marks a deciding test at warning or alert level")
+    lines += _segment_lines(r)
     return "\n".join(lines) + "\n"
+
+
+def _segment_lines(r: WindowResult) -> list[str]:
+    """Per-segment rows (``--segment-by`` baselines): status, rows, drifted columns."""
+    if r.segment_by is None:
+        return []
+    drifted = r.drifted_segments
+    lines = [
+        "",
+        f"segments by {r.segment_by}: {len(drifted)} of {len(r.segments)} drifted"
+        + (f" ({', '.join(str(s.segment) for s in drifted)})" if drifted else ""),
+    ]
+    rows = [["STATUS", "SEGMENT", "EVENTS", "DRIFTED COLUMNS"]]
+    for s in r.segments:
+        cols = ", ".join(
+            f"{c.name} ({_worst_test(c)})" if _worst_test(c) else c.name for c in s.drifted
+        )
+        rows.append([s.status.label, str(s.segment), f"{s.events:,}", cols or "-"])
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        lines.append(
+            "  ".join(c.ljust(w) for c, w in zip(row[:3], widths, strict=True)) + "  " + row[3]
+        )
+    return lines
+
+
+def _worst_test(c: ColumnResult) -> str:
+    alerting = [t for t in c.tests.values() if t.status == Status.ALERT]
+    if not alerting:
+        return ""
+    t = max(alerting, key=lambda t: t.effect / t.threshold if t.threshold > 0 else t.effect)
+    return f"{t.test} {_fmt(t.statistic)}"
 
 
 # --- model quality: ``check --labels COL`` ---------------------------------------------

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import json
 import os
+import re
 import tempfile
 import threading
 from dataclasses import asdict, dataclass, field, replace
@@ -64,6 +66,15 @@ class Transition:
     episode_id: str
     model: str
     result: WindowResult | None
+
+
+def segment_key(model: str, segment: str) -> str:
+    """The episode key of one segment of ``model``: ``<model>.seg-<slug>-<hash>``, the
+    segment name made id-safe (``[A-Za-z0-9_-]``, at most 32 characters) plus 8 hex
+    digits of its SHA-256, so distinct segments never share an episode."""
+    slug = re.sub(r"[^A-Za-z0-9_-]", "_", segment)[:32]
+    digest = hashlib.sha256(segment.encode()).hexdigest()[:8]
+    return f"{model}.seg-{slug}-{digest}"
 
 
 def episode_id(model: str, window_end: float, kind: str = "drift") -> str:
@@ -113,22 +124,31 @@ class EpisodeTracker:
         """True while ``model`` has an open incident."""
         return self.state(model).episode_id is not None
 
-    def propose(self, result: WindowResult) -> Step | None:
+    def propose(self, result: WindowResult, key: str | None = None) -> Step | None:
         """The effect of one closed window's verdict, without applying it; None for a
-        window at or before the last one seen (a replay) or without an end."""
+        window at or before the last one seen (a replay) or without an end. ``key``:
+        the state (and episode id) of a segment of the model (:func:`segment_key`);
+        settings are the model's."""
         if result.end is None:
             return None
-        return self.propose_status(result.model, result.end, result.status, result)
+        return self.propose_status(result.model, result.end, result.status, result, key)
 
     def propose_status(
-        self, model: str, end: float, status: Status, result: WindowResult | None = None
+        self,
+        model: str,
+        end: float,
+        status: Status,
+        result: WindowResult | None = None,
+        key: str | None = None,
     ) -> Step | None:
         """:meth:`propose` for a verdict given as its ``status`` and window ``end``
         (epoch s): ALERT extends the alerting run, OK/WARNING the clean run,
-        INSUFFICIENT_DATA neither. None for a window at or before the last one seen."""
+        INSUFFICIENT_DATA neither. None for a window at or before the last one seen.
+        ``key``: the state (and episode id) of a segment of ``model``."""
         opening, resolving = KINDS[self.kind]
+        key = key or model
         with self._lock:
-            st = replace(self.state(model))
+            st = replace(self.state(key))
         if st.last_window_end is not None and end <= st.last_window_end:
             return None
         st.last_window_end = end
@@ -143,7 +163,7 @@ class EpisodeTracker:
         if st.episode_id is None and st.alert_run >= cfg.enter_after:
             cooled = st.resolved_at is None or (end - st.resolved_at >= cfg.cooldown_seconds)
             if cooled:
-                st.episode_id = episode_id(model, end, self.kind)
+                st.episode_id = episode_id(key, end, self.kind)
                 st.started_at = end
                 transition = Transition(opening, st.episode_id, model, result)
         elif st.episode_id is not None and st.clean_run >= cfg.resolve_after:
@@ -151,7 +171,7 @@ class EpisodeTracker:
             st.episode_id = None
             st.resolved_at = end
             st.alert_run = 0
-        return Step(model, st, transition)
+        return Step(key, st, transition)
 
     def commit(self, step: Step) -> None:
         """Persist ``step`` (atomic write + fsync), then apply it in memory. Call it

@@ -8,6 +8,7 @@ function serves the daemon's windows and the offline ``check`` command.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -49,7 +50,10 @@ def evaluate_window(
 
     Columns with fewer than ``settings.min_events`` present values, or whose baseline
     has no values, are ``insufficient_data`` (never drift). p-values are corrected
-    across the model's columns, per test, with ``settings.correction``.
+    across the model's columns, per test, with ``settings.correction``. With
+    ``settings.segment_by``, the result also holds one result per segment (see
+    :mod:`drift_monitor.evaluation.segments`); ConfigError when the baseline has no
+    segments by that column.
     """
     prepared = baseline.prepared()
     raws: list[_Raw] = []
@@ -77,7 +81,7 @@ def evaluate_window(
     # -- end of hook ---------------------------------------------------------------
     columns = [_decide(r, adjusted, settings, verdicts) for r in raws]
     status, share = model_status(columns, data.events, settings.min_events, settings.status_rule)
-    return WindowResult(
+    result = WindowResult(
         model=baseline.model,
         baseline_version=baseline.version,
         events=data.events,
@@ -87,6 +91,14 @@ def evaluate_window(
         drift_share=share,
         columns=tuple(columns),
     )
+    if settings.segment_by is None:
+        return result
+    # Per-segment drift (drift_monitor/evaluation/segments.py): the same window split by
+    # the segment column, each part against its segment's baseline.
+    from drift_monitor.evaluation.segments import evaluate_segments  # noqa: PLC0415 - cycle
+
+    segments = evaluate_segments(baseline, data, settings, evaluate_window)
+    return dataclasses.replace(result, segment_by=settings.segment_by, segments=segments)
 
 
 def _score_column(

@@ -9,6 +9,7 @@ from drift_monitor.baseline.model import Baseline
 from drift_monitor.errors import InputError
 from drift_monitor.evaluation.evaluate import evaluate_window
 from drift_monitor.evaluation.results import WindowResult
+from drift_monitor.evaluation.segments import carries_segment_codes, frame_segment_codes
 from drift_monitor.evaluation.settings import DetectionSettings
 from drift_monitor.stats.categorical import encode_categories
 from drift_monitor.stats.prepared import PreparedCategorical
@@ -53,6 +54,14 @@ def window_from_frame(baseline: Baseline, df: pd.DataFrame, source: str = "input
             else:
                 codes = np.where(series.isna().to_numpy(), -1, 0)
                 categorical[col.name] = codes.astype(np.int32)
+    segs = baseline.segments
+    if carries_segment_codes(baseline) and segs is not None:
+        if segs.column not in df.columns:
+            raise InputError(
+                f"{source}: segment column {segs.column!r} of baseline {baseline.model!r} "
+                "is missing; add it to evaluate per segment"
+            )
+        categorical[segs.column] = frame_segment_codes(segs, df[segs.column])
     return WindowData(events=len(df), numeric=numeric, categorical=categorical)
 
 

@@ -123,7 +123,11 @@ class ColumnResult:
 class WindowResult:
     """A model's window verdict. ``start``/``end`` are event-time bounds in epoch
     seconds (None for offline checks); ``drift_share`` is the share of evaluated
-    columns in ``alert``."""
+    columns in ``alert``.
+
+    Per-segment drift: ``segments`` holds one result per segment of ``segment_by``
+    (each with ``segment`` set to its name and ``events`` its rows in the window);
+    the model's own ``status`` is the overall window's, segments never change it."""
 
     model: str
     baseline_version: str
@@ -133,6 +137,14 @@ class WindowResult:
     status: Status
     drift_share: float
     columns: tuple[ColumnResult, ...]
+    segment: str | None = None
+    segment_by: str | None = None
+    segments: tuple[WindowResult, ...] = ()
+
+    @property
+    def drifted_segments(self) -> list[WindowResult]:
+        """Segments whose status is ``alert``, in segment order."""
+        return [s for s in self.segments if s.status == Status.ALERT]
 
     @property
     def drifted(self) -> list[ColumnResult]:
@@ -151,25 +163,45 @@ class WindowResult:
     def to_json(self) -> dict[str, Any]:
         """The SPEC's ``check --format json`` object: model, baseline version, events,
         status, drift share and every column worst first with its tests (non-finite
-        numbers become null)."""
-        return {
+        numbers become null). With segments, also ``segment_by``, ``drifted_segments``
+        (names) and ``segments``: per segment ``segment``, ``events``, ``status``,
+        ``drift_share`` and ``features`` as above."""
+        doc = {
             "model": self.model,
             "baseline_version": self.baseline_version,
             "events": self.events,
             "status": self.status.label,
             "drift_share": self.drift_share,
-            "features": [
-                {
-                    "name": c.name,
-                    "kind": c.kind,
-                    "status": c.status.label,
-                    "missing_ratio": c.missing_ratio,
-                    "tests": c.tests_json(),
-                    "thresholds": c.thresholds_json(),
-                }
-                for c in self.by_severity()
-            ],
+            "features": self.features_json(),
         }
+        if self.segment_by is not None:
+            doc["segment_by"] = self.segment_by
+            doc["drifted_segments"] = [s.segment for s in self.drifted_segments]
+            doc["segments"] = [
+                {
+                    "segment": s.segment,
+                    "events": s.events,
+                    "status": s.status.label,
+                    "drift_share": s.drift_share,
+                    "features": s.features_json(),
+                }
+                for s in self.segments
+            ]
+        return doc
+
+    def features_json(self) -> list[dict[str, Any]]:
+        """The ``features`` list of :meth:`to_json`: every column, worst first."""
+        return [
+            {
+                "name": c.name,
+                "kind": c.kind,
+                "status": c.status.label,
+                "missing_ratio": c.missing_ratio,
+                "tests": c.tests_json(),
+                "thresholds": c.thresholds_json(),
+            }
+            for c in self.by_severity()
+        ]
 
     def record_json(self) -> dict[str, Any]:
         """The per-window record (report topic, audit log, ``report --from``):

@@ -195,6 +195,17 @@ class DetectionSettings(StrictModel):
     columns: dict[str, ColumnSettings] = Field(
         default_factory=dict, description="Per-column overrides, by column name."
     )
+    # Per-segment drift (issue 16): the segment column of the baseline's segments.
+    segment_by: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Also evaluate every window per segment of this column: one result per "
+        "value the baseline was built with (`baseline build --segment-by COL "
+        "--segment-top-k K`: its K most frequent values, the rest and unknown values in "
+        "`__other__`), against that segment's own baseline and calibrated thresholds, the "
+        "false-alarm budget split across the segments. The baseline must have segments "
+        "by this column.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -281,4 +292,11 @@ class EpisodeSettings(StrictModel):
     resolve_after: int = Field(default=3, ge=1, description="Consecutive clean windows.")
     cooldown_seconds: float = Field(
         default=0.0, ge=0, description="Minimum event time between two incidents of a model."
+    )
+    segment_incidents: bool = Field(
+        default=False,
+        description="With detection.segment_by: also open a drift incident per segment "
+        "(drift.detected / drift.resolved webhooks naming the segment, the same "
+        "hysteresis, deduplicated through the same outbox); off: drifted segments show "
+        "in metrics, /status and the records only, and page through DriftMonitorSegmentDrift.",
     )

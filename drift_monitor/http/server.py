@@ -69,6 +69,23 @@ def readiness(state: MonitorState, liveness_timeout: float | None) -> tuple[bool
 
 
 def _window(r: WindowResult, top: int) -> dict[str, Any]:
+    doc = _model_window(r, top)
+    if r.segment_by is not None:  # per-segment drift: one row per segment
+        doc["segment_by"] = r.segment_by
+        doc["segments"] = [
+            {
+                "segment": s.segment,
+                "status": s.status.label,
+                "events": s.events,
+                "drift_share": s.drift_share,
+                "drifted": [c.name for c in s.drifted],
+            }
+            for s in r.segments
+        ]
+    return doc
+
+
+def _model_window(r: WindowResult, top: int) -> dict[str, Any]:
     return {
         "status": r.status.label,
         "window": _bounds(r),
@@ -109,6 +126,11 @@ def _history(results: tuple[WindowResult, ...]) -> list[dict[str, Any]]:
             "drift_share": r.drift_share,
             "baseline_version": r.baseline_version,
             "drifted": [c.name for c in r.drifted],
+            **(
+                {"drifted_segments": [s.segment for s in r.drifted_segments]}
+                if r.segment_by is not None
+                else {}
+            ),
         }
         for r in reversed(results)
     ]

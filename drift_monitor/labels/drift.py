@@ -53,5 +53,7 @@ def label_drift(
     frame = pd.DataFrame({col.name: pd.Series(values, dtype=object)})
     if col.kind == "numeric":
         frame[col.name] = pd.to_numeric(frame[col.name], errors="coerce")
-    result = evaluate_window(mini, window_from_frame(mini, frame, "labels"), settings)
+    # The label is one column of the whole window: never split by segment.
+    whole = settings.model_copy(update={"segment_by": None}) if settings.segment_by else settings
+    result = evaluate_window(mini, window_from_frame(mini, frame, "labels"), whole)
     return result.columns[0] if result.columns else None

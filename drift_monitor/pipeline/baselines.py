@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from drift_monitor.baseline.model import Baseline
+from drift_monitor.baseline.segments import require_segments
 from drift_monitor.baseline.store import load_baseline
 from drift_monitor.config.models import AppConfig
 from drift_monitor.errors import BaselineError
@@ -32,6 +33,7 @@ class BaselineRegistry:
 
     def __init__(self, config: AppConfig) -> None:
         self._paths = {m.name: config.baseline_path(m) for m in config.models}
+        self._segment_by = {m.name: m.detection.segment_by for m in config.models}
         self._loaded: dict[str, LoadedBaseline] = {}
         self.errors: dict[str, str] = {}
 
@@ -63,7 +65,7 @@ class BaselineRegistry:
             if current is not None and current.stamp == stamp:
                 continue
             try:
-                baseline, layout = _load(model, path)
+                baseline, layout = _load(model, path, self._segment_by.get(model))
             except BaselineError as exc:
                 self._error(model, str(exc))
                 continue
@@ -94,14 +96,16 @@ class BaselineRegistry:
         self.errors[model] = message
 
 
-def _load(model: str, path: Path) -> tuple[Baseline, ModelLayout]:
-    """Load, check and prepare ``path`` for ``model``; BaselineError for a bad file."""
+def _load(model: str, path: Path, segment_by: str | None = None) -> tuple[Baseline, ModelLayout]:
+    """Load, check and prepare ``path`` for ``model``; BaselineError for a bad file (or
+    one without the segments ``segment_by`` asks for)."""
     baseline = load_baseline(path)
     if baseline.model != model:
         raise BaselineError(
             f"{path}: baseline is for model {baseline.model!r}, not {model!r}; "
             "point models[].baseline at the right file"
         )
+    require_segments(baseline, segment_by, str(path))
     try:
         baseline.prepared()  # sort reference samples etc. now, not on the first window
         layout = ModelLayout.from_baseline(baseline)

@@ -26,6 +26,7 @@ from drift_monitor.report.markup import (
     pill,
 )
 from drift_monitor.report.sections import section
+from drift_monitor.report.segments import segments_table
 from drift_monitor.report.style import CSS
 from drift_monitor.stats.registry import DriftTest
 from drift_monitor.windows.data import WindowData
@@ -76,6 +77,7 @@ def render_report(
             f"<main><h1>{e(heading)}</h1>",
             _verdict(result, baseline, columns),
             _table(columns, baseline, result.reported_tests()),
+            segments_table(result),
             '<h2 id="columns">Columns</h2>',
             *sections,
             _footer(baseline),

@@ -8,7 +8,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from drift_monitor.evaluation.episodes import EpisodeTracker, Transition
+from drift_monitor.evaluation.episodes import EpisodeTracker, Transition, segment_key
 from drift_monitor.evaluation.results import Status, WindowResult, json_number, json_time
 from drift_monitor.labels.decision import MetricVerdict, PerformanceStatus
 from drift_monitor.labels.tracker import WindowPerformance
@@ -22,11 +22,15 @@ log = logging.getLogger("drift_monitor.incidents")
 _PUBLISHED_KEPT = 1_000  # incidents remembered; far more than can be in flight
 
 
-def incident_body(transition: Transition, detected_at: float) -> dict[str, Any]:
+def incident_body(
+    transition: Transition, detected_at: float, segment_by: str | None = None
+) -> dict[str, Any]:
     """The SPEC webhook body for an episode transition.
 
     ``drifted_features`` lists, for every alerting column of the window (worst first),
     each deciding test that alerted, with its statistic, raw p-value and alert threshold.
+    A segment's incident (``episodes.segment_incidents``) also carries ``segment_by`` and
+    ``segment``, and its window, features and share are the segment's.
     """
     r = transition.result
     if r is None:
@@ -60,6 +64,7 @@ def incident_body(transition: Transition, detected_at: float) -> dict[str, Any]:
         "drifted_features": features,
         "drift_share": r.drift_share,
         "detected_at": json_time(detected_at, "milliseconds"),
+        **({"segment_by": segment_by, "segment": r.segment} if r.segment is not None else {}),
     }
 
 
@@ -87,14 +92,29 @@ class IncidentHandler:
         self._published: dict[tuple[str, str], None] = {}
 
     def handle(self, result: WindowResult, now: float) -> Transition | None:
-        """Observe one verdict (epoch-seconds ``now`` stamps ``detected_at``).
+        """Observe one verdict (epoch-seconds ``now`` stamps ``detected_at``); returns the
+        model's transition. With ``episodes.segment_incidents``, each segment of the
+        window then steps its own episode the same way (each step idempotent on its
+        own, so a retry after a failure between them redoes only what is missing).
         Raises SinkError when an effect is not durable (see the class docstring)."""
-        step = self.tracker.propose(result)
+        transition = self._step(result, now, None)
+        cfg = self.tracker.settings.get(result.model)
+        if cfg is not None and cfg.segment_incidents and result.segment_by is not None:
+            for seg in result.segments:
+                if seg.segment is not None:
+                    key = segment_key(result.model, seg.segment)
+                    self._step(seg, now, key, result.segment_by)
+        return transition
+
+    def _step(
+        self, result: WindowResult, now: float, state: str | None, segment_by: str | None = None
+    ) -> Transition | None:
+        step = self.tracker.propose(result, state)
         if step is None:
             return None
         transition = step.transition
         if transition is not None:
-            body = incident_body(transition, now)
+            body = incident_body(transition, now, segment_by)
             trigger = Trigger(transition.episode_id, transition.type, result.model, body)
             if self._dispatcher is not None:
                 self._dispatcher.submit(trigger)
@@ -109,9 +129,10 @@ class IncidentHandler:
         self.tracker.commit(step)
         if transition is not None:
             log.warning(
-                "%s: model %s, %d drifted column(s): %s",
+                "%s: model %s%s, %d drifted column(s): %s",
                 transition.type,
                 result.model,
+                f" segment {result.segment!r}" if result.segment is not None else "",
                 len(result.drifted),
                 ", ".join(c.name for c in result.drifted) or "-",
                 extra={"model": result.model, "episode": transition.episode_id},

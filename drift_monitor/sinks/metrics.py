@@ -22,6 +22,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from drift_monitor import __version__
 from drift_monitor.evaluation.results import ColumnResult, Status
 from drift_monitor.sinks.cgroup import CgroupMemoryCollector
+from drift_monitor.sinks.segment_metrics import segment_families
 from drift_monitor.stats.registry import REGISTRY, drift_test
 from drift_monitor.status.state import DURATION_BUCKETS, MonitorState, StateSnapshot
 
@@ -58,6 +59,7 @@ class DriftCollector(Collector):
         yield self._model_info(s.models)
         yield from _event_families(s)
         yield from _window_families(s)
+        yield from segment_families(s)  # per-segment drift: families of their own
         yield from _kafka_families(s)
         yield from _sink_families(s)
         yield from self._webhook_families()

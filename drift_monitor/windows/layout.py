@@ -65,6 +65,15 @@ class ModelLayout:
                     cats.append(CategoricalSlot(c.name, dict(p.index), fallback, k))
                 else:  # no categories in training: only presence is tracked
                     cats.append(CategoricalSlot(c.name, {}, 0, 0))
+        segs = baseline.segments
+        if segs is not None and not any(
+            c.name == segs.column and c.kind == "categorical" for c in baseline.columns
+        ):
+            # Per-segment drift: the segment column rides along as a code per row (its
+            # kept values, else __other__) even when it is not a monitored column. A
+            # categorical column of the model already carries its codes.
+            other = segs.other_code
+            cats.append(CategoricalSlot(segs.column, segs.index(), other, other))
         preds = baseline.prediction_columns
         return cls(
             tuple(numeric),

@@ -71,6 +71,8 @@ ALLOWED_METRICS = (
     | {"drift_monitor_window_duration_seconds", "up"}
     # issue 16: memory against the limit, the outbox's oldest entry
     | {"process_resident_memory_bytes", "drift_monitor_webhook_outbox_oldest_pending_age_seconds"}
+    # issue 16 part 5: per-segment drift (families of their own, see README)
+    | {"drift_monitor_segment_status"}
     | {f"drift_monitor_evaluation_duration_seconds_{s}" for s in ("bucket", "sum", "count")}
     # issue 15: the verdict, the join's sample rate and counters, the delay histogram
     | {"drift_monitor_model_performance_status", "drift_monitor_label_sample_rate"}
