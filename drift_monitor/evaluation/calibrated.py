@@ -193,6 +193,48 @@ class _Floors:
 
 
 @dataclass(slots=True)
+class _Mass:
+    """The rare-empty masses of a stack's candidates (``rows`` in :class:`EmptyCells`,
+    -1: none), summed exactly only where the result can differ: ``x + mass`` and
+    ``x - mass`` equal ``x`` when the mass is below a quarter of x's spacing, which an
+    upper bound computed for all rows at once shows for nearly every column."""
+
+    empty: EmptyCells
+    rows: list[int]
+    ns: list[int]
+    bound: FloatArray | None = None
+    exact: dict[int, float] | None = None
+
+    @classmethod
+    def of(cls, empty: EmptyCells, columns: list[str], ns: list[int]) -> _Mass:
+        rows = [empty.index.get(c, -1) for c in columns]
+        known = [j for j, r in enumerate(rows) if r >= 0]
+        bound = np.zeros(len(rows))
+        bound[known] = empty.bounds([rows[j] for j in known], [ns[j] for j in known])
+        return cls(empty, rows, ns, bound, {})
+
+    def exact_where_it_matters(self, x: FloatArray) -> FloatArray:
+        """Per row, the exact mass where it may change ``x`` (added or subtracted),
+        else 0.0 (which leaves x as the exact mass would)."""
+        out = np.zeros(len(self.rows))
+        if self.bound is None or self.exact is None:
+            return out
+        with np.errstate(under="ignore"):
+            need = ~(self.bound < np.spacing(x) / 4)
+        todo = [j for j in np.flatnonzero(need).tolist() if j not in self.exact]
+        for j in todo:
+            if self.rows[j] < 0:  # no profile: no mass
+                self.exact[j] = 0.0
+        todo = [j for j in todo if self.rows[j] >= 0]
+        got = self.empty.masses([self.rows[j] for j in todo], [self.ns[j] for j in todo])
+        for j, m in zip(todo, got, strict=True):
+            self.exact[j] = m
+        for j in np.flatnonzero(need).tolist():
+            out[j] = self.exact[j]
+        return out
+
+
+@dataclass(slots=True)
 class _Nulls:
     """One window's candidates against their null laws: the calibrated p-values (before
     the correction) and what the thresholds need, computed per law for all candidates
@@ -202,7 +244,7 @@ class _Nulls:
     candidates: Sequence[Candidate]
     plan: _Plan
     p_values: npt.NDArray[np.float64]
-    tabled: list[tuple[NullStack, list[int], npt.NDArray[np.intp], FloatArray, FloatArray]]
+    tabled: list[tuple[NullStack, list[int], npt.NDArray[np.intp], FloatArray, _Mass]]
     chi2_df: dict[int, int]
 
     @classmethod
@@ -231,14 +273,12 @@ class _Nulls:
             rows = np.array(rows_l, dtype=np.intp)
             ns = [candidates[i].n for i in idx]
             q = stack.quantiles_at(rows, ns)
-            mass = np.zeros(len(idx))
-            if _spec(stack.test).rare_empty_bound:
-                er = [plan.empty.index.get(candidates[i].column, -1) for i in idx]
-                known = [j for j, r in enumerate(er) if r >= 0]
-                got = plan.empty.masses([er[j] for j in known], [ns[j] for j in known])
-                mass[known] = got
             stats = np.array([candidates[i].statistic for i in idx])
-            p_tab = stack.p_values(rows, q, stats) + mass
+            p_tab = stack.p_values(rows, q, stats)
+            mass = _Mass(plan.empty, [-1] * len(idx), ns)
+            if _spec(stack.test).rare_empty_bound:
+                mass = _Mass.of(plan.empty, [candidates[i].column for i in idx], ns)
+            p_tab = p_tab + mass.exact_where_it_matters(p_tab)
             pv[idx] = np.where(p_tab < 1.0, p_tab, 1.0)
             tabled.append((stack, idx, rows, q, mass))
         return cls(candidates, plan, pv, tabled, chi2_df)
@@ -258,7 +298,8 @@ class _Nulls:
                 # On the effect scale (Cohen's w) of the reported, unpooled statistic.
                 out[i] = math.sqrt(crit / c.n) if c.n > 0 else math.inf
         for stack, idx, rows, q, mass in self.tabled:
-            rest = np.array([levels[i] for i in idx]) - mass
+            lv = np.array([levels[i] for i in idx])
+            rest = lv - mass.exact_where_it_matters(lv)
             ok = rest > 0
             if ok.any():
                 got = stack.thresholds(rows[ok], q[ok], rest[ok].tolist())

@@ -316,19 +316,17 @@ def pooled_chi2(
     if n <= 0:
         return 0.0, 0, 1.0
     sparse = p * n < MIN_EXPECTED
-    obs = list(c[~sparse])
-    exp = list(p[~sparse])
+    o = c[~sparse]  # boolean indexing: copies this function may change
+    e = p[~sparse]
     if sparse.any():
         po, pe = float(c[sparse].sum()), float(p[sparse].sum())
-        if pe * n < MIN_EXPECTED and exp:
-            j = int(np.argmin(exp))
-            obs[j] += po
-            exp[j] += pe
+        if pe * n < MIN_EXPECTED and e.shape[0]:
+            j = int(np.argmin(e))
+            o[j] += po
+            e[j] += pe
         else:
-            obs.append(po)
-            exp.append(pe)
-    o = np.asarray(obs)
-    e = np.asarray(exp)
+            o = np.append(o, po)
+            e = np.append(e, pe)
     if unseen > 0:
         o = np.append(o, float(unseen))
         e = np.append(e, FRACTION_FLOOR)
