@@ -225,8 +225,11 @@ class ConsumeLoop:
         failure is being retried or a rebalance is pending (the windows may no longer be
         this process's); a failing effect leaves its window open and nothing is then
         committed (see :meth:`commit`). Returns windows closed."""
-        if self._retry_at is not None or self.rebalanced.is_set():
-            return 0
+        opted = every_model or any(
+            w.settings.evaluate_on_stop for w in self.pipeline.windows.values()
+        )
+        if not opted or self._retry_at is not None or self.rebalanced.is_set():
+            return 0  # not asked for: the stop is exactly what it was without the setting
         try:
             lagging = {tp for tp, n in self.source.lag().items() if n > 0}
             closed = self.pipeline.close_on_stop(lagging, every_model)
