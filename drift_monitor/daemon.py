@@ -8,7 +8,9 @@ durable outbox, which never touches windows. HTTP threads read snapshots of
 :class:`MonitorState`.
 
 Signals: SIGTERM / SIGINT stop gracefully (finish the round, flush, commit what is
-durable, exit 0); if the loop has not stopped within :data:`STOP_GRACE_SECONDS`, or on
+durable, exit 0; with ``evaluate_on_stop`` the open windows are first evaluated and
+their effects made, see :meth:`ConsumeLoop.close_on_stop`); if the loop has not stopped
+within :data:`STOP_GRACE_SECONDS`, or on
 a second signal, the process exits at once with code 1 *without* committing (what was
 not committed is re-read on restart). SIGHUP reloads the baselines.
 """
@@ -102,8 +104,12 @@ class Monitor:
         reports: ReportSink | None = None,
         transport: Transport | None = None,
         serve_http: bool = True,
+        evaluate_on_stop: bool = False,
     ) -> None:
         self.config = config
+        # Every model's open windows are evaluated on a graceful stop (run
+        # --evaluate-on-stop); else only those of models with window.evaluate_on_stop.
+        self.evaluate_on_stop = evaluate_on_stop
         self.source = source
         self.clock = clock or SystemClock()
         self.dead_letters = dead_letters
@@ -294,6 +300,7 @@ class Monitor:
         try:
             while not self.loop.stopping.is_set():
                 self.loop.run_once()
+            self.loop.close_on_stop(self.evaluate_on_stop)  # opted-in models only
         except BaseException:
             self.shutdown(commit=False)
             raise

@@ -225,6 +225,28 @@ class ConsumeLoop:
                 self._healed()
         return ok
 
+    def close_on_stop(self, every_model: bool) -> int:
+        """After the last round of a graceful stop: :meth:`Pipeline.close_on_stop`
+        (the commit that follows covers those windows). Nothing is closed while a sink
+        failure is being retried or a rebalance is pending (the windows may no longer be
+        this process's); a failing effect leaves its window open and nothing is then
+        committed (see :meth:`commit`). Returns windows closed."""
+        opted = every_model or any(
+            w.settings.evaluate_on_stop for w in self.pipeline.windows.values()
+        )
+        if not opted or self._retry_at is not None or self.rebalanced.is_set():
+            return 0  # not asked for: the stop is exactly what it was without the setting
+        try:
+            lagging = {tp for tp, n in self.source.lag().items() if n > 0}
+            closed = self.pipeline.close_on_stop(lagging, every_model)
+        except SinkError as err:
+            self._sink_failed(err)
+            return 0
+        if closed:
+            self._dirty = True
+            log.info("stopping: %d open window(s) evaluated before the commit", closed)
+        return closed
+
     def rewind(self, discarded: list[Record]) -> None:
         """Forget the windows and re-read every assigned partition from its commit."""
         assignment = self.source.assignment()

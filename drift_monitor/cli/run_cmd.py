@@ -16,6 +16,12 @@ def register(sub: Any) -> None:
     """Add ``run`` to the CLI."""
     p = sub.add_parser("run", help="run the daemon: consume Kafka, evaluate, export, alert")
     p.add_argument("--config", required=True, help="YAML config file")
+    p.add_argument(
+        "--evaluate-on-stop",
+        action="store_true",
+        help="on SIGTERM/SIGINT, evaluate every model's open windows before the last "
+        "commit (window.evaluate_on_stop for all models)",
+    )
     p.set_defaults(handler=_run)
 
 
@@ -29,7 +35,13 @@ def _run(args: argparse.Namespace) -> int:
 
     k = subscribed(config)  # the prediction topics and the models' labels topics
     kafka = build_kafka(k)
-    monitor = Monitor(config, kafka.source, dead_letters=kafka.dead_letters, reports=kafka.reports)
+    monitor = Monitor(
+        config,
+        kafka.source,
+        dead_letters=kafka.dead_letters,
+        reports=kafka.reports,
+        evaluate_on_stop=args.evaluate_on_stop,
+    )
     # A missing topic shows at start-up (log line, sink_up 0, /readyz 503), not at the
     # first invalid event or incident; rechecked until it exists.
     # Records passed over unread (retention, offset resets) are counted and shown.

@@ -41,6 +41,7 @@ class _Raw:
     scores: dict[str, Score]  # test name -> score, in the configured order
     note: str = ""
     counts: tuple[npt.NDArray[np.int64], int] | None = None  # categorical: (counts, unseen)
+    deciding: tuple[str, ...] = ()  # settings.tests_for(...)[1], looked up once per window
 
 
 def evaluate_window(
@@ -110,7 +111,8 @@ def _score_column(
     """Only the tests configured for the column are computed; the window column is
     sorted (numeric) or tallied (categorical) once and shared by them."""
     n_events = data.events
-    tests = settings.computed_tests(col.name, col.kind)
+    names, deciding = settings.tests_for(col.name, col.kind)
+    tests = [drift_test(t) for t in names]
     scores: dict[str, Score] = {}
     if col.kind == "numeric":
         arr = data.numeric.get(col.name)
@@ -128,7 +130,7 @@ def _score_column(
         for t in tests:
             assert t.numeric is not None  # settings only admit tests of the column's kind
             scores[t.name] = t.numeric(prep, window)
-        return _Raw(col, present, missing, None, scores)
+        return _Raw(col, present, missing, None, scores, deciding=tuple(deciding))
 
     codes = data.categorical.get(col.name)
     if not isinstance(prep, PreparedCategorical):
@@ -153,7 +155,7 @@ def _score_column(
     for t in tests:
         assert t.categorical is not None
         scores[t.name] = t.categorical(prep, tally)
-    return _Raw(col, present, missing, unseen_ratio, scores, counts=(counts, unseen))
+    return _Raw(col, present, missing, unseen_ratio, scores, "", (counts, unseen), tuple(deciding))
 
 
 def _too_few(present: int, settings: DetectionSettings) -> str:
@@ -167,11 +169,11 @@ def _ratio(a: int, b: int) -> float:
 def _candidates(raws: list[_Raw], settings: DetectionSettings) -> list[Candidate]:
     """The deciding tests of the evaluated columns, for the calibrated decision."""
     out: list[Candidate] = []
+    del settings  # the deciding tests were looked up when the column was scored
     for r in raws:
-        _, decide_tests = settings.tests_for(r.column.name, r.column.kind)
         counts, unseen = r.counts if r.counts is not None else (None, 0)
         for test, sc in r.scores.items():
-            if test in decide_tests and drift_test(test).calibration is not None:
+            if test in r.deciding and drift_test(test).calibration is not None:
                 out.append(
                     Candidate(
                         r.column.name,
@@ -194,12 +196,10 @@ def _decide(
     verdicts: Mapping[tuple[str, str], Decision] | None = None,
 ) -> ColumnResult:
     col = raw.column
-    _, deciding = settings.tests_for(col.name, col.kind)
+    deciding = raw.deciding
     tests: dict[str, TestResult] = {}
     worst = Status.OK
     for name, score in raw.scores.items():
-        th = settings.threshold(col.name, name)
-        p_adj = adjusted.get((col.name, name)) if score.p_value is not None else None
         status: Status | None = None
         verdict = verdicts.get((col.name, name)) if verdicts is not None else None
         if verdict is not None:
@@ -218,6 +218,8 @@ def _decide(
                 "calibrated",
             )
             continue
+        th = settings.threshold(col.name, name)
+        p_adj = adjusted.get((col.name, name)) if score.p_value is not None else None
         levels: dict[str, Level] | None = None
         if name in deciding:
             status = decide(drift_test(name), th, score.effect, p_adj, raw.events, settings.alpha)

@@ -371,6 +371,34 @@ class Pipeline:
                 n += 1
         return n
 
+    def close_on_stop(self, lagging: Collection[TopicPartition], every_model: bool) -> int:
+        """A graceful stop's early close (``window.evaluate_on_stop``, or every model with
+        ``every_model``): evaluate each open window the idle timeout would close, now.
+
+        Acked windows advance ``closed_until``, which the next commit's metadata carries:
+        a restart neither re-reads nor re-evaluates them, and later events for them are
+        ``late``. Panes holding only suspect outliers beyond the watermark stay open (as
+        on an idle close: closing them would make every on-time event after the restart
+        late), and so do the windows of models ``lagging`` partitions hold unread events
+        for (their unread events would be lost to a partial window): both are re-read
+        after the restart. Returns windows closed; raises SinkError as :meth:`tick`."""
+        behind = self.offsets.models_behind(lagging)
+        closed = 0
+        for model, w in list(self.windows.items()):
+            if model in behind or not (every_model or w.settings.evaluate_on_stop):
+                continue
+            # An infinite "now": the idle timeout has passed, whatever it is.
+            for cw in w.idle_close(math.inf):
+                self._close(w, cw)
+                closed += 1
+        if behind:
+            log.warning(
+                "stopping: open windows of %s not evaluated (unread events on their "
+                "partitions); they are evaluated after the restart",
+                ", ".join(sorted(behind)),
+            )
+        return closed
+
     # -- offsets -----------------------------------------------------------------------
 
     def commit_positions(self) -> dict[TopicPartition, Commit]:

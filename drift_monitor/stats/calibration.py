@@ -34,9 +34,9 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -45,6 +45,7 @@ from scipy import special
 from drift_monitor.stats.numeric import FRACTION_FLOOR
 
 FloatArray = npt.NDArray[np.float64]
+T = TypeVar("T")
 
 #: Version of the calibration member of a baseline file.
 CALIBRATION_VERSION = 1
@@ -248,8 +249,10 @@ def fraction_nulls(
 
 def resolved_probability(n: int, cells: int) -> float:
     """The smallest tail probability :func:`fraction_nulls`' replicates resolve at ``n``."""
-    reps = int(np.clip(_CELL_BUDGET // max(cells, 1), 1024, REPLICATES))
-    deep = int(np.clip(2 * _CELL_BUDGET // max(cells, 1), reps, DEEP_REPLICATES))
+    # The integers fraction_nulls' np.clip computes, in plain Python: called per column
+    # of every window.
+    reps = min(max(_CELL_BUDGET // max(cells, 1), 1024), REPLICATES)
+    deep = min(max(2 * _CELL_BUDGET // max(cells, 1), reps), DEEP_REPLICATES)
     return _MIN_EXCEEDANCES / (deep if n <= DEEP_MAX_N else reps)
 
 
@@ -313,19 +316,17 @@ def pooled_chi2(
     if n <= 0:
         return 0.0, 0, 1.0
     sparse = p * n < MIN_EXPECTED
-    obs = list(c[~sparse])
-    exp = list(p[~sparse])
+    o = c[~sparse]  # boolean indexing: copies this function may change
+    e = p[~sparse]
     if sparse.any():
         po, pe = float(c[sparse].sum()), float(p[sparse].sum())
-        if pe * n < MIN_EXPECTED and exp:
-            j = int(np.argmin(exp))
-            obs[j] += po
-            exp[j] += pe
+        if pe * n < MIN_EXPECTED and e.shape[0]:
+            j = int(np.argmin(e))
+            o[j] += po
+            e[j] += pe
         else:
-            obs.append(po)
-            exp.append(pe)
-    o = np.asarray(obs)
-    e = np.asarray(exp)
+            o = np.append(o, po)
+            e = np.append(e, pe)
     if unseen > 0:
         o = np.append(o, float(unseen))
         e = np.append(e, FRACTION_FLOOR)
@@ -365,6 +366,21 @@ class Calibration:
     columns: Mapping[str, Mapping[str, NullTable]]
     seed: int = 0
     version: int = CALIBRATION_VERSION
+    _derived: list[tuple[object, object]] = field(
+        default_factory=list, init=False, repr=False, compare=False
+    )
+
+    def derived(self, owner: object, build: Callable[[], T]) -> T:
+        """What ``build`` makes of these tables for ``owner`` (compared by identity),
+        built on first use and kept while the owner stays the same: the per-load
+        precomputation of the calibrated decision (:mod:`drift_monitor.evaluation.calibrated`
+        passes the baseline's columns)."""
+        for key, value in self._derived:
+            if key is owner:
+                return cast(T, value)
+        value = build()
+        self._derived[:] = [(owner, value)]
+        return value
 
     def table(self, column: str, test: str) -> NullTable | None:
         """The table of ``test`` for ``column``, or None when it was not calibrated."""

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy import stats as sps
+from scipy import special
 
 from drift_monitor.stats.numeric import FRACTION_FLOOR, jensen_shannon, psi
 from drift_monitor.stats.prepared import PreparedCategorical
@@ -88,7 +88,8 @@ def chi2_goodness_of_fit(counts: FloatArray, proportions: FloatArray) -> tuple[f
         return 0.0, 1.0
     expected = proportions * n
     stat = float(np.sum((counts - expected) ** 2 / expected))
-    return stat, float(sps.chi2.sf(stat, k - 1))
+    # chi2.sf's own function (the same float, without rv_continuous's ~20 us overhead).
+    return stat, float(special.chdtrc(k - 1, stat))
 
 
 def encode_categories(values: Iterable[object], prepared: PreparedCategorical) -> IntArray:

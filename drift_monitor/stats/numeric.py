@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats as sps
+from scipy.stats._ksstats import kolmogn  # kstwo.sf's own function (see _kstwo_sf)
 
 from drift_monitor.stats.prepared import PreparedNumeric, reference_prefix_sums
 
@@ -115,8 +115,19 @@ def ks_from_counts(
             return exact
     m, n = sorted([float(n_w), float(n_b)], reverse=True)
     en = m * n / (m + n)
-    p = float(sps.kstwo.sf(d, np.round(en)))
-    return float(d), float(np.clip(p, 0.0, 1.0))
+    p = _kstwo_sf(d, float(np.round(en)))
+    return float(d), min(max(p, 0.0), 1.0)
+
+
+def _kstwo_sf(d: float, n: float) -> float:
+    """``scipy.stats.kstwo.sf(d, n)`` (n a positive whole number), the same float: the
+    function it wraps, without ``rv_continuous``'s argument handling (~25 us a call,
+    ~5 % of a 2 000-event window's evaluation). Its support is [1 / (2n), 1]."""
+    if d <= 0.5 / n:
+        return 1.0
+    if d >= 1.0:
+        return 0.0
+    return float(kolmogn(n, d, cdf=False))
 
 
 def _ks_exact(n_w: int, n_b: int, d: float) -> tuple[float, float] | None:
@@ -131,7 +142,8 @@ def _ks_exact(n_w: int, n_b: int, d: float) -> tuple[float, float] | None:
         success, d_exact, prob = _attempt_exact_2kssamp(n_w, n_b, g, d, "two-sided")
     if not success:
         return None
-    return float(d_exact), float(np.clip(prob, 0.0, 1.0))
+    # np.clip's result (NaN stays NaN) without its ~5 us of dispatch on a scalar.
+    return float(d_exact), float(min(max(prob, 0.0), 1.0))
 
 
 def bin_fractions(values: FloatArray, inner_edges: FloatArray) -> FloatArray:

@@ -27,7 +27,11 @@ class WindowSettings(StrictModel):
     ``idle_timeout_seconds`` after its last event the window is evaluated, whether or
     not the watermark passed its end. A daemon stopped by SIGTERM before that does not
     evaluate its open windows: they are evaluated after the restart, from durable state
-    or by re-reading Kafka. Wait for the idle timeout before stopping it after a replay.
+    or by re-reading Kafka. Wait for the idle timeout before stopping it after a replay,
+    or set ``evaluate_on_stop`` (``run --evaluate-on-stop`` for every model): a graceful
+    stop then evaluates the open windows first, as the idle timeout would, and commits
+    after their effects; a restart does not evaluate them again, and events for them
+    that arrive later are counted ``late``.
     """
 
     type: Literal["tumbling", "sliding", "count"] = "tumbling"
@@ -50,6 +54,12 @@ class WindowSettings(StrictModel):
     )
     evaluate_open_every_seconds: float | None = Field(
         default=None, gt=0, description="Also evaluate the open window periodically (gauges)."
+    )
+    evaluate_on_stop: bool = Field(
+        default=False,
+        description="On a graceful stop (SIGTERM/SIGINT), close and evaluate the open "
+        "windows (as the idle timeout would) and commit after their effects, within the "
+        "stop grace period. Off: they are evaluated after the restart.",
     )
 
     @model_validator(mode="after")

@@ -160,6 +160,9 @@ class _PaneWindows:
             self.settings.idle_timeout_seconds
         ):
             return []
+        if not math.isfinite(self.watermark.max_ts):
+            # Only late events since a restart (they set last_event_at): no open pane.
+            return []
         horizon = self._pane_start(self.watermark.max_ts) + self._pane
         return [self._window_ending(end) for end in sorted(self._open_ends()) if end <= horizon]
 

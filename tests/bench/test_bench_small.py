@@ -41,6 +41,13 @@ def test_evaluation_small_matches_scipy() -> None:
     out = run_bench("evaluation", "--no-evidently")
     assert "(a) statistics vs scipy" in out and "(b) statistics vs scipy" in out
     assert "ratio (a) scipy / ours" in out and "ratio (b) scipy / ours" in out
+    # The FAST-style reference: timed beside ours (calibrated, and fixed for contrast),
+    # its statistics asserted equal, and what it leaves out said next to its time.
+    for shape in ("a", "b"):
+        assert f"ratio ({shape}) ours / fast reference (time)" in out
+        assert f"({shape}) fast numpy reference" in out
+    assert out.count("the reference computes the statistics only: no decisions") == 2
+    assert out.count("thresholds.mode fixed:") == 2
 
 
 def test_memory_small_reports_rss_checkpoints() -> None:
