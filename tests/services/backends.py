@@ -34,6 +34,7 @@ BOTH = frozenset(
         "test_invalid_events",
         "test_retention_gap",
         "test_rdkafka_source",
+        "test_rebalance",
     }
 )
 
