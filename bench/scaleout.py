@@ -11,15 +11,21 @@ including the rebalance when the second daemon joins), and the steady rate betwe
 is counted again by the process it moved to, which only happens right after it).
 Target: two daemons >= 1.7x one.
 
-    .venv/bin/python -m bench.scaleout [--size small|full] [--bootstrap HOST:PORT]
+    .venv/bin/python -m bench.scaleout [--size small|full] [--bootstrap HOST:PORT] [--repeat N]
+
+``--repeat N`` measures N times in a row on the same topic and prints the distribution
+of the ratios; a stall (no progress for STALL_S seconds) is a failure (exit 1) with
+each daemon's /status ``kafka`` section and log tail, never retried.
 """
 
 from __future__ import annotations
 
+import statistics
 import tempfile
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.broker import create_topic, delete_topic, kafka, produce
@@ -40,19 +46,16 @@ STALL_S = 90.0
 
 
 class Stalled(RuntimeError):
-    """The daemons' events_total stopped moving (a consumer blocked in kafka-python)."""
+    """The daemons' events_total stopped moving for :data:`STALL_S` seconds (the message
+    carries each daemon's counts, /status ``kafka`` section and log tail)."""
 
 
-def consume_retrying(
-    n_daemons: int, work: Path, bootstrap: str, topic: str, total: int, timeout: float
-) -> tuple[float, float, list[float]]:
-    """:func:`consume`, again with a fresh group (up to 3 runs) when it stalls."""
-    for attempt in range(1, 4):
-        try:
-            return consume(n_daemons, work, bootstrap, topic, total, timeout)
-        except Stalled as exc:
-            print(f"STALLED: {exc} (attempt {attempt}); retrying with a fresh group", flush=True)
-    raise RuntimeError(f"{n_daemons} daemon(s) stalled 3 times")
+def _kafka_status(d: DaemonProcess) -> str:
+    """``d``'s /status ``kafka`` section (assigned, lag), for a stall report."""
+    try:
+        return str(d.status().get("kafka"))
+    except (OSError, AssertionError, ValueError) as exc:
+        return f"(no /status: {exc!r})"
 
 
 def consume(
@@ -104,7 +107,8 @@ def consume(
             elif time.monotonic() - last_change > STALL_S:
                 per = " + ".join(f"{c:,.0f}" for c in counts)
                 logs = "\n".join(
-                    f"-- daemon {i} log:\n{d.log_tail(15)}" for i, d in enumerate(daemons)
+                    f"-- daemon {i}: /status kafka {_kafka_status(d)}\n{d.log_tail(15)}"
+                    for i, d in enumerate(daemons)
                 )
                 raise Stalled(
                     f"{n_daemons} daemon(s) stalled at {done:,.0f}/{total:,} events ({per})\n{logs}"
@@ -121,16 +125,61 @@ def consume(
     return end - first, steady, counts
 
 
+@dataclass(frozen=True)
+class Run:
+    """One repetition: one daemon, then two in a fresh group, on the same topic."""
+
+    one_s: float
+    one_rate: float
+    two_s: float
+    two_rate: float
+    counts: list[float]
+
+    @property
+    def steady(self) -> float:
+        """Two daemons' steady rate over one daemon's."""
+        return self.two_rate / self.one_rate
+
+    @property
+    def end_to_end(self) -> float:
+        """One daemon's time to N over two daemons'."""
+        return self.one_s / self.two_s
+
+
+def measure(work: Path, bootstrap: str, topic: str, total: int, timeout: float) -> Run:
+    """One repetition (raises :class:`Stalled` when either stalls)."""
+    one_s, one_rate, _ = consume(1, work, bootstrap, topic, total, timeout)
+    result("one daemon", f"{rate(total, one_s)}; steady {one_rate:,.0f} events/s")
+    two_s, two_rate, counts = consume(2, work, bootstrap, topic, total, timeout)
+    split = " + ".join(f"{c:,.0f}" for c in counts)
+    result("two daemons", f"{rate(total, two_s)}; steady {two_rate:,.0f} events/s; counted {split}")
+    return Run(one_s, one_rate, two_s, two_rate, counts)
+
+
+def _spread(values: Sequence[float]) -> str:
+    """min / median / max of ``values``."""
+    return f"min {min(values):.2f}, median {statistics.median(values):.2f}, max {max(values):.2f}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--bootstrap", help="use this broker instead of starting a private one")
     p.add_argument("--events", type=int, help="override the number of events")
     p.add_argument("--timeout", type=float, default=900.0, help="deadline of one run (s)")
+    p.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="measure this many times in a row on the same topic (fresh groups each "
+        "time); a stall is reported and counted, never retried",
+    )
     args = p.parse_args(argv)
     total = args.events or SIZES[args.size]
     header(f"scale-out: {total:,} events, {MODELS} models keyed onto {PARTITIONS} partitions")
     models = model_names(MODELS)
     event_rate = (total / (MODELS * WINDOWS)) * MODELS / WINDOW_SECONDS
+    runs: list[Run] = []
+    stalls: list[str] = []
     with tempfile.TemporaryDirectory(prefix="bench-scaleout-") as tmp:
         work = Path(tmp)
         write_baselines(work / "baselines", Schema(), models, rows=BASELINE_ROWS[args.size])
@@ -141,23 +190,40 @@ def main(argv: Sequence[str] | None = None) -> int:
                 stream = EventStream(Schema(), models, event_rate, PARTITIONS, seed=3)
                 produce(bootstrap, topic, stream, total)
                 result("produced", f"{total:,} events, 2 models per partition")
-                one_s, one_rate, _ = consume_retrying(
-                    1, work, bootstrap, topic, total, args.timeout
-                )
-                result("one daemon", f"{rate(total, one_s)}; steady {one_rate:,.0f} events/s")
-                two_s, two_rate, counts = consume_retrying(
-                    2, work, bootstrap, topic, total, args.timeout
-                )
-                split = " + ".join(f"{c:,.0f}" for c in counts)
-                result(
-                    "two daemons",
-                    f"{rate(total, two_s)}; steady {two_rate:,.0f} events/s; counted {split}",
-                )
+                for i in range(1, args.repeat + 1):
+                    if args.repeat > 1:
+                        print(f"-- run {i} of {args.repeat}", flush=True)
+                    try:
+                        run = measure(work, bootstrap, topic, total, args.timeout)
+                    except Stalled as exc:
+                        stalls.append(str(exc).splitlines()[0])
+                        print(f"STALLED (run {i}): {exc}", flush=True)
+                        continue
+                    runs.append(run)
+                    if args.repeat > 1:
+                        result(
+                            f"run {i}",
+                            f"steady {run.steady:.2f}x, end to end {run.end_to_end:.2f}x",
+                        )
             finally:
                 delete_topic(bootstrap, topic)
-    ratio("two / one (steady rate)", two_rate / one_rate, TARGET)
-    ratio("two / one (end to end, incl. rebalance)", one_s / two_s, TARGET)
-    return 0
+    result("stalls", f"{len(stalls)} of {args.repeat} runs" + "".join(f"\n  {s}" for s in stalls))
+    if not runs:
+        return 1
+    steady = [r.steady for r in runs]
+    ends = [r.end_to_end for r in runs]
+    if len(runs) > 1:
+        result("two / one (steady rate) over the runs", _spread(steady))
+        result("two / one (end to end) over the runs", _spread(ends))
+        met = sum(v >= TARGET for v in steady)
+        result("runs meeting the steady target", f"{met} of {len(runs)}")
+    ratio("two / one (steady rate)" + (", worst run" if len(runs) > 1 else ""), min(steady), TARGET)
+    ratio(
+        "two / one (end to end, incl. rebalance)" + (", worst run" if len(runs) > 1 else ""),
+        min(ends),
+        TARGET,
+    )
+    return 1 if stalls else 0
 
 
 if __name__ == "__main__":

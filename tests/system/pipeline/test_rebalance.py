@@ -32,9 +32,13 @@ pytestmark = pytest.mark.kafka
 
 PARTITIONS = 6
 MODELS = [f"model-{k}" for k in range(PARTITIONS)]
-PER_MODEL = 3000  # 2.5 windows of 60 s (1200 events each) per model
+PER_MODEL = 3000  # 15 windows of 10 s (200 events each) per model
+WINDOW_S = 10.0  # short windows: one closes somewhere every ~0.2 s while events flow
 RATE = 900.0  # events/s over all models: ~20 s of traffic
 SETTLE_S = 45.0
+#: A split counts as settled once every daemon's /status said the same for this long:
+#: longer than the daemon's health round (2 s), which refreshes /status's ``kafka``.
+STABLE_S = 2.5
 
 
 def _owned(d: DaemonProcess) -> frozenset[str]:
@@ -43,7 +47,7 @@ def _owned(d: DaemonProcess) -> frozenset[str]:
     return frozenset(doc["kafka"]["lag"]) if doc["kafka"]["assigned"] else frozenset()
 
 
-def _settled(live: Sequence[DaemonProcess], every: set[str]) -> dict[str, frozenset[str]] | None:
+def _split(live: Sequence[DaemonProcess], every: set[str]) -> dict[str, frozenset[str]] | None:
     """Each live daemon owns at least one partition, no partition has two owners, and
     together they own every partition; None until then."""
     owned = {d.name: _owned(d) for d in live}
@@ -51,6 +55,24 @@ def _settled(live: Sequence[DaemonProcess], every: set[str]) -> dict[str, frozen
     if all(owned.values()) and set(counts) == every and max(counts.values()) == 1:
         return owned
     return None
+
+
+def _settled(
+    live: Sequence[DaemonProcess], every: set[str]
+) -> Callable[[], dict[str, frozenset[str]] | None]:
+    """A probe for :func:`wait_for`: the split of :func:`_split`, once it has stayed the
+    same for :data:`STABLE_S` (a /status read during a rebalance may be a round old)."""
+    seen: list[tuple[float, dict[str, frozenset[str]] | None]] = [(time.monotonic(), None)]
+
+    def probe() -> dict[str, frozenset[str]] | None:
+        now, owned = time.monotonic(), _split(live, every)
+        since, last = seen[0]
+        if owned is None or owned != last:
+            seen[0] = (now, owned)
+            return None
+        return owned if now - since >= STABLE_S else None
+
+    return probe
 
 
 def _committed(bootstrap: str, group: str, topic: str) -> dict[int, int]:
@@ -80,6 +102,7 @@ def test_join_and_leave_while_events_flow(
         "models": MODELS,
         "baselines_dir": baselines_dir(*MODELS),
         "audit_windows": True,
+        "window_seconds": WINDOW_S,
     }
     every = {f"{topic}/{p}" for p in range(PARTITIONS)}
     a, b, c = (daemons(n, **common) for n in ("a", "b", "c"))
@@ -103,7 +126,7 @@ def test_join_and_leave_while_events_flow(
     started = time.monotonic()
 
     def settled(live: Sequence[DaemonProcess], what: str) -> dict[str, frozenset[str]]:
-        owned = wait_for(lambda: _settled(live, every), SETTLE_S, what)
+        owned = wait_for(_settled(live, every), SETTLE_S, what)
         print(
             f"\n[rebalance] {what} after {time.monotonic() - started:.1f}s: "
             + ", ".join(f"{n} {sorted(tps)}" for n, tps in owned.items())
@@ -123,7 +146,8 @@ def test_join_and_leave_while_events_flow(
     expected: dict[tuple[str, float], set[str]] = {}
     for e in evs:
         ts = dt.datetime.fromisoformat(e["timestamp"]).timestamp()
-        expected.setdefault((e["model"], math.floor(ts / 60.0) * 60.0), set()).add(e["event_id"])
+        start = math.floor(ts / WINDOW_S) * WINDOW_S
+        expected.setdefault((e["model"], start), set()).add(e["event_id"])
 
     def audits() -> dict[str, list[dict[str, Any]]]:
         return {d.name: read_audit(d.audit_path) for d in (a, b, c)}
