@@ -71,6 +71,10 @@ COMMIT_TIMEOUT_MS = 5000
 REVOKE_TIMEOUT_S = 15.0
 #: How often the listener looks whether the before-revoke callbacks are done (s).
 REVOKE_POLL_S = 0.01
+#: Longest wait at start for the subscribed topics' partition metadata (s), and how
+#: many answered refreshes without a topic mean it does not exist (yet).
+METADATA_WAIT_S = 5.0
+METADATA_MISSES = 2
 
 
 #: Commit failures that pass: the group rebalanced (the loop rewinds to the committed
@@ -142,6 +146,36 @@ class KafkaEventSource:
             topics=list(settings.topics),
             listener=_Listener(self._rebalanced, self._moved_tps, self._run_before_revoke),
         )
+        self._await_topic_metadata(settings.topics)
+
+    def _await_topic_metadata(self, topics: Iterable[str]) -> None:
+        """Before the first poll joins the group: wait until the cluster metadata holds
+        the partitions of every subscribed topic (at most :data:`METADATA_WAIT_S`; a
+        topic still absent after :data:`METADATA_MISSES` answered refreshes is missing,
+        which the daemon reports elsewhere).
+
+        kafka-python waits for fresh metadata before joining only for pattern
+        subscriptions (KAFKA-3949): with a topic list, a leader that joins first assigns
+        nothing ("No partition metadata for topic"), and the group rebalances again
+        once the metadata arrives. That extra rebalance, under load, left a fresh
+        member without partitions for 15 s to 120 s (bench.scaleout, the crash loop).
+        """
+        cluster = self._network_client().cluster
+        deadline = time.monotonic() + METADATA_WAIT_S
+        misses = 0
+        while time.monotonic() < deadline and misses < METADATA_MISSES:
+            if all(cluster.partitions_for_topic(t) for t in topics):
+                return
+            future = cluster.request_update()
+            while not future.is_done and time.monotonic() < deadline:
+                time.sleep(REVOKE_POLL_S)  # the IO thread answers; nothing to do here
+            misses += int(future.is_done)
+        missing = [t for t in topics if not cluster.partitions_for_topic(t)]
+        if missing:
+            log.warning(
+                "no partition metadata yet for topic(s) %s; joining the group anyway",
+                ", ".join(missing),
+            )
 
     def _rebalanced(self) -> None:
         for cb in self._callbacks:
