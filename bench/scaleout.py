@@ -12,6 +12,7 @@ is counted again by the process it moved to, which only happens right after it).
 Target: two daemons >= 1.7x one.
 
     .venv/bin/python -m bench.scaleout [--size small|full] [--bootstrap HOST:PORT] [--repeat N]
+        [--client kafka-python|confluent]
 
 ``--repeat N`` measures N times in a row on the same topic and prints the distribution
 of the ratios; a stall (no progress for STALL_S seconds) is a failure (exit 1) with
@@ -32,6 +33,7 @@ from bench.broker import create_topic, delete_topic, kafka, produce
 from bench.config import app_config, window_config
 from bench.data import BASELINE_ROWS, EventStream, Schema, model_names, write_baselines
 from bench.report import header, parser, rate, ratio, result
+from drift_monitor.source.settings import KafkaSettings
 from tests.services.daemon import DaemonConfig, DaemonProcess
 from tests.services.ports import free_port
 
@@ -59,7 +61,13 @@ def _kafka_status(d: DaemonProcess) -> str:
 
 
 def consume(
-    n_daemons: int, work: Path, bootstrap: str, topic: str, total: int, timeout: float
+    n_daemons: int,
+    work: Path,
+    bootstrap: str,
+    topic: str,
+    total: int,
+    timeout: float,
+    client: str,
 ) -> tuple[float, float, list[float]]:
     """Run ``n_daemons`` in a fresh group until they have counted ``total`` events;
     (seconds from the first counted event to ``total``, steady rate, per-daemon counts)."""
@@ -82,6 +90,7 @@ def consume(
                 window=window_config(WINDOW_SECONDS),
             )
             cfg["kafka"]["client_id"] = f"bench-{i}"
+            cfg["kafka"]["client"] = client
             dmn = DaemonProcess(f"daemon{i}", DaemonConfig.of_document(cfg), d)
             # all start together; the loop below polls each one's /metrics until it answers
             daemons.append(dmn.spawn())
@@ -146,11 +155,11 @@ class Run:
         return self.one_s / self.two_s
 
 
-def measure(work: Path, bootstrap: str, topic: str, total: int, timeout: float) -> Run:
+def measure(work: Path, bootstrap: str, topic: str, total: int, timeout: float, client: str) -> Run:
     """One repetition (raises :class:`Stalled` when either stalls)."""
-    one_s, one_rate, _ = consume(1, work, bootstrap, topic, total, timeout)
+    one_s, one_rate, _ = consume(1, work, bootstrap, topic, total, timeout, client)
     result("one daemon", f"{rate(total, one_s)}; steady {one_rate:,.0f} events/s")
-    two_s, two_rate, counts = consume(2, work, bootstrap, topic, total, timeout)
+    two_s, two_rate, counts = consume(2, work, bootstrap, topic, total, timeout, client)
     split = " + ".join(f"{c:,.0f}" for c in counts)
     result("two daemons", f"{rate(total, two_s)}; steady {two_rate:,.0f} events/s; counted {split}")
     return Run(one_s, one_rate, two_s, two_rate, counts)
@@ -173,9 +182,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="measure this many times in a row on the same topic (fresh groups each "
         "time); a stall is reported and counted, never retried",
     )
+    p.add_argument(
+        "--client",
+        choices=("kafka-python", "confluent"),
+        default=KafkaSettings.model_fields["client"].default,
+        help="kafka.client of the daemons (default: the product default)",
+    )
     args = p.parse_args(argv)
     total = args.events or SIZES[args.size]
-    header(f"scale-out: {total:,} events, {MODELS} models keyed onto {PARTITIONS} partitions")
+    header(
+        f"scale-out: {total:,} events, {MODELS} models keyed onto {PARTITIONS} partitions, "
+        f"kafka.client {args.client}"
+    )
     models = model_names(MODELS)
     event_rate = (total / (MODELS * WINDOWS)) * MODELS / WINDOW_SECONDS
     runs: list[Run] = []
@@ -194,7 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     if args.repeat > 1:
                         print(f"-- run {i} of {args.repeat}", flush=True)
                     try:
-                        run = measure(work, bootstrap, topic, total, args.timeout)
+                        run = measure(work, bootstrap, topic, total, args.timeout, args.client)
                     except Stalled as exc:
                         stalls.append(str(exc).splitlines()[0])
                         print(f"STALLED (run {i}): {exc}", flush=True)
