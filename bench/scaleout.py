@@ -7,8 +7,11 @@ deadline and records the sum over time.
 
 Reported per run: the time from the first counted event to N counted (end to end,
 including the rebalance when the second daemon joins), and the steady rate between
-25 % and 85 % of N (after the group has settled; a record re-read after a rebalance
-is counted again by the process it moved to, which only happens right after it).
+25 % of N (or, if later, the first sample at which every daemon has counted events) and
+85 % of N. A daemon that has counted nothing by then got no partitions: a failure like
+a stall. A record re-read after a rebalance is counted again by the process it moved to
+(only the records of windows open at that moment: the old owner commits before it
+gives the partitions up).
 Target: two daemons >= 1.7x one.
 
     .venv/bin/python -m bench.scaleout [--size small|full] [--bootstrap HOST:PORT] [--repeat N]
@@ -37,7 +40,10 @@ from drift_monitor.source.settings import KafkaSettings
 from tests.services.daemon import DaemonConfig, DaemonProcess
 from tests.services.ports import free_port
 
-SIZES = {"small": 20_000, "full": 600_000}
+#: small: long enough (~10 s per daemon here) that the second daemon has joined the
+#: group and works well before 85 % of N (at 20,000 the first daemon alone often read
+#: everything before the second had joined: a "two daemons" run of one daemon).
+SIZES = {"small": 100_000, "full": 600_000}
 MODELS = 8
 PARTITIONS = 4
 WINDOWS = 12
@@ -94,7 +100,8 @@ def consume(
             dmn = DaemonProcess(f"daemon{i}", DaemonConfig.of_document(cfg), d)
             # all start together; the loop below polls each one's /metrics until it answers
             daemons.append(dmn.spawn())
-        samples: list[tuple[float, float]] = []
+        # (time, events counted, whether every daemon has counted some)
+        samples: list[tuple[float, float, bool]] = []
         counts = [0.0] * n_daemons
         last_change = time.monotonic()
         deadline = time.monotonic() + timeout
@@ -105,7 +112,7 @@ def consume(
                     counts[i] = m.total("drift_monitor_events_total")
             now = time.perf_counter()
             done = sum(counts)
-            samples.append((now, done))
+            samples.append((now, done, all(c > 0 for c in counts)))
             if done >= total:
                 break
             if time.monotonic() > deadline:
@@ -126,10 +133,17 @@ def consume(
     finally:
         for dmn in daemons:
             dmn.stop()
-    first = next(t for t, n in samples if n > 0)
+    first = next(t for t, n, _ in samples if n > 0)
     end = samples[-1][0]
-    lo = next((t, n) for t, n in samples if n >= STEADY[0] * total)
-    hi = next((t, n) for t, n in samples if n >= STEADY[1] * total)
+    # The steady window starts once every daemon works (after the start-up rebalance).
+    lo = next(((t, n) for t, n, all_work in samples if n >= STEADY[0] * total and all_work), None)
+    hi = next((t, n) for t, n, _ in samples if n >= STEADY[1] * total)
+    if lo is None or lo[0] >= hi[0]:
+        per = " + ".join(f"{c:,.0f}" for c in counts)
+        raise Stalled(
+            f"{n_daemons} daemons: not all of them counted events before "
+            f"{STEADY[1]:.0%} of {total:,} ({per}): a daemon got no partitions"
+        )
     steady = (hi[1] - lo[1]) / (hi[0] - lo[0])
     return end - first, steady, counts
 
