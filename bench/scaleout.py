@@ -9,9 +9,11 @@ Reported per run: the time from the first counted event to N counted (end to end
 including the rebalance when the second daemon joins), and the steady rate between
 25 % of N (or, if later, the first sample at which every daemon has counted events) and
 85 % of N. When not every daemon has counted events by then, the group's start-up
-rebalance outlasted the data: no steady window, reported as such (exit 1). A record re-read after a rebalance is counted again by the process it moved to
-(only the records of windows open at that moment: the old owner commits before it
-gives the partitions up).
+rebalance outlasted the data: no steady window, reported as such (exit 1). A record
+re-read after a rebalance is counted again by the process it moved to (only the
+records of windows open at that moment: the old owner commits before it gives the
+partitions up).
+
 Target: two daemons >= 1.7x one.
 
     .venv/bin/python -m bench.scaleout [--size small|full] [--bootstrap HOST:PORT] [--repeat N]
