@@ -26,7 +26,13 @@ from drift_monitor.checkpoint.checkpointer import Checkpointer
 from drift_monitor.clock import Clock
 from drift_monitor.errors import SinkError
 from drift_monitor.pipeline.core import Pipeline
-from drift_monitor.source.base import Commit, EventSource, Record, TopicPartition
+from drift_monitor.source.base import (
+    Commit,
+    EventSource,
+    Record,
+    RevocationNotifying,
+    TopicPartition,
+)
 from drift_monitor.source.settings import KafkaSettings
 from drift_monitor.status.state import MonitorState
 
@@ -99,6 +105,8 @@ class ConsumeLoop:
             Job.HEALTH: self.refresh_health,
         }
         source.on_rebalance(self.rebalanced.set)
+        if isinstance(source, RevocationNotifying):
+            source.before_revoke(self._commit_before_revoke)
         # The first assignment is a rebalance too: restore from committed metadata.
         self.rebalanced.set()
 
@@ -212,6 +220,19 @@ class ConsumeLoop:
         except SinkError as err:
             self._sink_failed(err)
             return False
+
+    def _commit_before_revoke(self) -> None:
+        """The group takes this member's partitions away (a member joined or left): commit
+        what is durable while it still owns them, so that the next owner resumes there
+        and replays - instead of counting and evaluating again - what was read since the
+        last periodic commit. Runs while the loop is blocked in ``poll`` (see
+        :class:`~drift_monitor.source.base.RevocationNotifying`). Skipped while a rewind
+        is pending or a sink is failing: the last commit stands and the next owner
+        re-reads from it (at-least-once)."""
+        if self.rebalanced.is_set() or self._retry_at is not None or self._failing:
+            return
+        if self.commit():
+            log.info("committed before the rebalance took the partitions")
 
     def _commit(self) -> bool:
         ok = self.checkpointer.commit(self.pipeline.commit_positions())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 TopicPartition = tuple[str, int]
 
@@ -80,6 +80,21 @@ class EventSource(Protocol):
 
     def close(self) -> None:
         """Leave the group and release the connection."""
+        ...
+
+
+@runtime_checkable
+class RevocationNotifying(Protocol):
+    """A source that says when the group is about to take its partitions away."""
+
+    def before_revoke(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` before this member gives up partitions (a member joined or
+        left, or this one is leaving), while it still owns them: a commit made there is
+        accepted by the group, so the next owner resumes from it. It runs while the
+        consume loop is blocked inside :meth:`EventSource.poll` (on that thread, or a
+        worker thread the source waits for), so no record is being processed; never
+        during :meth:`EventSource.close`, and not for partitions already lost (the
+        session expired: another member may own them)."""
         ...
 
 

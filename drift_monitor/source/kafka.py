@@ -6,9 +6,12 @@ this module (the consumer), :mod:`.producer` (dead-letter and report topics),
 :class:`KafkaEventSource` is a consumer-group member with manual commits (the
 pipeline decides what may be committed).
 
-kafka-python 3 runs rebalance listeners on its IO thread: the listener here only sets
-a flag; the consume loop notices it and rebuilds its windows on the main thread
-(never a blocking commit inside the callback).
+kafka-python 3 runs rebalance listeners on its IO thread, while the consume loop's
+thread is blocked inside ``poll`` (the group join runs there). The listener sets a flag
+that the consume loop notices to rebuild its windows; before a revocation it also runs
+the :meth:`~KafkaEventSource.before_revoke` callbacks (the loop's commit) on a worker
+thread and awaits them without blocking the IO loop (a blocking consumer call from the
+IO thread itself is refused by kafka-python; the commit needs that loop to run).
 """
 
 from __future__ import annotations
@@ -18,11 +21,11 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from kafka import KafkaConsumer
-from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.consumer.subscription_state import AsyncConsumerRebalanceListener
 from kafka.errors import (
     CommitFailedError,
     KafkaConnectionError,
@@ -63,6 +66,15 @@ PROBE_INTERVAL_S = 2.0
 PROBE_STALE_S = 8.0
 #: Longest wait of one synchronous offset commit (a commit takes milliseconds).
 COMMIT_TIMEOUT_MS = 5000
+#: Longest wait for the before-revoke callbacks (a flush and a commit) before the
+#: rebalance goes on without them: the next owner then re-reads from the last commit.
+REVOKE_TIMEOUT_S = 15.0
+#: How often the listener looks whether the before-revoke callbacks are done (s).
+REVOKE_POLL_S = 0.01
+#: Longest wait at start for the subscribed topics' partition metadata (s), and how
+#: many answered refreshes without a topic mean it does not exist (yet).
+METADATA_WAIT_S = 5.0
+METADATA_MISSES = 2
 
 
 #: Commit failures that pass: the group rebalanced (the loop rewinds to the committed
@@ -70,18 +82,31 @@ COMMIT_TIMEOUT_MS = 5000
 _TRANSIENT_COMMIT = (CommitFailedError, KafkaTimeoutError, KafkaConnectionError)
 
 
-class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+class _Listener(AsyncConsumerRebalanceListener):  # type: ignore[misc]
+    """Awaited by kafka-python's coordinator on its IO thread (see the module
+    docstring)."""
+
     def __init__(
-        self, on_change: Callable[[], None], moved: Callable[[Iterable[Any]], None]
+        self,
+        on_change: Callable[[], None],
+        moved: Callable[[Iterable[Any]], None],
+        before_revoke: Callable[[Iterable[Any]], Awaitable[None]],
     ) -> None:
         self._on_change = on_change
         self._moved = moved
+        self._before_revoke = before_revoke
 
-    def on_partitions_revoked(self, revoked: Any) -> None:
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        await self._before_revoke(revoked)
         self._moved(revoked)
         self._on_change()
 
-    def on_partitions_assigned(self, assigned: Any) -> None:
+    async def on_partitions_lost(self, lost: Any) -> None:
+        # No commit: the session expired and another member may own them already.
+        self._moved(lost)
+        self._on_change()
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
         self._moved(assigned)
         self._on_change()
 
@@ -92,6 +117,9 @@ class KafkaEventSource:
     def __init__(self, settings: KafkaSettings) -> None:
         self._settings = settings
         self._callbacks: list[Callable[[], None]] = []
+        self._revoke_callbacks: list[Callable[[], None]] = []
+        # An exception of a before-revoke callback (raised again by the next poll).
+        self._revoke_error: BaseException | None = None
         self._lock = threading.Lock()
         # Broker liveness probe (see connected()); callbacks run on kafka-python's IO thread.
         self._probe_lock = threading.Lock()
@@ -115,12 +143,79 @@ class KafkaEventSource:
         # Partitions revoked or assigned since the last poll (written on the IO thread).
         self._moved: set[TopicPartition] = set()
         self._consumer.subscribe(
-            topics=list(settings.topics), listener=_Listener(self._rebalanced, self._moved_tps)
+            topics=list(settings.topics),
+            listener=_Listener(self._rebalanced, self._moved_tps, self._run_before_revoke),
         )
+        self._await_topic_metadata(settings.topics)
+
+    def _await_topic_metadata(self, topics: Iterable[str]) -> None:
+        """Before the first poll joins the group: wait until the cluster metadata holds
+        the partitions of every subscribed topic (at most :data:`METADATA_WAIT_S`; a
+        topic still absent after :data:`METADATA_MISSES` answered refreshes is missing,
+        which the daemon reports elsewhere).
+
+        kafka-python waits for fresh metadata before joining only for pattern
+        subscriptions (KAFKA-3949): with a topic list, a leader that joins first assigns
+        nothing ("No partition metadata for topic"), and the group rebalances again
+        once the metadata arrives. That extra rebalance, under load, left a fresh
+        member without partitions for 15 s to 120 s (bench.scaleout, the crash loop).
+        """
+        cluster = self._network_client().cluster
+        deadline = time.monotonic() + METADATA_WAIT_S
+        misses = 0
+        while time.monotonic() < deadline and misses < METADATA_MISSES:
+            if all(cluster.partitions_for_topic(t) for t in topics):
+                return
+            future = cluster.request_update()
+            while not future.is_done and time.monotonic() < deadline:
+                time.sleep(REVOKE_POLL_S)  # the IO thread answers; nothing to do here
+            misses += int(future.is_done)
+        missing = [t for t in topics if not cluster.partitions_for_topic(t)]
+        if missing:
+            log.warning(
+                "no partition metadata yet for topic(s) %s; joining the group anyway",
+                ", ".join(missing),
+            )
 
     def _rebalanced(self) -> None:
         for cb in self._callbacks:
             cb()
+
+    async def _run_before_revoke(self, revoked: Iterable[Any]) -> None:
+        """Run the before-revoke callbacks on a worker thread and await them for at most
+        :data:`REVOKE_TIMEOUT_S` (see the module docstring)."""
+        callbacks = list(self._revoke_callbacks)
+        if not callbacks or not set(revoked):
+            return
+        done = threading.Event()
+
+        def work() -> None:
+            try:
+                for cb in callbacks:
+                    cb()
+            except BaseException as exc:  # raised again by the next poll, on its thread
+                self._revoke_error = exc
+            finally:
+                done.set()
+
+        threading.Thread(target=work, name="drift-monitor-revoke", daemon=True).start()
+        deadline = time.monotonic() + REVOKE_TIMEOUT_S
+        while not done.is_set():
+            if time.monotonic() > deadline:
+                log.warning(
+                    "committing before the rebalance took over %.0fs; the rebalance goes on "
+                    "(the next owner re-reads from the previous commit)",
+                    REVOKE_TIMEOUT_S,
+                )
+                return
+            # kafka-python's IO loop awaitable (its private selector: the one way to
+            # wait here without blocking the loop the commit itself runs on).
+            await self._consumer._net.sleep(REVOKE_POLL_S)
+
+    def before_revoke(self, callback: Callable[[], None]) -> None:
+        """Register ``callback`` (see :class:`~.base.RevocationNotifying`); it runs on a
+        worker thread while the consume loop's thread is blocked in :meth:`poll`."""
+        self._revoke_callbacks.append(callback)
 
     def _moved_tps(self, tps: Iterable[Any]) -> None:
         with self._lock:
@@ -167,6 +262,9 @@ class KafkaEventSource:
     def poll(self, timeout_ms: int, max_records: int) -> list[Record]:
         """Next batch, flattened in partition order."""
         batches = self._consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
+        error, self._revoke_error = self._revoke_error, None
+        if error is not None:
+            raise error
         self._check_gaps(batches)
         out: list[Record] = []
         for tp, msgs in batches.items():
@@ -308,7 +406,9 @@ class KafkaEventSource:
         return len(parts) if parts else 0
 
     def close(self) -> None:
-        """Leave the group (no auto-commit: the pipeline commits explicitly)."""
+        """Leave the group (no auto-commit and no before-revoke commit: the pipeline
+        commits explicitly, and not at all after a fault)."""
+        self._revoke_callbacks.clear()
         self._consumer.close(autocommit=False)
 
 
@@ -327,6 +427,7 @@ class ConnectingKafkaSource:
         self._clock = clock
         self._inner: KafkaEventSource | None = None
         self._callbacks: list[Callable[[], None]] = []
+        self._revoke_callbacks: list[Callable[[], None]] = []
         self._gap_sink: GapSink | None = None
         self._next_try = -math.inf
 
@@ -366,6 +467,8 @@ class ConnectingKafkaSource:
             return None
         for cb in self._callbacks:
             inner.on_rebalance(cb)
+        for cb in self._revoke_callbacks:
+            inner.before_revoke(cb)
         if self._gap_sink is not None:
             inner.report_gaps_to(self._gap_sink)
         self._inner = inner
@@ -383,6 +486,12 @@ class ConnectingKafkaSource:
         self._callbacks.append(callback)
         if self._inner is not None:
             self._inner.on_rebalance(callback)
+
+    def before_revoke(self, callback: Callable[[], None]) -> None:
+        """Register ``callback`` now and on the consumer once it exists."""
+        self._revoke_callbacks.append(callback)
+        if self._inner is not None:
+            self._inner.before_revoke(callback)
 
     def poll(self, timeout_ms: int, max_records: int) -> list[Record]:
         """The consumer's next batch; nothing (after ``timeout_ms``) while unconnected."""

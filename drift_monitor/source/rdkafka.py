@@ -8,7 +8,8 @@ consume loop, gaps judged by :mod:`.gaps`). Differences that follow from librdka
   needed: while the brokers are down it polls nothing, is unassigned, and
   :meth:`RdkafkaEventSource.connected` says False;
 - rebalance callbacks, statistics and errors run inside ``consume`` on the calling
-  thread (the consume loop), never on another thread;
+  thread (the consume loop), never on another thread: the before-revoke callbacks
+  (the loop's commit) run there too, while the member still owns the partitions;
 - broker liveness comes from librdkafka's statistics (every
   :data:`STATS_INTERVAL_MS`): connected while a broker is ``UP`` in statistics at most
   :data:`STATS_STALE_S` old and no "all brokers down" error came since.
@@ -50,6 +51,7 @@ class RdkafkaEventSource:
         self._settings = settings
         self._clock = clock
         self._callbacks: list[Callable[[], None]] = []
+        self._revoke_callbacks: list[Callable[[], None]] = []
         self._moved: set[TopicPartition] = set()
         self._stats_at = -float("inf")
         self._brokers_up = False
@@ -79,11 +81,18 @@ class RdkafkaEventSource:
         self._consumer.subscribe(
             list(settings.topics),
             on_assign=self._on_moved,
-            on_revoke=self._on_moved,
+            on_revoke=self._on_revoke,
             on_lost=self._on_moved,
         )
 
     # -- callbacks (run inside consume, on the consume loop's thread) -----------------
+
+    def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
+        # Still the owner (librdkafka unassigns after this returns): commit first.
+        if partitions:
+            for cb in list(self._revoke_callbacks):
+                cb()
+        self._on_moved(consumer, partitions)
 
     def _on_moved(self, _consumer: Any, partitions: list[Any]) -> None:
         tps = {(p.topic, p.partition) for p in partitions}
@@ -115,6 +124,11 @@ class RdkafkaEventSource:
     def on_rebalance(self, callback: Callable[[], None]) -> None:
         """Register ``callback``; it runs inside :meth:`poll` (the caller's thread)."""
         self._callbacks.append(callback)
+
+    def before_revoke(self, callback: Callable[[], None]) -> None:
+        """Register ``callback`` (see :class:`~.base.RevocationNotifying`); it runs inside
+        :meth:`poll` on the caller's thread."""
+        self._revoke_callbacks.append(callback)
 
     def poll(self, timeout_ms: int, max_records: int) -> list[Record]:
         """Up to ``max_records`` records, grouped by partition (each in offset order)."""
@@ -295,7 +309,9 @@ class RdkafkaEventSource:
         return count
 
     def close(self) -> None:
-        """Leave the group (no commit: the pipeline commits explicitly)."""
+        """Leave the group (no commit, not even before the revocation: the pipeline
+        commits explicitly, and not at all after a fault)."""
+        self._revoke_callbacks.clear()
         self._consumer.close()
 
 

@@ -60,9 +60,10 @@ class KafkaSettings(StrictModel):
     group_id: str = Field(default="drift-monitor", description="Consumer group id.")
     client_id: str = Field(default="drift-monitor", description="Kafka client id.")
     client: Literal["kafka-python", "confluent"] = Field(
-        default="kafka-python",
-        description="Kafka client library: `kafka-python` (pure Python) or `confluent` "
-        "(confluent-kafka, librdkafka: faster, see README 'Kafka client').",
+        default="confluent",
+        description="Kafka client library: `confluent` (confluent-kafka, librdkafka; the "
+        "faster one) or `kafka-python` (pure Python, installs everywhere); same "
+        "guarantees, see README 'Kafka client'.",
     )
     auto_offset_reset: Literal["earliest", "latest"] = Field(
         default="earliest",

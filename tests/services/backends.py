@@ -19,8 +19,11 @@ import os
 
 import pytest
 
+from drift_monitor.source.settings import KafkaSettings
+
 CLIENTS = ("kafka-python", "confluent")
-DEFAULT = "kafka-python"
+#: The product default of ``kafka.client``.
+DEFAULT: str = KafkaSettings.model_fields["client"].default
 
 #: Test modules (file names, so that moving a file between folders keeps it here) run
 #: on both clients.
@@ -34,6 +37,7 @@ BOTH = frozenset(
         "test_invalid_events",
         "test_retention_gap",
         "test_rdkafka_source",
+        "test_rebalance",
     }
 )
 

@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from tests.services.backends import DEFAULT as DEFAULT_CLIENT
 from tests.services.metrics import Metrics
 from tests.services.ports import free_port
 from tests.services.wait import WaitTimeout, wait_for
@@ -85,7 +86,7 @@ class DaemonConfig:
     audit_windows: bool = False
     dead_letter_topic: str | None = None
     max_event_bytes: int | None = None
-    kafka_client: str = "kafka-python"
+    kafka_client: str = DEFAULT_CLIENT
     kafka_extra: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     overrides: dict[str, Any] = field(default_factory=dict)

@@ -53,7 +53,7 @@ def receiver() -> Iterator[WebhookReceiver]:
 
 @pytest.fixture
 def daemon(
-    tmp_path: Path, kafka_broker: KafkaBroker, receiver: WebhookReceiver
+    tmp_path: Path, kafka_broker: KafkaBroker, receiver: WebhookReceiver, kafka_client: str
 ) -> Iterator[DaemonProcess]:
     topic = f"incidents-restart-{os.getpid()}-{time.monotonic_ns()}"
     kafka_broker.create_topic(topic)
@@ -68,6 +68,7 @@ def daemon(
         window_seconds=WINDOW,
         allowed_lateness_seconds=1,
         idle_timeout_seconds=1,
+        kafka_client=kafka_client,  # tests/services/backends.py
         overrides={
             "models": [{"name": MODEL, "episodes": {"enter_after": 1, "resolve_after": 3}}],
             "webhooks": {

@@ -118,7 +118,7 @@ def stream(start: float) -> tuple[list[bytes], int, int]:
 
 
 def test_every_dashboard_panel_returns_data_from_the_live_daemon(
-    kafka_broker: KafkaBroker, tmp_path: Path
+    kafka_broker: KafkaBroker, tmp_path: Path, kafka_client: str
 ) -> None:
     require_binary("prometheus")
     tag = uuid.uuid4().hex[:8]
@@ -140,6 +140,7 @@ def test_every_dashboard_panel_returns_data_from_the_live_daemon(
             allowed_lateness_seconds=0,
             idle_timeout_seconds=2,
             dead_letter_topic=dlq,
+            kafka_client=kafka_client,  # tests/services/backends.py
             overrides={
                 "defaults": {"episodes": {"enter_after": 1, "resolve_after": 3}},
                 # Label-only events on the prediction topic; every label arrives, so the

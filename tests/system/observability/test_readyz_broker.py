@@ -77,7 +77,9 @@ def frozen(broker: KafkaBroker) -> Iterator[None]:
         os.kill(pid, signal.SIGCONT)
 
 
-def test_readyz_follows_the_broker_through_outages(own_broker: KafkaBroker, tmp_path: Path) -> None:
+def test_readyz_follows_the_broker_through_outages(
+    own_broker: KafkaBroker, tmp_path: Path, kafka_client: str
+) -> None:
     broker = own_broker
     tag = uuid.uuid4().hex[:8]
     topic, group = f"sre-ready-{tag}", f"sre-ready-{tag}"
@@ -99,6 +101,7 @@ def test_readyz_follows_the_broker_through_outages(own_broker: KafkaBroker, tmp_
         window_seconds=WINDOW_S,
         allowed_lateness_seconds=0,
         idle_timeout_seconds=2,
+        kafka_client=kafka_client,  # tests/services/backends.py
         overrides={"defaults": {"episodes": {"enter_after": 2, "resolve_after": 3}}},
     )
     timings: dict[str, float] = {}

@@ -90,8 +90,20 @@ def test_a_missing_dead_letter_topic_is_reported_at_start_up_and_heals(
         "sink_up{dead_letters} 0",
         on_timeout=d.log_tail,
     )
-    code, body = d.get("/readyz")
-    assert code == 503 and dlq.encode() in body
+    # /readyz names the first unmet condition: on confluent the consumer counts as
+    # connected only from librdkafka's first statistics (every second), so right after
+    # start it may still say "Kafka brokers unreachable"; then the missing topic.
+
+    def names_the_topic() -> bool:
+        code, body = d.get("/readyz")
+        return code == 503 and dlq.encode() in body
+
+    wait_for(
+        names_the_topic,
+        30,
+        f"/readyz 503 naming {dlq}",
+        on_timeout=d.log_tail,
+    )
     problem = d.status()["sinks"]["dead_letters"]["problem"]
     assert f"topic {dlq!r} does not exist" in problem and "kafka.dead_letter_topic" in problem
     lines = [
