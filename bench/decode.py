@@ -91,7 +91,7 @@ def _msgspec(layout: ModelLayout) -> Callable[[list[bytes]], Any] | None:
     fallbacks = [c.fallback for c in layout.categorical]
 
     def run(values: list[bytes]) -> Any:
-        envs = [dec.decode(v) for v in values]
+        envs: list[Any] = [dec.decode(v) for v in values]
         rows = [astuple(e.features) for e in envs]
         nums = np.array([r[:k] for r in rows], dtype=np.float64)
         cats = list(zip(*(r[k:] for r in rows), strict=True))
