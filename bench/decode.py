@@ -15,11 +15,14 @@ take (numeric matrix with NaN for missing, categorical codes, event times):
 - ``pyarrow read_json``: pyarrow's JSON reader on the newline-joined batch;
 - ``orjson.loads only``: parsing alone, the floor of any orjson-based path.
 
-Rounds are interleaved and each candidate keeps its best (the machine is shared).
+Rounds are interleaved and each candidate keeps its best (the machine is shared). The
+cyclic garbage collector is paused while a candidate runs, as ``Pipeline.process`` pauses
+it for a batch (with it running, collections over the heap cost more than the decoding).
 """
 
 from __future__ import annotations
 
+import gc
 import io
 import time
 from collections.abc import Callable, Sequence
@@ -164,10 +167,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     best = dict.fromkeys(candidates, float("inf"))
     for _ in range(5):
         for name, run in candidates.items():
+            gc.collect()
+            gc.disable()
             t0 = time.perf_counter()
             for values in batches:
                 run(values)
             best[name] = min(best[name], time.perf_counter() - t0)
+            gc.enable()
     total = n_batches * BATCH
     base_us = best["per event (decode+extract)"] / total * 1e6
     result("events", f"{total:,} of {size:.0f} bytes, batches of {BATCH:,}")
