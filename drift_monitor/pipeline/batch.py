@@ -134,9 +134,25 @@ class ColumnarPath:
         model_codes = np.fromiter(
             (codes_of.setdefault(models[j], len(codes_of)) for j in ok.tolist()), _I64, len(ok)
         )
-        for model, code in codes_of.items():
-            rows = ok[model_codes == code]
-            windows = p.windows.get(model) or p._windows_for(model)
+        slow_rows: dict[str, tuple[WindowRuntime, _SlowRows]] = {}
+        # Windows open in the order models first appear in the batch (as record by
+        # record: that order is the order of idle closes and of the shutdown flush).
+        groups = {model: ok[model_codes == code] for model, code in codes_of.items()}
+        found: dict[str, WindowRuntime | None] = {}
+        firsts = sorted((int(rows[0]), model) for model, rows in groups.items())
+        pending = sorted(slow)
+        k = 0
+        for first, model in firsts:
+            while k < len(pending) and pending[k] < first:
+                self._decode_one(records[pending[k]], pending[k], untouched, slow_rows)
+                k += 1
+            found[model] = p.windows.get(model) or p._windows_for(model)
+        for j in pending[k:]:
+            self._decode_one(records[j], j, untouched, slow_rows)
+        slow = []
+        for model, all_rows in groups.items():
+            windows = found[model]
+            rows = all_rows
             if windows is None:
                 untouched.extend(_Untouched(j, model, None) for j in rows.tolist())
                 continue
@@ -151,8 +167,7 @@ class ColumnarPath:
                 slow.extend(rows[~good].tolist())
                 rows, nums, cats = rows[good], nums[good], cats[good]
             fast[model] = (windows, rows, nums, cats)
-        slow_rows: dict[str, tuple[WindowRuntime, _SlowRows]] = {}
-        for j in sorted(slow):
+        for j in sorted(slow):  # rows the column extraction could not take
             self._decode_one(records[j], j, untouched, slow_rows)
         untouched.sort(key=lambda u: u.pos)
         blocks = []
@@ -260,13 +275,32 @@ class ColumnarPath:
             plan = windows.plan_block(sub, sub.offsets < replay_until[sub.tp_codes])
             plans.append((sub, plan))
             if plan.close_at is not None:
-                stop = int(sub.pos[plan.close_at]) + 1
-                if stop < end or closer < 0:
-                    end, closer = stop, b
+                upto = int(sub.pos[plan.close_at]) + 1
+                if upto < end or closer < 0:
+                    end, closer = upto, b
+        # Records that reach no window, in order. A dead-letter copy may fail to send:
+        # the stretch then stops at that record, where the per-event path stops.
+        failed: SinkError | None = None
+        stop = end
+        while next_untouched < len(untouched) and untouched[next_untouched].pos < end:
+            u = untouched[next_untouched]
+            next_untouched += 1
+            rec = records[u.pos]
+            if rec.offset < counted_until[tp_codes[u.pos]]:
+                continue  # re-read: counted (and dead-lettered) before
+            try:
+                if u.error is not None:
+                    p._invalid(rec, u.error, u.model)
+                else:
+                    p._route(rec, "unknown_model", f"no baseline loaded for model {u.model!r}")
+                    p.state.count(u.model if u.model in p._settings else "-", "unknown_model")
+            except SinkError as err:
+                failed, stop = err, u.pos
+                break
         # Read: the same moved_back/read calls the per-event path makes, per partition.
         for c, pos in enumerate(by_tp):
             lo = spans[c][0]
-            hi = int(np.searchsorted(pos, end))
+            hi = int(np.searchsorted(pos, stop + 1 if failed else end))
             if lo >= hi:
                 continue
             tp, first, last = tps[c], int(offsets[pos[lo]]), int(offsets[pos[hi - 1]])
@@ -275,24 +309,12 @@ class ColumnarPath:
                 p._moved_back(moved)
             tracker.read(tp, first)
             tracker.read(tp, last)
-        # Records that reach no window, in order.
-        while next_untouched < len(untouched) and untouched[next_untouched].pos < end:
-            u = untouched[next_untouched]
-            next_untouched += 1
-            rec = records[u.pos]
-            if rec.offset < counted_until[tp_codes[u.pos]]:
-                continue  # re-read: counted (and dead-lettered) before
-            if u.error is not None:
-                p._invalid(rec, u.error, u.model)
-            else:
-                p._route(rec, "unknown_model", f"no baseline loaded for model {u.model!r}")
-                p.state.count(u.model if u.model in p._settings else "-", "unknown_model")
         closing: tuple[WindowRuntime, list[ClosedWindow], str, bool, int] | None = None
         for b, item in enumerate(plans):
             if item is None:
                 continue
             sub, plan = item
-            k = int(np.searchsorted(sub.pos, end))
+            k = int(np.searchsorted(sub.pos, stop))
             if k == 0:
                 continue
             model, windows, _ = blocks[b]
@@ -302,7 +324,7 @@ class ColumnarPath:
             cursors[b] += k
             new = sub.offsets[:k] >= counted_until[sub.tp_codes[:k]]
             outcome = plan.outcome[:k]
-            if b == closer:
+            if b == closer and failed is None:
                 # Counted only once its windows' effects succeeded (below).
                 closing = (windows, produced, model, bool(new[-1]), int(sub.pos[k - 1]))
                 new = new.copy()
@@ -315,6 +337,10 @@ class ColumnarPath:
                 p.state.count(model, "late", n_late)
             for _ in range(int(np.count_nonzero(outcome == REPLAYED))):
                 p.state.count_replayed(model)
+        if failed is not None:
+            rec = records[stop]
+            tracker.unread((rec.topic, rec.partition), rec.offset)
+            raise failed
         if closing is None:
             return 0, end, next_untouched
         windows, produced, model, new_last, at = closing

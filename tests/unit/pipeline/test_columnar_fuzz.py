@@ -251,8 +251,11 @@ def test_columnar_batches_equal_record_by_record(tmp_path: Path, window: str, se
             for p, *_ in sides:
                 p.committed(p.commit_positions())
                 p.reset()
+        dead_fails = rng.random() < 0.05  # a dead-letter send fails in this batch
         results = []
         for side, (p, log, state, dead, clock) in enumerate(sides):
+            if dead_fails:
+                dead.fail("topic does not exist", on_send=True)
             latest = max(r.timestamp_ms for r in batch) / 1000.0
             clock.advance(max(0.0, latest + 5.0 - clock.now()))
             todo = batch
@@ -262,6 +265,7 @@ def test_columnar_batches_equal_record_by_record(tmp_path: Path, window: str, se
                     todo = []
                 except SinkError:
                     stops[side] += 1
+                    dead.heal()
                     # As the loop: the failed record and the rest are read again.
                     at = {tp: pr.next_offset for tp, pr in p.offsets.positions()}
                     todo = [r for r in todo if r.offset >= at.get((r.topic, r.partition), 0)]
