@@ -22,7 +22,7 @@ effects failed. How:
 Only a batch whose offsets do not increase strictly per partition (never the case for
 a Kafka poll) is left to the per-event path (``process`` returns None).
 
-Label join hook (see issue 15): every accepted row of a model passes through
+Label join hook (branch labels-daemon): every accepted row of a model passes through
 :meth:`ColumnarPath._stretch` as ``sub`` rows ``[:k]`` with ``plan.outcome ==
 ACCEPTED`` - model, ``event_ids``, ``ts`` and the prediction columns of ``nums`` -
 the place for a per-batch callback.
