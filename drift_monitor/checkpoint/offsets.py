@@ -80,6 +80,18 @@ class OffsetTracker:
         p.first_read = -1
         return MovedBack(tp[0], tp[1], offset, expected)
 
+    def bounds(self, tp: TopicPartition, offset: int) -> tuple[int, int]:
+        """(``counted_until``, ``replay_until``) of ``tp`` as they will be once
+        :meth:`moved_back` and :meth:`read` took ``offset`` (the next record read on
+        ``tp``); changes nothing (the batch path plans a batch before reading it)."""
+        p = self._parts.get(tp)
+        if p is None:
+            return -1, -1
+        expected = p.next_offset if p.next_offset >= 0 else p.resume_at
+        if 0 <= offset < expected:
+            return -1, -1
+        return p.counted_until, p.replay_until
+
     def read(self, tp: TopicPartition, offset: int) -> PartitionProgress:
         """``offset`` of ``tp`` is being processed now (after :meth:`moved_back`)."""
         p = self._get(tp)

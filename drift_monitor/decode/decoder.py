@@ -136,7 +136,7 @@ class Decoder:
         else:
             features = {k: v for k, v in obj.items() if k not in self._reserved}
 
-        ts = self._timestamp(obj.get(s.timestamp_field), record_timestamp_ms)
+        ts = self.timestamp(obj.get(s.timestamp_field), record_timestamp_ms)
         event_id = obj.get(s.event_id_field)
         if event_id is not None and not isinstance(event_id, str | int):
             raise EventError("wrong_type", f"{s.event_id_field!r} must be a string")
@@ -148,7 +148,15 @@ class Decoder:
             prediction=obj.get(s.prediction_field),
         )
 
-    def _timestamp(self, raw: Any, record_timestamp_ms: int) -> float:
+    @property
+    def settings(self) -> DecodeSettings:
+        """The field mapping and validation bounds."""
+        return self._s
+
+    def timestamp(self, raw: Any, record_timestamp_ms: int, now: float | None = None) -> float:
+        """Event time (epoch s) of the raw ``timestamp`` field (None: the record's
+        timestamp, ms; -1 = none), checked against processing time ``now`` (epoch s; the
+        decoder's clock when None). Raises :class:`EventError` as :meth:`decode` does."""
         record_ts = record_timestamp_ms / 1000.0
         if raw is None:
             if record_timestamp_ms < 0:
@@ -164,7 +172,7 @@ class Decoder:
             if ts > 1e11:
                 ts /= 1000.0
         elif isinstance(raw, str):
-            ts = _parse_rfc3339(raw)
+            ts = parse_rfc3339(raw)
         else:
             raise EventError("bad_timestamp", "timestamp must be an RFC 3339 string or a number")
         if ts < MIN_EVENT_TIME:
@@ -178,7 +186,7 @@ class Decoder:
             )
         # The record timestamp is the producer's claim too (and the event time when the
         # event has none): only processing time bounds how far the watermark can jump.
-        ahead = ts - self._clock.now()
+        ahead = ts - (self._clock.now() if now is None else now)
         if ahead > limit:
             raise EventError(
                 "future_timestamp",
@@ -197,7 +205,9 @@ def _out_of_range(ts: float) -> EventError:
     )
 
 
-def _parse_rfc3339(raw: str) -> float:
+def parse_rfc3339(raw: str) -> float:
+    """Epoch seconds of an RFC 3339 string (a naive one is UTC); raises EventError
+    (``bad_timestamp``)."""
     if len(raw) > 64:
         raise EventError("bad_timestamp", "timestamp string too long")
     try:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 TopicPartition = tuple[str, int]
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
+class Record(NamedTuple):
     """One consumed record. ``timestamp_ms``: the Kafka record timestamp (ms, -1 when
-    absent)."""
+    absent). A named tuple, not a dataclass: the sources build one per message, and a
+    frozen dataclass costs twice as much to build (issue 14: ~2.4 us per record)."""
 
     topic: str
     partition: int
@@ -20,7 +20,7 @@ class Record:
     key: bytes | None
     value: bytes | None
     timestamp_ms: int
-    headers: tuple[tuple[str, bytes], ...] = field(default=())
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

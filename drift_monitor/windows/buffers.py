@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import random
 from array import array
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from drift_monitor.windows.data import WindowData
 from drift_monitor.windows.layout import ModelLayout
+
+if TYPE_CHECKING:
+    from drift_monitor.windows.runtime import RowBlock
 
 
 class PaneBuffer:
@@ -94,6 +97,46 @@ class PaneBuffer:
             n, k = self.n_numeric, self.n_categorical
             self.nums[j * n : (j + 1) * n] = array("d", nums)
             self.codes[j * k : (j + 1) * k] = array("i", codes)
+
+    def add_rows(self, block: RowBlock, rows: npt.NDArray[np.int64]) -> None:
+        """Append ``block``'s rows ``rows`` (in that order), exactly as :meth:`add` per
+        row would: the rows up to ``capacity`` are copied as whole arrays, the sampling
+        beyond it stays row by row (it draws from the shared random generator)."""
+        m = len(rows)
+        if m == 0:
+            return
+        ts = block.ts[rows]
+        offsets = block.offsets[rows]
+        tp_codes = block.tp_codes[rows]
+        first = self.first_offsets
+        for code in np.unique(tp_codes).tolist():
+            tp = block.tps[code]
+            off = int(offsets[tp_codes == code].min())
+            if tp not in first or off < first[tp]:
+                first[tp] = off
+        self.min_ts = min(self.min_ts, float(ts.min()))
+        self.max_ts = max(self.max_ts, float(ts.max()))
+        if self.event_ids is not None:
+            ids = block.event_ids
+            for r, code, off in zip(
+                rows.tolist(), tp_codes.tolist(), offsets.tolist(), strict=True
+            ):
+                eid = ids[r]
+                tp = block.tps[code]
+                self.event_ids.append(eid if eid is not None else f"{tp[0]}:{tp[1]}:{off}")
+        fill = max(0, min(m, self.capacity - self.count))
+        if fill:
+            head = rows[:fill]
+            self.nums.frombytes(np.ascontiguousarray(block.nums[head]).tobytes())
+            self.codes.frombytes(np.ascontiguousarray(block.codes[head]).tobytes())
+            self.count += fill
+        n, k = self.n_numeric, self.n_categorical
+        for r in rows[fill:].tolist():
+            self.count += 1
+            j = self._rng.randrange(self.count)
+            if j < self.capacity:
+                self.nums[j * n : (j + 1) * n] = array("d", block.nums[r].tolist())
+                self.codes[j * k : (j + 1) * k] = array("i", block.codes[r].tolist())
 
     def numeric_array(self, i: int) -> npt.NDArray[np.float64]:
         """Column ``i``'s kept values as float64 (a copy)."""

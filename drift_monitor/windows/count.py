@@ -10,12 +10,17 @@ from __future__ import annotations
 import math
 import random
 
+import numpy as np
+import numpy.typing as npt
+
 from drift_monitor.windows.buffers import PaneBuffer, event_ids, window_data
 from drift_monitor.windows.layout import ModelLayout
 from drift_monitor.windows.runtime import (
     AddResult,
+    BlockPlan,
     ClosedWindow,
     Row,
+    RowBlock,
     TopicPartition,
     WindowPreview,
 )
@@ -54,9 +59,7 @@ class CountWindows:
         """Events in the open pane."""
         return self.pane.count if self.pane is not None else 0
 
-    def add(self, row: Row, now: float, replay: bool = False) -> AddResult:
-        """Add one event; the window is produced when it holds ``size_events``."""
-        self.last_event_at = now
+    def _open_pane(self) -> PaneBuffer:
         if self.pane is None:
             s = self.settings
             self.pane = PaneBuffer(
@@ -68,9 +71,33 @@ class CountWindows:
                 self._rng,
                 self._keep_ids,
             )
-        self.pane.add(row.nums, row.codes, row.ts, row.tp, row.offset, row.event_id)
+        return self.pane
+
+    def plan_block(self, block: RowBlock, replay: npt.NDArray[np.bool_]) -> BlockPlan:
+        """Every row is accepted; the row that fills the window closes it."""
+        held = self.pane.count if self.pane is not None else 0
+        close = max(self.settings.size_events - held - 1, 0)
+        outcome = np.zeros(len(block), dtype=np.int8)
+        return BlockPlan(outcome, close if close < len(block) else None)
+
+    def add_block(self, block: RowBlock, plan: BlockPlan, k: int, now: float) -> list[ClosedWindow]:
+        """Add the block's first ``k`` rows (see :class:`~.runtime.WindowRuntime`)."""
+        if k == 0:
+            return []
+        self.last_event_at = now
+        pane = self._open_pane()
+        pane.add_rows(block, np.arange(k, dtype=np.int64))
+        if plan.close_at == k - 1 and pane.count >= self.settings.size_events:
+            return self.close_all()
+        return []
+
+    def add(self, row: Row, now: float, replay: bool = False) -> AddResult:
+        """Add one event; the window is produced when it holds ``size_events``."""
+        self.last_event_at = now
+        pane = self._open_pane()
+        pane.add(row.nums, row.codes, row.ts, row.tp, row.offset, row.event_id)
         result = AddResult("accepted")
-        if self.pane.count >= self.settings.size_events:
+        if pane.count >= self.settings.size_events:
             result.closed = self.close_all()
         return result
 

@@ -17,6 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+import numpy as np
+import numpy.typing as npt
+
 from drift_monitor.windows.data import WindowData
 from drift_monitor.windows.layout import ModelLayout
 from drift_monitor.windows.settings import WindowSettings
@@ -36,6 +39,65 @@ class Row:
     tp: TopicPartition
     offset: int
     event_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RowBlock:
+    """Validated events of one model as columns, in the order they were read: the
+    batch form of :class:`Row`. ``pos``: each row's index in the polled batch;
+    ``tp_codes`` index ``tps``."""
+
+    pos: npt.NDArray[np.int64]
+    ts: npt.NDArray[np.float64]
+    nums: npt.NDArray[np.float64]
+    codes: npt.NDArray[np.int32]
+    tp_codes: npt.NDArray[np.int64]
+    tps: list[TopicPartition]
+    offsets: npt.NDArray[np.int64]
+    event_ids: list[str | None]
+
+    def __len__(self) -> int:
+        return len(self.pos)
+
+    def rows(self, start: int, stop: int) -> RowBlock:
+        """Rows ``start:stop`` (views)."""
+        return RowBlock(
+            self.pos[start:stop],
+            self.ts[start:stop],
+            self.nums[start:stop],
+            self.codes[start:stop],
+            self.tp_codes[start:stop],
+            self.tps,
+            self.offsets[start:stop],
+            self.event_ids[start:stop],
+        )
+
+    def row(self, i: int) -> Row:
+        """Row ``i`` as a :class:`Row`."""
+        return Row(
+            self.nums[i].tolist(),
+            self.codes[i].tolist(),
+            float(self.ts[i]),
+            self.tps[int(self.tp_codes[i])],
+            int(self.offsets[i]),
+            self.event_ids[i],
+        )
+
+
+#: Outcome codes of a :class:`BlockPlan`.
+ACCEPTED, LATE, REPLAYED = 0, 1, 2
+
+
+@dataclass(frozen=True, slots=True)
+class BlockPlan:
+    """What :meth:`WindowRuntime.add_block` will do with a block, worked out without
+    changing anything: each row's outcome (:data:`ACCEPTED`, :data:`LATE`,
+    :data:`REPLAYED`) and ``close_at``, the first row whose arrival produces windows
+    (None: no row does). ``detail`` is the runtime's own (pane starts...)."""
+
+    outcome: npt.NDArray[np.int8]
+    close_at: int | None
+    detail: object = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +145,16 @@ class WindowRuntime(Protocol):
     def add(self, row: Row, now: float, replay: bool = False) -> AddResult:
         """Offer one event at processing time ``now`` (epoch s). ``replay``: a record
         re-read after a restart that an earlier run had already processed."""
+        ...
+
+    def plan_block(self, block: RowBlock, replay: npt.NDArray[np.bool_]) -> BlockPlan:
+        """What adding ``block`` (``replay`` per row, as in :meth:`add`) would do; pure."""
+        ...
+
+    def add_block(self, block: RowBlock, plan: BlockPlan, k: int, now: float) -> list[ClosedWindow]:
+        """Offer the first ``k`` rows of the block ``plan`` was made for, exactly as
+        ``k`` calls of :meth:`add` would (same panes, sample, watermark); returns the
+        windows produced, which only the row ``plan.close_at`` (then the last) produces."""
         ...
 
     def ack(self, window: ClosedWindow) -> None:

@@ -17,12 +17,20 @@ from __future__ import annotations
 import math
 import random
 
+import numpy as np
+import numpy.typing as npt
+
 from drift_monitor.windows.buffers import PaneBuffer, event_ids, window_data
 from drift_monitor.windows.layout import ModelLayout
 from drift_monitor.windows.runtime import (
+    ACCEPTED,
+    LATE,
+    REPLAYED,
     AddResult,
+    BlockPlan,
     ClosedWindow,
     Row,
+    RowBlock,
     TopicPartition,
     WindowPreview,
 )
@@ -104,6 +112,102 @@ class _PaneWindows:
             if mark >= self._next_end():
                 result.closed = self._produce_until(mark)
         return result
+
+    # -- hot path, a block at a time (see WindowRuntime.plan_block/add_block) ----------
+
+    def plan_block(self, block: RowBlock, replay: npt.NDArray[np.bool_]) -> BlockPlan:
+        """Each row's outcome and the first row that closes windows, as :meth:`add`
+        row by row would decide them; changes nothing."""
+        ts = block.ts
+        drop = (ts < self.closed_until) & (~replay | (ts < self._retained_from))
+        outcome = np.where(drop, np.where(replay, REPLAYED, LATE), ACCEPTED).astype(np.int8)
+        # The same float operations as _pane_start (floor of a double is exact).
+        starts = np.floor((ts - self._offset) / self._pane) * self._pane + self._offset
+        acc = np.flatnonzero(~drop)
+        close, exact = self._first_close(ts[acc], starts[acc] + self._pane)
+        return BlockPlan(outcome, None if close is None else int(acc[close]), (starts, exact))
+
+    def _first_close(
+        self, t: npt.NDArray[np.float64], ends: npt.NDArray[np.float64]
+    ) -> tuple[int | None, bool]:
+        """Index (into the accepted rows ``t``, pane ends ``ends``) of the first row
+        whose watermark move reaches the next open pane end; and whether the watermark
+        moved plainly (no row a suspect), so that :meth:`add_block` may set it at once."""
+        if len(t) == 0:
+            return None, True
+        lateness = self.settings.allowed_lateness_seconds
+        open_ends = self._open_ends()
+        first_end = min(open_ends) if open_ends else math.inf
+        ends = np.where(ends > self.closed_until, ends, math.inf)
+        wm = self.watermark
+        prev = np.empty_like(t)
+        prev[0] = wm.max_ts
+        if len(t) > 1:
+            np.maximum(np.maximum.accumulate(t[:-1]), wm.max_ts, out=prev[1:])
+        moved = t > prev
+        with np.errstate(invalid="ignore"):
+            suspect = moved & np.isfinite(prev) & (t - prev > wm.jump)
+        if not suspect.any():
+            next_end = np.minimum(np.minimum.accumulate(ends), first_end)
+            closing = moved & (np.maximum(prev, t) - lateness >= next_end)
+            return (int(np.argmax(closing)) if closing.any() else None), True
+        # A suspect among them: replay the watermark's rules row by row on a copy.
+        twin = wm.copy()
+        next_end_f = first_end
+        for i, (ts, end) in enumerate(zip(t.tolist(), ends.tolist(), strict=True)):
+            next_end_f = min(next_end_f, end)
+            if twin.observe(ts) and twin.max_ts - lateness >= next_end_f:
+                return i, False
+        return None, False
+
+    def add_block(self, block: RowBlock, plan: BlockPlan, k: int, now: float) -> list[ClosedWindow]:
+        """Offer the block's first ``k`` rows (see :class:`~.runtime.WindowRuntime`)."""
+        if k == 0:
+            return []
+        self.last_event_at = now
+        detail: tuple[npt.NDArray[np.float64], bool] = plan.detail  # type: ignore[assignment]
+        starts, exact = detail
+        acc = np.flatnonzero(plan.outcome[:k] == ACCEPTED)
+        if len(acc):
+            self._fill(block, acc, starts[acc])
+            if exact:
+                self.watermark.advance(float(block.ts[acc].max()))
+            else:
+                for ts in block.ts[acc].tolist():
+                    self.watermark.observe(ts)
+        if plan.close_at is not None and plan.close_at == k - 1:
+            mark = self.watermark.max_ts - self.settings.allowed_lateness_seconds
+            if mark >= self._next_end():
+                return self._produce_until(mark)
+        return []
+
+    def _fill(
+        self, block: RowBlock, rows: npt.NDArray[np.int64], starts: npt.NDArray[np.float64]
+    ) -> None:
+        """Add ``rows`` to their panes (created in the order of their first row)."""
+        if (starts == starts[0]).all():
+            groups = [(float(starts[0]), rows)]
+        else:
+            values, first, inverse = np.unique(starts, return_index=True, return_inverse=True)
+            groups = [
+                (float(values[g]), rows[inverse == g]) for g in np.argsort(first, kind="stable")
+            ]
+        panes = []
+        for start, part in groups:
+            pane = self.panes.get(start)
+            if pane is None:
+                pane = self.panes[start] = self._new_pane(start, start + self._pane)
+            panes.append((pane, part))
+        if len(panes) > 1 and any(p.count + len(part) > p.capacity for p, part in panes):
+            # Sampling panes draw from one generator: keep the row order across panes.
+            for r in rows.tolist():
+                row = block.row(r)
+                self.panes[self._pane_start(row.ts)].add(
+                    row.nums, row.codes, row.ts, row.tp, row.offset, row.event_id
+                )
+            return
+        for pane, part in panes:
+            pane.add_rows(block, part)
 
     def _pane_start(self, ts: float) -> float:
         return math.floor((ts - self._offset) / self._pane) * self._pane + self._offset

@@ -52,6 +52,25 @@ class RobustWatermark:
         return False
 
     @property
+    def jump(self) -> float:
+        """Seconds beyond the trusted maximum from which an event is a suspect."""
+        return self._jump
+
+    def advance(self, ts: float) -> None:
+        """The effect of observing, in order, event times none of which was a suspect
+        (each at most ``jump`` beyond the maximum before it), ``ts`` the largest."""
+        if ts > self.max_ts:
+            self.max_ts = ts
+            self._prune()
+
+    def copy(self) -> RobustWatermark:
+        """An independent copy (to work out what observing would do)."""
+        twin = RobustWatermark(self._jump)
+        twin.max_ts = self.max_ts
+        twin._suspects = list(self._suspects)
+        return twin
+
+    @property
     def suspects(self) -> int:
         """Event times held back as possible outliers."""
         return len(self._suspects)
