@@ -62,7 +62,8 @@ STORE_FILENAME = "labels.sqlite"
 
 
 class LabelJoin:
-    """See the module docstring. ``hooks`` receive every final window."""
+    """See the module docstring. ``hooks`` receive every final window, ``records``
+    every evaluated window (provisional and final), before the hooks."""
 
     def __init__(
         self,
@@ -71,12 +72,15 @@ class LabelJoin:
         state: MonitorState,
         hooks: Iterable[PerformanceHook] = (),
         clock: Clock | None = None,
+        records: Iterable[PerformanceHook] = (),
     ) -> None:
         self.baselines = baselines
         self.clock = clock or SystemClock()
         self._max_future = config.decode.max_future_seconds
         self.state = state
         self.hooks = list(hooks)
+        #: called with every evaluated window, provisional and final, before the hooks
+        self.records = list(records)
         self._max_bytes = config.decode.max_event_bytes
         self._history = config.http.status_windows
         self._lock = threading.Lock()
@@ -254,6 +258,8 @@ class LabelJoin:
             self._unflushed = True
             for r in results:
                 self._remember(m, r)
+                for record in self.records:
+                    record(r, r.window_end - m.size, m.version or "")
                 if r.final:
                     log.info(
                         "performance %s window ending %s: %d/%d labelled -> %s",
