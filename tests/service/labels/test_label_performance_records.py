@@ -28,11 +28,16 @@ WINDOWS = 6
 class RecordingDaemon(LabelDaemon):
     """LabelDaemon with a report topic and the window audit log."""
 
-    def __init__(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        labels: dict[str, Any] | None = None,
+    ) -> None:
         self.reports = MemoryReports()
         self.earlier: list[tuple[str, bytes]] = []  # acknowledged before a crash
-        super().__init__(tmp_path, monkeypatch)
-        doc = label_config(tmp_path)
+        super().__init__(tmp_path, monkeypatch, labels)
+        doc = label_config(tmp_path, labels)
         doc["state"]["audit_windows"] = True
         self.config = validate_config(doc, "labels test config")
         self.monitor = self._monitor()
@@ -155,3 +160,33 @@ def test_a_failing_report_topic_loses_no_final_record(
     for w in range(WINDOWS):
         y, _, _ = stream.expected(w)
         assert final[iso(T0 + w * WINDOW_S)]["joined"] == len(y), w  # each label once
+
+
+def test_open_windows_are_scored_at_most_every_evaluate_every_seconds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same stream with open windows scored on every tick (0) and at most every
+    60 s (the test clock moves 3 s per round): far fewer provisional evaluations, the
+    same final records (finality and final scores do not depend on it)."""
+    stream = labelled_stream(WINDOWS, 100, never=0.1, early=0.1, dup=0.1, tail_windows=6)
+    runs = {}
+    for every in (0.0, 60.0):
+        d = RecordingDaemon(tmp_path / str(every), monkeypatch, {"evaluate_every_seconds": every})
+        start = d.clock.now()
+        d.feed_in_order(stream.items, chunk=100)
+        d.drain()
+        elapsed = d.clock.now() - start
+        runs[every] = (d.acked(), elapsed)
+        d.monitor.shutdown()
+    every_tick, _ = runs[0.0]
+    sparse, elapsed = runs[60.0]
+    provisional = Counter(r["window"]["start"] for r in sparse if not r["final"])
+    # at most one scoring of a window per 60 s of clock (plus the first one)
+    assert provisional and max(provisional.values()) <= elapsed // 60 + 1, provisional
+    assert len([r for r in every_tick if not r["final"]]) > 2 * sum(provisional.values())
+
+    def finals(recs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        return {r["window"]["start"]: r for r in recs if r["final"]}
+
+    assert finals(sparse) == finals(every_tick)
+    assert _tested() <= set(finals(sparse))
