@@ -18,8 +18,10 @@ rate with labels on vs off on the same stream, in one run.
     before every commit, performance evaluated on every tick). The rate is records per
     wall second until every record is read and every prediction counted. Order off, on,
     off: the baseline is the mean of the two off runs. Target (issue 15): on >= 0.8 x off.
-    Diagnostic: the daemon on the predictions alone (as before labels existed), against
-    which labels on costs the label traffic as well as the join.
+    Diagnostics: the daemon on the predictions alone (as before labels existed), against
+    which labels on costs the label traffic as well as the join; and labels on with the
+    labels on their own topic (``labels.topic``) instead of label-only events, against the
+    predictions alone (what the former ``bench.labels_ingest`` measured).
 
     .venv/bin/python -m bench.label_ingest [--size small|full] [--batch 5000]
 """
@@ -61,6 +63,8 @@ LABELLED = 0.8
 LABEL = "label"
 MODEL = "m00"
 TOPIC = "predictions"
+#: The labels topic of the diagnostic run with labels on their own topic.
+LABELS_TOPIC = "labels"
 #: Issue 15: the daemon's rate with labels on >= this share of its rate with labels off.
 TARGET_ON_VS_OFF = 0.8
 #: The diagnostic run's labels.sample_rate (the lever for high-volume models).
@@ -229,11 +233,14 @@ def ingest_run(
     sample_rate: float | None,
     label_events: bool = True,
     synchronous: str = "FULL",
+    labels_topic: bool = False,
 ) -> IngestRun:
     """(b) once: a fresh state directory, the Monitor (with the ``labels`` section at
     ``sample_rate``; None: labels off) on a MemorySource holding the predictions and,
-    ``label_events``, the label events in their arrival order. Timed from the first
-    round to the last flush (every record read, the windows closed, a last tick)."""
+    ``label_events``, the label events in their arrival order: label-only events on the
+    prediction topic, or (``labels_topic``) on their own :data:`LABELS_TOPIC`. Timed from
+    the first round to the last flush (every record read, the windows closed, a last
+    tick)."""
     state = workdir / f"state-{time.monotonic_ns()}"
     cfg = app_config(workdir, [MODEL], topic=TOPIC, baselines_dir=workdir / "baselines")
     cfg["state"]["dir"] = str(state)
@@ -242,7 +249,7 @@ def ingest_run(
             {
                 "name": MODEL,
                 "labels": {
-                    "topic": None,
+                    "topic": LABELS_TOPIC if labels_topic else None,
                     "max_delay_seconds": (DELAY_WINDOWS + 1) * WINDOW_SECONDS,
                     "min_labels": 100,
                     "sample_rate": sample_rate,
@@ -251,8 +258,14 @@ def ingest_run(
             }
         ]
     kept = [(is_label, v) for is_label, v in data.records if label_events or not is_label]
+    offsets = {TOPIC: 0, LABELS_TOPIC: 0}
+    feed: list[Record] = []
+    for is_label, v in kept:
+        topic = LABELS_TOPIC if is_label and labels_topic else TOPIC
+        feed.append(Record(topic, 0, offsets[topic], MODEL.encode(), v, -1))
+        offsets[topic] += 1
     source = MemorySource()
-    source.feed(Record(TOPIC, 0, i, MODEL.encode(), v, -1) for i, (_, v) in enumerate(kept))
+    source.feed(feed)
     final: list[int] = []
     monitor = Monitor(validated(cfg), source)
     if monitor.labels is not None:
@@ -320,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
         on = ingest_run(work, data, 1.0)
         sampled = ingest_run(work, data, SAMPLED)
         normal = ingest_run(work, data, 1.0, synchronous="NORMAL")
+        topic = ingest_run(work, data, 1.0, labels_topic=True)
         off2 = ingest_run(work, data, None)
         alone = ingest_run(work, data, None, label_events=False)
     for r, name in (
@@ -331,6 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     ):
         result(f"(b) daemon, same stream, {name}", r.describe())
     result("(b) daemon, the predictions alone, labels off", alone.describe())
+    result(f"(b) daemon, labels on, labels on a {LABELS_TOPIC!r} topic", topic.describe())
     assert on.final > 0, "no prediction window became final with labels on"
     off_rate = (off1.records + off2.records) / (off1.wall + off2.wall)
     off_cpu = (off1.cpu + off2.cpu) / (off1.records + off2.records)
@@ -342,9 +357,15 @@ def main(argv: list[str] | None = None) -> int:
         f"(b) labels on at sample_rate {SAMPLED} / off (records/s)", sampled.rate / off_rate, None
     )
     ratio("(b) labels on, synchronous NORMAL / off (records/s)", normal.rate / off_rate, None)
+    alone_rate = alone.predictions / alone.wall
     ratio(
         "(b) labels on / the predictions alone (predictions/s)",
-        (on.predictions / on.wall) / (alone.predictions / alone.wall),
+        (on.predictions / on.wall) / alone_rate,
+        None,
+    )
+    ratio(
+        "(b) labels on a labels topic / the predictions alone (predictions/s)",
+        (topic.predictions / topic.wall) / alone_rate,
         None,
     )
     return 0

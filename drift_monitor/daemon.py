@@ -43,6 +43,7 @@ from drift_monitor.pipeline.labels import LabelJoin
 from drift_monitor.sinks.audit import AuditLog
 from drift_monitor.sinks.incidents import IncidentHandler, PerformanceIncidents
 from drift_monitor.sinks.metrics import build_registry
+from drift_monitor.sinks.performance_records import PerformanceRecords
 from drift_monitor.sinks.records import WindowRecords
 from drift_monitor.source.base import DeadLetterSink, EventSource, ReportSink
 from drift_monitor.source.settings import KafkaSettings
@@ -157,7 +158,12 @@ class Monitor:
                 self.clock.now,
             )
             self.labels = LabelJoin(
-                config, baselines, self.state, hooks=[self.performance.handle], clock=self.clock
+                config,
+                baselines,
+                self.state,
+                hooks=[self.performance.handle],
+                clock=self.clock,
+                records=[PerformanceRecords(reports, self.audit)],
             )
         self.pipeline = Pipeline(
             config,
@@ -169,15 +175,17 @@ class Monitor:
             labels=self.labels,
         )
         flushes: list[Flush] = []
-        if self.labels is not None:
-            # The join's transaction is committed before any offset that covers it.
-            flushes.append(Flush("labels", self.labels.flush))
         if self.audit is not None:
             flushes.append(Flush("audit", self.audit.sync))
         if dead_letters is not None:
             flushes.append(Flush("dead_letters", dead_letters.flush))
         if reports is not None:
             flushes.append(Flush("reports", reports.flush))
+        if self.labels is not None:
+            # The join's transaction is committed before any offset that covers it, and
+            # last: a window is durably final only once its final window.performance
+            # record is acknowledged (else a restart re-finalises and re-publishes it).
+            flushes.append(Flush("labels", self.labels.flush))
         self.checkpointer = Checkpointer(source, flushes, self.state.set_sink)
         self.loop = ConsumeLoop(
             config.kafka, source, self.pipeline, self.state, self.checkpointer, self.clock

@@ -89,6 +89,13 @@ class Decoder:
     ) -> Event:
         """Decode one record. Raises :class:`EventError` (never anything else) with a
         reason from :data:`INVALID_REASONS`."""
+        return self.decode_object(self.parse(value), key, topic, record_timestamp_ms)
+
+    def parse(self, value: bytes | None) -> dict[str, Any]:
+        """The first half of :meth:`decode`: the record value as a JSON object (size,
+        UTF-8, JSON and object checks). Raises :class:`EventError` as :meth:`decode`.
+        Lets a caller that may read the object another way (a label-only event) parse
+        it once."""
         s = self._s
         if value is None:
             raise EventError("not_object", "record has no value (tombstone)")
@@ -108,7 +115,14 @@ class Decoder:
             raise EventError("bad_json", msg[:200]) from None
         if not isinstance(obj, dict):
             raise EventError("not_object", f"value is a JSON {type(obj).__name__}, not an object")
+        return obj
 
+    def decode_object(
+        self, obj: dict[str, Any], key: bytes | None, topic: str, record_timestamp_ms: int
+    ) -> Event:
+        """The second half of :meth:`decode`: the event from a parsed JSON object (from
+        :meth:`parse`). Raises :class:`EventError` as :meth:`decode`."""
+        s = self._s
         model = obj.get(s.model_field)
         if model is None:
             if s.model_from_key and key:

@@ -18,6 +18,9 @@ from drift_monitor.labels.decision import DEFAULT_MINIMUMS, DegradationSettings
 from drift_monitor.labels.store import DEFAULT_MAX_DELAY_S, DEFAULT_MAX_ENTRIES
 from drift_monitor.stats.performance import CLASSIFICATION_METRICS, REGRESSION_METRICS
 
+#: Default ``evaluate_every_seconds``: provisional metrics in /status and on the report
+#: topic at most 30 s old, while scoring open windows costs nothing per record.
+DEFAULT_EVALUATE_EVERY_S = 30.0
 _METRICS = frozenset(CLASSIFICATION_METRICS + REGRESSION_METRICS)
 
 
@@ -107,6 +110,13 @@ class LabelSettings(BaseModel):
     )
     store_path: Path | None = Field(
         default=None, description="Join store file; default <state.dir>/labels.sqlite."
+    )
+    evaluate_every_seconds: float = Field(
+        default=DEFAULT_EVALUATE_EVERY_S,
+        ge=0,
+        description="Open (not yet final) prediction windows whose labels changed are "
+        "re-scored at most this often (wall-clock seconds; 0: on every tick). Finality is "
+        "still checked on every tick and a final window is scored when it becomes final.",
     )
     synchronous: Literal["FULL", "NORMAL"] = Field(
         default="FULL",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
@@ -75,6 +76,30 @@ def decode_label_event(
         raise EventError("label_bad_json", str(exc)[:200]) from None
     if not isinstance(obj, dict):
         raise EventError("label_not_object", f"value is a JSON {type(obj).__name__}")
+    return decode_label_object(
+        obj,
+        key,
+        record_timestamp_ms,
+        fields,
+        default_model=default_model,
+        now=now,
+        max_future=max_future,
+    )
+
+
+def decode_label_object(
+    obj: dict[str, Any],
+    key: bytes | None,
+    record_timestamp_ms: int,
+    fields: LabelFields,
+    *,
+    default_model: str | None,
+    now: float | None = None,
+    max_future: float = math.inf,
+) -> LabelEvent:
+    """:func:`decode_label_event` from the record value already parsed into a JSON
+    object (size and JSON checks done by the caller): for a label-only event on the
+    prediction topic, which the event decoder parsed first. Same errors otherwise."""
     label = field_value(obj, fields.label)
     if label is None:
         raise EventError("label_missing_label", f"no {fields.label!r} field (or it is null)")

@@ -76,7 +76,10 @@ class PerformanceTracker:
         self.max_delay = store.max_delay if max_delay is None else max_delay
 
     def evaluate(
-        self, watermark: float, seen: dict[int, tuple[int, int]] | None = None
+        self,
+        watermark: float,
+        seen: dict[int, tuple[int, int]] | None = None,
+        provisional: bool = True,
     ) -> list[WindowPerformance]:
         """Every open window's performance at event time ``watermark``, oldest first;
         windows that become final now are finalised in the store (flush it afterwards,
@@ -89,6 +92,10 @@ class PerformanceTracker:
         ``seen`` (window id -> (tracked, joined) at its last evaluation), when given,
         skips open windows whose counts did not change and is updated: the caller's
         cache, so a tick costs one query when nothing happened.
+
+        ``provisional`` False: only the windows that become final now are scored (and
+        returned); open windows are skipped and ``seen`` keeps their last scored counts,
+        so the next call with ``provisional`` True scores those that changed.
         """
         out = []
         earlier_open = False
@@ -99,6 +106,8 @@ class PerformanceTracker:
             final = ready and not earlier_open
             earlier_open = earlier_open or not final
             counts = (w.tracked, w.joined)
+            if not final and not provisional:
+                continue
             if seen is not None:
                 if not final and seen.get(w.window_id) == counts:
                     continue

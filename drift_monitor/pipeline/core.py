@@ -202,12 +202,18 @@ class Pipeline:
             self._label_outcome(rec, lj.label_record(rec), counted)
             return 0
         # ---------------------------------------------------------------------------------
+        obj = None
         try:
-            event = self.decoder.decode(rec.value, rec.key, rec.topic, rec.timestamp_ms)
+            if lj is not None and lj.in_topic:
+                # labels (issue 15): parsed once, for the decoder and the label decoder
+                obj = self.decoder.parse(rec.value)
+                event = self.decoder.decode_object(obj, rec.key, rec.topic, rec.timestamp_ms)
+            else:
+                event = self.decoder.decode(rec.value, rec.key, rec.topic, rec.timestamp_ms)
         except EventError as err:
             # labels (issue 15): a label-only event has no features object
-            if lj is not None and lj.in_topic and err.reason == "missing_features":
-                joined = lj.label_only(rec)
+            if obj is not None and lj is not None and err.reason == "missing_features":
+                joined = lj.label_only(rec, obj)
                 if joined is not False:
                     self._label_outcome(rec, joined, counted)
                     return 0
@@ -216,7 +222,7 @@ class Pipeline:
             return 0
         # labels (issue 15): a label-only event (flat layout: no features, no prediction)
         if lj is not None and event.prediction is None and event.model in lj.in_topic:
-            joined = lj.label_only(rec)
+            joined = lj.label_only(rec, obj)
             if joined is not False:
                 self._label_outcome(rec, joined, counted)
                 return 0

@@ -50,6 +50,9 @@ class ModelJoin:
     delays: DelayHistogram = field(default_factory=DelayHistogram)
     unflushed_delays: list[float] = field(default_factory=list)
     changed: bool = True
+    # open windows changed since they were last scored (labels.evaluate_every_seconds)
+    stale: bool = True
+    next_provisional: float = -math.inf
     latest: WindowPerformance | None = None
     recent: dict[int, dict[str, Any]] = field(default_factory=dict)
     rejected: dict[str, int] = field(default_factory=dict)

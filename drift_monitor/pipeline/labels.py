@@ -44,7 +44,7 @@ from drift_monitor.errors import EventError, SinkError
 from drift_monitor.evaluation.results import json_time
 from drift_monitor.labels.config import LabelSettings
 from drift_monitor.labels.encode import encode_label, encode_outputs
-from drift_monitor.labels.events import decode_label_event
+from drift_monitor.labels.events import decode_label_event, decode_label_object
 from drift_monitor.labels.metrics import ModelQuality
 from drift_monitor.labels.store import JoinStore, Label, Prediction, tracked
 from drift_monitor.labels.tracker import PerformanceTracker, WindowPerformance
@@ -62,7 +62,8 @@ STORE_FILENAME = "labels.sqlite"
 
 
 class LabelJoin:
-    """See the module docstring. ``hooks`` receive every final window."""
+    """See the module docstring. ``hooks`` receive every final window, ``records``
+    every evaluated window (provisional and final), before the hooks."""
 
     def __init__(
         self,
@@ -71,12 +72,15 @@ class LabelJoin:
         state: MonitorState,
         hooks: Iterable[PerformanceHook] = (),
         clock: Clock | None = None,
+        records: Iterable[PerformanceHook] = (),
     ) -> None:
         self.baselines = baselines
         self.clock = clock or SystemClock()
         self._max_future = config.decode.max_future_seconds
         self.state = state
         self.hooks = list(hooks)
+        #: called with every evaluated window, provisional and final, before the hooks
+        self.records = list(records)
         self._max_bytes = config.decode.max_event_bytes
         self._history = config.http.status_windows
         self._lock = threading.Lock()
@@ -174,21 +178,36 @@ class LabelJoin:
             ), "-"
         return self._label(self.models[ev.model], ev.event_id, ev.value, ev.timestamp)
 
-    def label_only(self, rec: Record) -> tuple[EventError, str] | bool | None:
+    def label_only(
+        self, rec: Record, parsed: dict[str, Any] | None = None
+    ) -> tuple[EventError, str] | bool | None:
         """A prediction-topic record that may be a label-only event (no features, no
         prediction) of a model in :attr:`in_topic`. False: not a label event (the
-        pipeline goes on with it); None: joined; (error, model): a bad label."""
+        pipeline goes on with it); None: joined; (error, model): a bad label.
+        ``parsed``: the record value as the event decoder parsed it (not parsed again)."""
+        fields = self.models[min(self.in_topic)].settings.fields
         try:
-            ev = decode_label_event(
-                rec.value,
-                rec.key,
-                rec.timestamp_ms,
-                next(iter(self.models[n] for n in sorted(self.in_topic))).settings.fields,
-                default_model=None,
-                max_bytes=self._max_bytes,
-                now=self.clock.now(),
-                max_future=self._max_future,
-            )
+            if parsed is not None:
+                ev = decode_label_object(
+                    parsed,
+                    rec.key,
+                    rec.timestamp_ms,
+                    fields,
+                    default_model=None,
+                    now=self.clock.now(),
+                    max_future=self._max_future,
+                )
+            else:
+                ev = decode_label_event(
+                    rec.value,
+                    rec.key,
+                    rec.timestamp_ms,
+                    fields,
+                    default_model=None,
+                    max_bytes=self._max_bytes,
+                    now=self.clock.now(),
+                    max_future=self._max_future,
+                )
         except EventError:
             return False
         m = self.models.get(ev.model)
@@ -246,14 +265,24 @@ class LabelJoin:
         for m in self.models.values():
             self._refresh(m)
             watermark = min(m.predicted_until, m.labelled_until)
-            if m.tracker is None or not m.changed or not math.isfinite(watermark):
+            m.stale = m.stale or m.changed
+            now = self.clock.now()
+            # Open windows are re-scored at most every evaluate_every_seconds (reading
+            # their pairs back is the tick's cost); finality is checked on every change.
+            due = m.stale and now >= m.next_provisional
+            if m.tracker is None or not (m.changed or due) or not math.isfinite(watermark):
                 continue
             m.store.expire(watermark, m.name, m.settings.max_delay_seconds)
-            results = m.tracker.evaluate(watermark, m.seen)
+            results = m.tracker.evaluate(watermark, m.seen, provisional=due)
             m.changed = False
+            if due:
+                m.stale = False
+                m.next_provisional = now + m.settings.evaluate_every_seconds
             self._unflushed = True
             for r in results:
                 self._remember(m, r)
+                for record in self.records:
+                    record(r, r.window_end - m.size, m.version or "")
                 if r.final:
                     log.info(
                         "performance %s window ending %s: %d/%d labelled -> %s",
@@ -288,7 +317,8 @@ class LabelJoin:
         for m in self.models.values():
             m.predictions, m.labels, m.unflushed_delays = [], [], []
             m.seen.clear()
-            m.changed = True
+            m.changed = m.stale = True
+            m.next_provisional = -math.inf
 
     def close(self) -> None:
         """Close the stores (anything not flushed is rolled back)."""
@@ -345,7 +375,8 @@ class LabelJoin:
             max_delay=m.settings.max_delay_seconds,
         )
         m.seen.clear()
-        m.changed = True
+        m.changed = m.stale = True
+        m.next_provisional = -math.inf  # re-score the open windows against the new baseline
         self.state.warn(f"labels:{m.name}", None)
         return True
 

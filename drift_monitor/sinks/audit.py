@@ -80,6 +80,12 @@ class AuditLog:
         self._append(json.dumps(doc, separators=(",", ":")).encode("utf-8") + b"\n")
         self._written[window.model] = window.end
 
+    def append_record(self, body: bytes) -> None:
+        """Append one other per-window record (a JSON object's bytes, no newline), e.g. a
+        final ``window.performance`` record; the caller makes it once per window.
+        SinkError when it cannot be written (the file is cut back to its last line)."""
+        self._append(body + b"\n")
+
     def sync(self) -> None:
         """Flush to disk (called before committing offsets); SinkError on failure."""
         try:

@@ -28,6 +28,7 @@ def test_label_ingest_bench_small() -> None:
     assert re.search(r"^\(a\) join: [\d,]+ labels/s per core", out, re.M), out
     for run in ("#1 labels off", "labels on", "labels on, sample_rate 0.1", "#2 labels off"):
         assert f"(b) daemon, same stream, {run}: " in out, run
+    assert "(b) daemon, labels on, labels on a 'labels' topic: " in out, out
     # With labels on, prediction windows became final (and were scored).
     finals = re.findall(r"same stream, labels on[^:]*: .*?, (\d+) final performance windows", out)
     assert finals and all(int(n) > 0 for n in finals), out
