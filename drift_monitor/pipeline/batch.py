@@ -22,10 +22,13 @@ effects failed. How:
 Only a batch whose offsets do not increase strictly per partition (never the case for
 a Kafka poll) is left to the per-event path (``process`` returns None).
 
-Label join hook (branch labels-daemon): every accepted row of a model passes through
-:meth:`ColumnarPath._stretch` as ``sub`` rows ``[:k]`` with ``plan.outcome ==
-ACCEPTED`` - model, ``event_ids``, ``ts`` and the prediction columns of ``nums`` -
-the place for a per-batch callback.
+Labels (issue 15), when a model has a labels section: a labels topic's record never
+reaches the batch decoder, and a record the decoder refuses for lack of features, or
+decodes without a prediction, may be a label-only event; both are handled in their
+stretch by the same code as per event (``Pipeline._label_event``), re-read records
+too (the join is idempotent and restarts from its last flush after a rewind). Every
+accepted or replayed row of a model with labels is handed to the join with its raw
+prediction (``LabelJoin.add_prediction``), as per event.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ import numpy.typing as npt
 
 from drift_monitor.decode.columnar import BatchDecoder
 from drift_monitor.errors import EventError, SinkError
+from drift_monitor.pipeline.labels import NOT_ASKED
 from drift_monitor.source.base import Record, TopicPartition
 from drift_monitor.windows.columns import ColumnExtractor
 from drift_monitor.windows.runtime import (
@@ -56,13 +60,22 @@ if TYPE_CHECKING:
 _I64 = np.int64
 
 
+#: One model's rows of a batch: (model, its windows, the rows, their raw predictions -
+#: kept only for a model with labels, else empty).
+_Block = tuple[str, WindowRuntime, RowBlock, list[object]]
+
+
 @dataclass(frozen=True, slots=True)
 class _Untouched:
-    """A record that reaches no window: invalid (``error``) or of an unknown model."""
+    """A record that reaches no window: invalid (``error``) or of an unknown model, or
+    (``label``) a label event - a labels topic's record or a label-only candidate;
+    ``joined``: :meth:`LabelJoin.label_only`'s answer when it was already asked."""
 
     pos: int
     model: str  # the events_total model label (invalid) or the event's model (unknown)
     error: EventError | None
+    label: bool = False
+    joined: object = NOT_ASKED
 
 
 @dataclass(slots=True)
@@ -74,6 +87,7 @@ class _SlowRows:
     codes: list[list[int]]
     ts: list[float]
     ids: list[str | None]
+    preds: list[object]
 
 
 class ColumnarPath:
@@ -120,7 +134,7 @@ class ColumnarPath:
         tp_codes: npt.NDArray[np.int64],
         tps: list[TopicPartition],
         offsets: npt.NDArray[np.int64],
-    ) -> tuple[list[tuple[str, WindowRuntime, RowBlock]], list[_Untouched]]:
+    ) -> tuple[list[_Block], list[_Untouched]]:
         p = self._p
         n = len(records)
         ts_ms = np.fromiter((r.timestamp_ms for r in records), _I64, n)
@@ -128,6 +142,16 @@ class ColumnarPath:
         ok = np.flatnonzero(env.ok)
         slow = np.flatnonzero(~env.ok).tolist()
         untouched: list[_Untouched] = []
+        lj = p.labels
+        if lj is not None and lj.label_topics:
+            # labels (issue 15): a labels topic's record is a label event, never decoded
+            # as a prediction (handled in its stretch, as per event)
+            on_label_topic = np.fromiter((r.topic in lj.label_topics for r in records), bool, n)
+            untouched.extend(
+                _Untouched(j, "-", None, True) for j in np.flatnonzero(on_label_topic).tolist()
+            )
+            ok = ok[~on_label_topic[ok]]
+            slow = [j for j in slow if not on_label_topic[j]]
         fast: dict[str, tuple[WindowRuntime, npt.NDArray[np.int64], Any, Any]] = {}
         codes_of: dict[str, int] = {}
         models = env.models
@@ -153,6 +177,12 @@ class ColumnarPath:
         for model, all_rows in groups.items():
             windows = found[model]
             rows = all_rows
+            if lj is not None and model in lj.in_topic:
+                # labels (issue 15): no prediction: maybe a label-only event (per event)
+                none = np.fromiter((env.predictions[j] is None for j in rows.tolist()), bool)
+                if none.any():
+                    slow.extend(rows[none].tolist())
+                    rows = rows[~none]
             if windows is None:
                 untouched.extend(_Untouched(j, model, None) for j in rows.tolist())
                 continue
@@ -170,16 +200,20 @@ class ColumnarPath:
         for j in sorted(slow):  # rows the column extraction could not take
             self._decode_one(records[j], j, untouched, slow_rows)
         untouched.sort(key=lambda u: u.pos)
-        blocks = []
+        blocks: list[_Block] = []
         for model in {**fast, **slow_rows}:
+            with_labels = lj is not None and model in lj.models
             lay = (fast[model][0] if model in fast else slow_rows[model][0]).layout
             if model in fast:
                 windows, pos, nums, cats = fast[model]
                 ts = env.timestamps[pos]
                 event_ids: list[str | None] = [env.event_ids[j] for j in pos.tolist()]
+                preds: list[object] = (
+                    [env.predictions[j] for j in pos.tolist()] if with_labels else []
+                )
             else:
                 windows = slow_rows[model][0]
-                pos, ts, event_ids = np.empty(0, dtype=_I64), np.empty(0), []
+                pos, ts, event_ids, preds = np.empty(0, dtype=_I64), np.empty(0), [], []
                 nums = np.empty((0, len(lay.numeric)))
                 cats = np.empty((0, len(lay.categorical)), dtype=np.int32)
             if model in slow_rows:
@@ -195,8 +229,11 @@ class ColumnarPath:
                 cats = np.concatenate([cats, more_cats])[order]
                 joined = event_ids + extra.ids
                 event_ids = [joined[o] for o in order.tolist()]
+                if with_labels:
+                    both = preds + extra.preds
+                    preds = [both[o] for o in order.tolist()]
             block = RowBlock(pos, ts, nums, cats, tp_codes[pos], tps, offsets[pos], event_ids)
-            blocks.append((model, windows, block))
+            blocks.append((model, windows, block, preds))
         return blocks, untouched
 
     def _decode_one(
@@ -208,11 +245,18 @@ class ColumnarPath:
     ) -> None:
         """Record ``j`` per event, as ``Pipeline._one`` decodes it."""
         p = self._p
+        lj = p.labels
         try:
             event = p.decoder.decode(rec.value, rec.key, rec.topic, rec.timestamp_ms)
         except EventError as err:
-            untouched.append(_Untouched(j, "-", err))
+            label = lj is not None and bool(lj.in_topic) and err.reason == "missing_features"
+            untouched.append(_Untouched(j, "-", err, label))
             return
+        if lj is not None and event.prediction is None and event.model in lj.in_topic:
+            joined = lj.label_only(rec)
+            if joined is not False:
+                untouched.append(_Untouched(j, event.model, None, True, joined))
+                return
         windows = p.windows.get(event.model) or p._windows_for(event.model)
         if windows is None:
             untouched.append(_Untouched(j, event.model, None))
@@ -224,13 +268,14 @@ class ColumnarPath:
             return
         got = slow_rows.get(event.model)
         if got is None:
-            got = slow_rows[event.model] = (windows, _SlowRows([], [], [], [], []))
+            got = slow_rows[event.model] = (windows, _SlowRows([], [], [], [], [], []))
         rows = got[1]
         rows.pos.append(j)
         rows.nums.append(nums)
         rows.codes.append(codes)
         rows.ts.append(event.timestamp)
         rows.ids.append(event.event_id)
+        rows.preds.append(event.prediction)
 
     # -- one stretch -------------------------------------------------------------------
 
@@ -240,7 +285,7 @@ class ColumnarPath:
         now: float,
         accepted: dict[str, int],
         start: int,
-        blocks: list[tuple[str, WindowRuntime, RowBlock]],
+        blocks: list[_Block],
         cursors: list[int],
         untouched: list[_Untouched],
         next_untouched: int,
@@ -266,7 +311,7 @@ class ColumnarPath:
         end = len(records)
         closer = -1
         plans: list[tuple[RowBlock, BlockPlan] | None] = []
-        for b, (_, windows, block) in enumerate(blocks):
+        for b, (_, windows, block, _preds) in enumerate(blocks):
             a = cursors[b]
             if a >= len(block):
                 plans.append(None)
@@ -286,9 +331,12 @@ class ColumnarPath:
             u = untouched[next_untouched]
             next_untouched += 1
             rec = records[u.pos]
-            if rec.offset < counted_until[tp_codes[u.pos]]:
-                continue  # re-read: counted (and dead-lettered) before
+            counted = bool(rec.offset < counted_until[tp_codes[u.pos]])
             try:
+                if u.label and p._label_event(rec, u.error, counted, u.joined):
+                    continue  # labels (issue 15): a label event, re-read ones too
+                if counted:
+                    continue  # re-read: counted (and dead-lettered) before
                 if u.error is not None:
                     p._invalid(rec, u.error, u.model)
                 else:
@@ -317,13 +365,21 @@ class ColumnarPath:
             k = int(np.searchsorted(sub.pos, stop))
             if k == 0:
                 continue
-            model, windows, _ = blocks[b]
+            model, windows, _, preds = blocks[b]
             for c in np.unique(sub.tp_codes[:k]).tolist():
                 tracker.saw_model(tps[c], model)
             produced = windows.add_block(sub, plan, k, now)
+            a = cursors[b]
             cursors[b] += k
             new = sub.offsets[:k] >= counted_until[sub.tp_codes[:k]]
             outcome = plan.outcome[:k]
+            if preds:  # labels (issue 15): accepted and replayed predictions, as per event
+                lj = p.labels
+                assert lj is not None
+                for r in np.flatnonzero(outcome != LATE).tolist():
+                    lj.add_prediction(
+                        model, sub.event_ids[r], float(sub.ts[r]), preds[a + r], not new[r]
+                    )
             if b == closer and failed is None:
                 # Counted only once its windows' effects succeeded (below).
                 closing = (windows, produced, model, bool(new[-1]), int(sub.pos[k - 1]))

@@ -44,7 +44,7 @@ from drift_monitor.evaluation.evaluate import evaluate_window
 from drift_monitor.evaluation.results import WindowResult
 from drift_monitor.pipeline.baselines import BaselineRegistry, LoadedBaseline
 from drift_monitor.pipeline.batch import ColumnarPath
-from drift_monitor.pipeline.labels import LabelJoin
+from drift_monitor.pipeline.labels import NOT_ASKED, LabelJoin
 from drift_monitor.pipeline.ratelimit import RateLimiter
 from drift_monitor.pipeline.spread import partial_traffic
 from drift_monitor.source.base import Commit, DeadLetterSink, Record, TopicPartition
@@ -264,6 +264,27 @@ class Pipeline:
         """labels (issue 15): count and route a label event that was not usable."""
         if isinstance(outcome, tuple) and not counted:
             self._invalid(rec, outcome[0], outcome[1])
+
+    def _label_event(
+        self, rec: Record, error: EventError | None, counted: bool, joined: object = NOT_ASKED
+    ) -> bool:
+        """labels (issue 15), for the batch path: ``rec`` as a label event, as
+        :meth:`_one` handles it - a labels topic's record, or a label-only candidate
+        (``error``: why the event decoder refused it; ``joined``: the answer of
+        :meth:`LabelJoin.label_only` when already asked). False: not a label event (the
+        caller goes on with ``error``)."""
+        lj = self.labels
+        if lj is None:
+            return False
+        if rec.topic in lj.label_topics:
+            self._label_outcome(rec, lj.label_record(rec), counted)
+            return True
+        if joined is NOT_ASKED:
+            joined = lj.label_only(rec)
+        if joined is False:
+            return False
+        self._label_outcome(rec, joined, counted)  # type: ignore[arg-type]
+        return True
 
     def _moved_back(self, moved: MovedBack) -> None:
         """The log of a partition moved back (a recreated topic, an earlier offset): its

@@ -35,7 +35,7 @@ import math
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from drift_monitor.clock import Clock, SystemClock
 from drift_monitor.config.models import AppConfig
@@ -59,6 +59,10 @@ log = logging.getLogger("drift_monitor.labels")
 #: raises SinkError when its effect could not be made durable.
 PerformanceHook = Callable[[WindowPerformance, float, str], object]
 STORE_FILENAME = "labels.sqlite"
+
+
+#: "label_only was not asked yet" (the batch path asks while decoding, or later).
+NOT_ASKED: Final = object()
 
 
 class LabelJoin:
