@@ -51,6 +51,8 @@ CLEAN_WINDOWS = 2
 #: The first windows whose predictions get their label (one window later).
 LABELLED_WINDOWS = 2
 DRIFTED_WINDOWS = 3
+#: The segment column of the baseline and the model (the demo model's channel).
+SEGMENT_BY = "channel"
 FEATURES = f"({DRIFTED_NUMERIC}|{DRIFTED_CATEGORICAL})"
 WEBHOOK_SECRET = "whsec_c3JlLXRlc3Qtd2ViaG9vay1zZWNyZXQtMDEyMzQ1"
 SECRET_ENV = "SRE_TEST_WEBHOOK_SECRET"
@@ -75,6 +77,9 @@ def write_labelled_baseline(directory: Path) -> Path:
         MODEL,
         prediction=[SCORE],
         label=LABEL,
+        # per-segment drift (issue 16): the "Segment status" panel has series too
+        segment_by=SEGMENT_BY,
+        segment_top_k=2,
         version=TRAINING_VERSION,
         source=TRAINING_SOURCE,
     )
@@ -146,7 +151,11 @@ def test_every_dashboard_panel_returns_data_from_the_live_daemon(
                 # Label-only events on the prediction topic; every label arrives, so the
                 # labelled windows become final on coverage.
                 "models": [
-                    {"name": MODEL, "labels": {"topic": None, "min_labels": 100}},
+                    {
+                        "name": MODEL,
+                        "labels": {"topic": None, "min_labels": 100},
+                        "detection": {"segment_by": SEGMENT_BY},
+                    },
                 ],
                 "webhooks": {
                     "allow_networks": ["127.0.0.0/8"],  # a receiver on loopback
