@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from drift_monitor.baseline.performance import BaselinePerformance
+from drift_monitor.evaluation.results import json_number
 from drift_monitor.stats.performance import Performance, Task, shortfall
 
 #: Metrics that decide by default, per task (all metrics are still reported).
@@ -79,6 +80,20 @@ class MetricVerdict:
     minimum: float
     decides: bool
     degraded: bool
+
+    def to_json(self) -> dict[str, object]:
+        """The JSON object of this metric (records, webhooks, ``check --format json``);
+        non-finite numbers are null."""
+        return {
+            "metric": self.metric,
+            "value": json_number(self.value),
+            "baseline": json_number(self.baseline),
+            "shortfall": json_number(self.shortfall),
+            "tolerance": json_number(self.tolerance),
+            "minimum": json_number(self.minimum),
+            "decides": self.decides,
+            "degraded": self.degraded,
+        }
 
 
 @dataclass(frozen=True, slots=True)

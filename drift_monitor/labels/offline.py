@@ -19,7 +19,6 @@ from drift_monitor.baseline.model import Baseline
 from drift_monitor.baseline.pairs import pairs_from_frame
 from drift_monitor.errors import InputError
 from drift_monitor.evaluation import ColumnResult, DetectionSettings
-from drift_monitor.evaluation.results import json_number
 from drift_monitor.labels.decision import (
     DegradationSettings,
     PerformanceStatus,
@@ -54,19 +53,7 @@ class LabelCheck:
             "status": self.verdict.status.value,
             "labels": self.performance.count,
             "coverage": self.coverage,
-            "metrics": [
-                {
-                    "metric": m.metric,
-                    "value": json_number(m.value),
-                    "baseline": json_number(m.baseline),
-                    "shortfall": json_number(m.shortfall),
-                    "tolerance": json_number(m.tolerance),
-                    "minimum": json_number(m.minimum),
-                    "decides": m.decides,
-                    "degraded": m.degraded,
-                }
-                for m in self.verdict.metrics
-            ],
+            "metrics": [m.to_json() for m in self.verdict.metrics],
             "label_drift": None
             if self.drift is None
             else {"status": self.drift.status.label, "tests": self.drift.tests_json()},

@@ -137,19 +137,7 @@ def performance_record(
         "verdict": v.status.value,
         "metrics": {m: json_number(x) for m, x in sorted(wp.performance.values.items())},
         "baseline": {m.metric: json_number(m.baseline) for m in v.metrics},
-        "decision": [
-            {
-                "metric": m.metric,
-                "value": json_number(m.value),
-                "baseline": json_number(m.baseline),
-                "shortfall": json_number(m.shortfall),
-                "tolerance": json_number(m.tolerance),
-                "minimum": json_number(m.minimum),
-                "decides": m.decides,
-                "degraded": m.degraded,
-            }
-            for m in v.metrics
-        ],
+        "decision": [m.to_json() for m in v.metrics],
         "delay_seconds": {
             "median": json_number(wp.delay_median),
             "max": json_number(wp.delay_max),

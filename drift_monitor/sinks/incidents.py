@@ -68,6 +68,32 @@ def incident_body(
     }
 
 
+class Handoff:
+    """Hands a transition's body on: to the webhook outbox (which deduplicates on the
+    incident id) and to the report topic, then flushes the report producer. A
+    (incident id, type) handed to the report producer by this process is not published
+    again by a retried window (the producer keeps and retries its copy). Raises
+    SinkError when an effect is not durable."""
+
+    def __init__(self, dispatcher: Dispatcher | None, reports: ReportSink | None) -> None:
+        self._dispatcher = dispatcher
+        self._reports = reports
+        self._published: dict[tuple[str, str], None] = {}
+
+    def __call__(self, transition: Transition, model: str, body: dict[str, Any]) -> None:
+        """Enqueue the webhook and publish + flush the report record of ``transition``."""
+        if self._dispatcher is not None:
+            self._dispatcher.submit(Trigger(transition.episode_id, transition.type, model, body))
+        if self._reports is not None:
+            key = (transition.episode_id, transition.type)
+            if key not in self._published:
+                self._reports.publish(model, canonical_json(body))
+                self._published[key] = None
+                if len(self._published) > _PUBLISHED_KEPT:
+                    del self._published[next(iter(self._published))]
+            self._reports.flush()
+
+
 class IncidentHandler:
     """Feeds closed-window verdicts to the episode tracker and hands every transition to
     the webhook outbox and the report topic before the tracker's state is saved.
@@ -85,11 +111,7 @@ class IncidentHandler:
         reports: ReportSink | None = None,
     ) -> None:
         self.tracker = tracker
-        self._dispatcher = dispatcher
-        self._reports = reports
-        # (incident id, type) handed to the report producer by this process: a retried
-        # window does not publish again (the producer keeps and retries its copy).
-        self._published: dict[tuple[str, str], None] = {}
+        self._hand_on = Handoff(dispatcher, reports)
 
     def handle(self, result: WindowResult, now: float) -> Transition | None:
         """Observe one verdict (epoch-seconds ``now`` stamps ``detected_at``); returns the
@@ -114,18 +136,7 @@ class IncidentHandler:
             return None
         transition = step.transition
         if transition is not None:
-            body = incident_body(transition, now, segment_by)
-            trigger = Trigger(transition.episode_id, transition.type, result.model, body)
-            if self._dispatcher is not None:
-                self._dispatcher.submit(trigger)
-            if self._reports is not None:
-                key = (transition.episode_id, transition.type)
-                if key not in self._published:
-                    self._reports.publish(result.model, canonical_json(body))
-                    self._published[key] = None
-                    if len(self._published) > _PUBLISHED_KEPT:
-                        del self._published[next(iter(self._published))]
-                self._reports.flush()
+            self._hand_on(transition, result.model, incident_body(transition, now, segment_by))
         self.tracker.commit(step)
         if transition is not None:
             log.warning(
@@ -190,19 +201,7 @@ def performance_body(
             "coverage": window.coverage,
             "delay_median_seconds": json_number(window.delay_median),
             "delay_max_seconds": json_number(window.delay_max),
-            "metrics": [
-                {
-                    "metric": m.metric,
-                    "value": json_number(m.value),
-                    "baseline": json_number(m.baseline),
-                    "shortfall": json_number(m.shortfall),
-                    "tolerance": json_number(m.tolerance),
-                    "minimum": json_number(m.minimum),
-                    "decides": m.decides,
-                    "degraded": m.degraded,
-                }
-                for m in v.metrics
-            ],
+            "metrics": [m.to_json() for m in v.metrics],
         },
     }
 
@@ -235,10 +234,8 @@ class PerformanceIncidents:
         if tracker.kind != "performance":
             raise ValueError("PerformanceIncidents needs an EpisodeTracker(kind='performance')")
         self.tracker = tracker
-        self._dispatcher = dispatcher
-        self._reports = reports
+        self._hand_on = Handoff(dispatcher, reports)
         self._now = clock
-        self._published: dict[tuple[str, str], None] = {}
 
     def handle(
         self, window: WindowPerformance, start: float, baseline_version: str
@@ -255,17 +252,7 @@ class PerformanceIncidents:
         if transition is not None:
             now = self._now() if self._now is not None else window.window_end
             body = performance_body(transition, window, start, baseline_version, now)
-            trigger = Trigger(transition.episode_id, transition.type, window.model, body)
-            if self._dispatcher is not None:
-                self._dispatcher.submit(trigger)
-            if self._reports is not None:
-                key = (transition.episode_id, transition.type)
-                if key not in self._published:
-                    self._reports.publish(window.model, canonical_json(body))
-                    self._published[key] = None
-                    if len(self._published) > _PUBLISHED_KEPT:
-                        del self._published[next(iter(self._published))]
-                self._reports.flush()
+            self._hand_on(transition, window.model, body)
         self.tracker.commit(step)
         if transition is not None:
             log.warning(
