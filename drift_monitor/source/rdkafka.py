@@ -44,6 +44,13 @@ REQUEST_TIMEOUT_S = 5.0
 METADATA_TTL_S = 30.0
 
 
+#: librdkafka errors that mean the brokers cannot be reached (connection refused or
+#: reset, name resolution, every broker down).
+_UNREACHABLE = frozenset(
+    (RdKafkaError._TRANSPORT, RdKafkaError._RESOLVE, RdKafkaError._ALL_BROKERS_DOWN)
+)
+
+
 class RdkafkaEventSource:
     """Consumer-group source over confluent-kafka (see the module docstring)."""
 
@@ -111,9 +118,18 @@ class RdkafkaEventSource:
         self._stats_at = self._clock()
 
     def _on_error(self, err: Any) -> None:
-        if err.code() == RdKafkaError._ALL_BROKERS_DOWN:
+        code = err.code()
+        if code == RdKafkaError._ALL_BROKERS_DOWN:
             self._brokers_up = False
-        log.warning("Kafka client: %s", err.str())
+        if code in _UNREACHABLE:
+            # Said as kafka-python's source says it: the operator greps for one word.
+            log.warning(
+                "Kafka brokers %s unreachable (%s); the client keeps retrying",
+                ",".join(self._settings.bootstrap_servers),
+                err.str(),
+            )
+        else:
+            log.warning("Kafka client: %s", err.str())
 
     # -- the protocol ------------------------------------------------------------------
 
