@@ -103,21 +103,16 @@ class ColumnarPath:
         closed, or None (nothing done) when the batch must go per event. Accepted
         counts go to ``accepted``; raises SinkError as ``Pipeline.process`` does."""
         n = len(records)
-        if n == 0:
-            return 0
-        # One transposition in C instead of a generator per field (records are tuples).
-        topics, partitions, offs, _keys, values, stamps, *_ = zip(*records, strict=True)
-        pairs = list(zip(topics, partitions, strict=True))
-        index = {tp: c for c, tp in enumerate(dict.fromkeys(pairs))}
-        tp_codes = np.fromiter(map(index.__getitem__, pairs), _I64, n)
-        tps: list[TopicPartition] = list(index)
-        offsets = np.array(offs, dtype=_I64)
+        index: dict[TopicPartition, int] = {}
+        tp_codes = np.fromiter(
+            (index.setdefault((r.topic, r.partition), len(index)) for r in records), _I64, n
+        )
+        tps = list(index)
+        offsets = np.fromiter((r.offset for r in records), _I64, n)
         by_tp = [np.flatnonzero(tp_codes == c) for c in range(len(tps))]
         if any(len(pos) > 1 and (np.diff(offsets[pos]) <= 0).any() for pos in by_tp):
             return None
-        blocks, untouched = self._decode(
-            records, list(values), np.array(stamps, dtype=_I64), now, tp_codes, tps, offsets
-        )
+        blocks, untouched = self._decode(records, now, tp_codes, tps, offsets)
         closed = 0
         cursors = [0] * len(blocks)
         next_untouched = 0
@@ -135,8 +130,6 @@ class ColumnarPath:
     def _decode(
         self,
         records: list[Record],
-        values: list[bytes | None],
-        ts_ms: npt.NDArray[np.int64],
         now: float,
         tp_codes: npt.NDArray[np.int64],
         tps: list[TopicPartition],
@@ -144,7 +137,8 @@ class ColumnarPath:
     ) -> tuple[list[_Block], list[_Untouched]]:
         p = self._p
         n = len(records)
-        env = self._decoder.decode(values, ts_ms, now)
+        ts_ms = np.fromiter((r.timestamp_ms for r in records), _I64, n)
+        env = self._decoder.decode([r.value for r in records], ts_ms, now)
         ok = np.flatnonzero(env.ok)
         slow = np.flatnonzero(~env.ok).tolist()
         untouched: list[_Untouched] = []
@@ -159,9 +153,11 @@ class ColumnarPath:
             ok = ok[~on_label_topic[ok]]
             slow = [j for j in slow if not on_label_topic[j]]
         fast: dict[str, tuple[WindowRuntime, npt.NDArray[np.int64], Any, Any]] = {}
-        ok_models = list(map(env.models.__getitem__, ok.tolist()))
-        codes_of: dict[str, int] = {m: c for c, m in enumerate(dict.fromkeys(ok_models))}
-        model_codes = np.fromiter(map(codes_of.__getitem__, ok_models), _I64, len(ok))
+        codes_of: dict[str, int] = {}
+        models = env.models
+        model_codes = np.fromiter(
+            (codes_of.setdefault(models[j], len(codes_of)) for j in ok.tolist()), _I64, len(ok)
+        )
         slow_rows: dict[str, tuple[WindowRuntime, _SlowRows]] = {}
         # Windows open in the order models first appear in the batch (as record by
         # record: that order is the order of idle closes and of the shutdown flush).
@@ -195,8 +191,7 @@ class ColumnarPath:
                 ex = self._extractors[model] = ColumnExtractor(windows.layout)
             row_list = rows.tolist()
             nums, cats, good = ex.extract(
-                list(map(env.features.__getitem__, row_list)),
-                list(map(env.predictions.__getitem__, row_list)),
+                [env.features[j] for j in row_list], [env.predictions[j] for j in row_list]
             )
             if not good.all():
                 slow.extend(rows[~good].tolist())
@@ -212,9 +207,9 @@ class ColumnarPath:
             if model in fast:
                 windows, pos, nums, cats = fast[model]
                 ts = env.timestamps[pos]
-                event_ids: list[str | None] = list(map(env.event_ids.__getitem__, pos.tolist()))
+                event_ids: list[str | None] = [env.event_ids[j] for j in pos.tolist()]
                 preds: list[object] = (
-                    list(map(env.predictions.__getitem__, pos.tolist())) if with_labels else []
+                    [env.predictions[j] for j in pos.tolist()] if with_labels else []
                 )
             else:
                 windows = slow_rows[model][0]

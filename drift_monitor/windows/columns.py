@@ -115,12 +115,6 @@ class ColumnExtractor:
         if not with_pred or name not in self.layout.prediction_columns:
             return list(map(dict.get, features, repeat(name, len(features))))
         single = name == self.layout.prediction_column
-        types = set(map(type, predictions))
-        if not any(issubclass(t, dict) for t in types):  # scalar predictions: no loop
-            if not single:
-                return list(map(dict.get, features, repeat(name, len(features))))
-            if _NONE not in types:
-                return list(predictions)
         out: list[Any] = []
         for f, p in zip(features, predictions, strict=True):
             if p is None:
