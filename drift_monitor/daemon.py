@@ -17,6 +17,7 @@ not committed is re-read on restart). SIGHUP reloads the baselines.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import random
@@ -286,6 +287,13 @@ class Monitor:
         sched.add_job(self.deliver_webhooks, "interval", seconds=_WEBHOOK_INTERVAL_S, id="webhooks")
         sched.start()
         self.scheduler = sched
+        # Start-up leaves a large, long-lived heap (baselines, config, libraries) that
+        # every full cyclic collection would traverse again; the consume loop's polls
+        # trigger such collections. Frozen, they are skipped (bench.ingest, daemon on
+        # confluent: GC 3.7 -> 0.5 us/event). Collected first so no garbage is frozen;
+        # unfrozen at shutdown so a stopped monitor's objects can be collected again.
+        gc.collect()
+        gc.freeze()
 
     # -- the loop (delegated) ----------------------------------------------------------
 
@@ -380,4 +388,5 @@ class Monitor:
                 self.outbox.close()
             if self.labels is not None:
                 self.labels.close()
+            gc.unfreeze()
             self.source.close()
