@@ -20,7 +20,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT_S = 300
 
 
-def run_bench(name: str, *args: str) -> str:
+def run_bench(name: str, *args: str, unsettled_ok: bool = False) -> str:
     proc = subprocess.run(
         [sys.executable, "-m", f"bench.{name}", "--size", "small", *args],
         capture_output=True,
@@ -33,7 +33,15 @@ def run_bench(name: str, *args: str) -> str:
     # (retention.ms=-1, see tests/services/kafka.py): the "poll() hang" once excused here
     # was the broker's retention deleting them mid-read (docs/BENCHMARKS.md). A stall
     # report carries each consumer's positions and the daemons' log tails.
-    assert proc.returncode == 0, f"bench.{name} failed:\n{proc.stdout}\n{proc.stderr}"
+    # ``unsettled_ok``: bench.scaleout exits 1 also when it could not measure (the
+    # group's start-up rebalance outlasted the data on a loaded machine): no stall, no
+    # ratio, said as such. Only that exit 1 is accepted, and only where asked.
+    unsettled = unsettled_ok and "no steady window (group settled after 85 % of N): 1 of 1" in (
+        proc.stdout
+    )
+    assert proc.returncode == 0 or (proc.returncode == 1 and unsettled), (
+        f"bench.{name} failed:\n{proc.stdout}\n{proc.stderr}"
+    )
     assert f"-m bench.{name} --size small" in proc.stdout  # the command line is printed
     return proc.stdout
 
@@ -80,10 +88,13 @@ def test_ingest_small(kafka_broker: KafkaBroker) -> None:
 
 @pytest.mark.kafka
 def test_scaleout_small(kafka_broker: KafkaBroker) -> None:
-    out = run_bench("scaleout", "--bootstrap", kafka_broker.bootstrap)
-    assert "one daemon" in out and "two daemons" in out
-    assert "ratio two / one (steady rate)" in out
+    out = run_bench("scaleout", "--bootstrap", kafka_broker.bootstrap, unsettled_ok=True)
+    assert "one daemon" in out
     assert "stalls: 0 of 1 runs" in out
+    # Measured, or said why not (every daemon counted, but only after 85 % of N).
+    assert ("two daemons" in out and "ratio two / one (steady rate)" in out) or (
+        "UNSETTLED (run 1): 2 daemons: not every one had counted events" in out
+    )
 
 
 @pytest.mark.kafka
