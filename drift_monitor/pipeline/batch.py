@@ -41,7 +41,7 @@ import numpy.typing as npt
 
 from drift_monitor.decode.columnar import BatchDecoder
 from drift_monitor.errors import EventError, SinkError
-from drift_monitor.pipeline.labels import NOT_ASKED
+from drift_monitor.labels.events import LabelEvent
 from drift_monitor.source.base import Record, TopicPartition
 from drift_monitor.windows.columns import ColumnExtractor
 from drift_monitor.windows.runtime import (
@@ -69,13 +69,13 @@ _Block = tuple[str, WindowRuntime, RowBlock, list[object]]
 class _Untouched:
     """A record that reaches no window: invalid (``error``) or of an unknown model, or
     (``label``) a label event - a labels topic's record or a label-only candidate;
-    ``joined``: :meth:`LabelJoin.label_only`'s answer when it was already asked."""
+    ``event``: the label-only event it holds, when decoding found one."""
 
     pos: int
     model: str  # the events_total model label (invalid) or the event's model (unknown)
     error: EventError | None
     label: bool = False
-    joined: object = NOT_ASKED
+    event: LabelEvent | None = None
 
 
 @dataclass(slots=True)
@@ -183,6 +183,8 @@ class ColumnarPath:
                 if none.any():
                     slow.extend(rows[none].tolist())
                     rows = rows[~none]
+                    if not len(rows):
+                        continue
             if windows is None:
                 untouched.extend(_Untouched(j, model, None) for j in rows.tolist())
                 continue
@@ -253,9 +255,9 @@ class ColumnarPath:
             untouched.append(_Untouched(j, "-", err, label))
             return
         if lj is not None and event.prediction is None and event.model in lj.in_topic:
-            joined = lj.label_only(rec)
-            if joined is not False:
-                untouched.append(_Untouched(j, event.model, None, True, joined))
+            found = lj.label_only_event(rec)  # added in read order, in its stretch
+            if found is not None:
+                untouched.append(_Untouched(j, event.model, None, True, found))
                 return
         windows = p.windows.get(event.model) or p._windows_for(event.model)
         if windows is None:
@@ -333,7 +335,7 @@ class ColumnarPath:
             rec = records[u.pos]
             counted = bool(rec.offset < counted_until[tp_codes[u.pos]])
             try:
-                if u.label and p._label_event(rec, u.error, counted, u.joined):
+                if u.label and p._label_event(rec, u.error, counted, u.event):
                     continue  # labels (issue 15): a label event, re-read ones too
                 if counted:
                     continue  # re-read: counted (and dead-lettered) before

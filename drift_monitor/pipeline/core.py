@@ -42,9 +42,10 @@ from drift_monitor.decode.decoder import Decoder
 from drift_monitor.errors import EventError, SinkError
 from drift_monitor.evaluation.evaluate import evaluate_window
 from drift_monitor.evaluation.results import WindowResult
+from drift_monitor.labels.events import LabelEvent
 from drift_monitor.pipeline.baselines import BaselineRegistry, LoadedBaseline
 from drift_monitor.pipeline.batch import ColumnarPath
-from drift_monitor.pipeline.labels import NOT_ASKED, LabelJoin
+from drift_monitor.pipeline.labels import LabelJoin
 from drift_monitor.pipeline.ratelimit import RateLimiter
 from drift_monitor.pipeline.spread import partial_traffic
 from drift_monitor.source.base import Commit, DeadLetterSink, Record, TopicPartition
@@ -266,24 +267,23 @@ class Pipeline:
             self._invalid(rec, outcome[0], outcome[1])
 
     def _label_event(
-        self, rec: Record, error: EventError | None, counted: bool, joined: object = NOT_ASKED
+        self, rec: Record, error: EventError | None, counted: bool, label: LabelEvent | None
     ) -> bool:
         """labels (issue 15), for the batch path: ``rec`` as a label event, as
         :meth:`_one` handles it - a labels topic's record, or a label-only candidate
-        (``error``: why the event decoder refused it; ``joined``: the answer of
-        :meth:`LabelJoin.label_only` when already asked). False: not a label event (the
-        caller goes on with ``error``)."""
+        (``error``: why the event decoder refused it; ``label``: the label-only event
+        decoding found in it). False: not a label event (the caller goes on with
+        ``error``)."""
         lj = self.labels
         if lj is None:
             return False
         if rec.topic in lj.label_topics:
             self._label_outcome(rec, lj.label_record(rec), counted)
             return True
-        if joined is NOT_ASKED:
-            joined = lj.label_only(rec)
+        joined = lj.add_label(label) if label is not None else lj.label_only(rec)
         if joined is False:
             return False
-        self._label_outcome(rec, joined, counted)  # type: ignore[arg-type]
+        self._label_outcome(rec, joined, counted)
         return True
 
     def _moved_back(self, moved: MovedBack) -> None:

@@ -35,7 +35,7 @@ import math
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 from drift_monitor.clock import Clock, SystemClock
 from drift_monitor.config.models import AppConfig
@@ -44,7 +44,7 @@ from drift_monitor.errors import EventError, SinkError
 from drift_monitor.evaluation.results import json_time
 from drift_monitor.labels.config import LabelSettings
 from drift_monitor.labels.encode import encode_label, encode_outputs
-from drift_monitor.labels.events import decode_label_event, decode_label_object
+from drift_monitor.labels.events import LabelEvent, decode_label_event, decode_label_object
 from drift_monitor.labels.metrics import ModelQuality
 from drift_monitor.labels.store import JoinStore, Label, Prediction, tracked
 from drift_monitor.labels.tracker import PerformanceTracker, WindowPerformance
@@ -59,10 +59,6 @@ log = logging.getLogger("drift_monitor.labels")
 #: raises SinkError when its effect could not be made durable.
 PerformanceHook = Callable[[WindowPerformance, float, str], object]
 STORE_FILENAME = "labels.sqlite"
-
-
-#: "label_only was not asked yet" (the batch path asks while decoding, or later).
-NOT_ASKED: Final = object()
 
 
 class LabelJoin:
@@ -189,6 +185,17 @@ class LabelJoin:
         prediction) of a model in :attr:`in_topic`. False: not a label event (the
         pipeline goes on with it); None: joined; (error, model): a bad label.
         ``parsed``: the record value as the event decoder parsed it (not parsed again)."""
+        ev = self.label_only_event(rec, parsed)
+        if ev is None:
+            return False
+        return self.add_label(ev)
+
+    def label_only_event(
+        self, rec: Record, parsed: dict[str, Any] | None = None
+    ) -> LabelEvent | None:
+        """The label-only event ``rec`` holds for a model in :attr:`in_topic`, None when
+        it is not one. Changes nothing (the batch path asks while decoding and adds the
+        label in read order, :meth:`add_label`)."""
         fields = self.models[min(self.in_topic)].settings.fields
         try:
             if parsed is not None:
@@ -213,11 +220,15 @@ class LabelJoin:
                     max_future=self._max_future,
                 )
         except EventError:
-            return False
-        m = self.models.get(ev.model)
-        if m is None or ev.model not in self.in_topic:
-            return False
-        return self._label(m, ev.event_id, ev.value, ev.timestamp)
+            return None
+        if ev.model not in self.models or ev.model not in self.in_topic:
+            return None
+        return ev
+
+    def add_label(self, ev: LabelEvent) -> tuple[EventError, str] | None:
+        """Buffer the label of :meth:`label_only_event`; None: joined (or not tracked),
+        (error, model): a bad label."""
+        return self._label(self.models[ev.model], ev.event_id, ev.value, ev.timestamp)
 
     def _label(
         self, m: ModelJoin, eid: str, raw: object, ts: float
