@@ -68,8 +68,8 @@ _Block = tuple[str, WindowRuntime, RowBlock, list[object]]
 @dataclass(frozen=True, slots=True)
 class _Untouched:
     """A record that reaches no window: invalid (``error``) or of an unknown model, or
-    (``label``) a label event - a labels topic's record or a label-only candidate;
-    ``event``: the label-only event it holds, when decoding found one."""
+    (``label``) a label event - a labels topic's record (``event`` None) or a label-only
+    event (``event``: the label decoding found in it)."""
 
     pos: int
     model: str  # the events_total model label (invalid) or the event's model (unknown)
@@ -248,14 +248,24 @@ class ColumnarPath:
         """Record ``j`` per event, as ``Pipeline._one`` decodes it."""
         p = self._p
         lj = p.labels
+        obj = None
         try:
-            event = p.decoder.decode(rec.value, rec.key, rec.topic, rec.timestamp_ms)
+            if lj is not None and lj.in_topic:
+                # labels (issue 15): parsed once, for the decoder and the label decoder
+                obj = p.decoder.parse(rec.value)
+                event = p.decoder.decode_object(obj, rec.key, rec.topic, rec.timestamp_ms)
+            else:
+                event = p.decoder.decode(rec.value, rec.key, rec.topic, rec.timestamp_ms)
         except EventError as err:
-            label = lj is not None and bool(lj.in_topic) and err.reason == "missing_features"
-            untouched.append(_Untouched(j, "-", err, label))
+            # A label-only event has no features object. Its label is added in read
+            # order, in its stretch.
+            found = None
+            if obj is not None and lj is not None and err.reason == "missing_features":
+                found = lj.label_only_event(rec, obj)
+            untouched.append(_Untouched(j, "-", err, found is not None, found))
             return
         if lj is not None and event.prediction is None and event.model in lj.in_topic:
-            found = lj.label_only_event(rec)  # added in read order, in its stretch
+            found = lj.label_only_event(rec, obj)
             if found is not None:
                 untouched.append(_Untouched(j, event.model, None, True, found))
                 return
@@ -335,8 +345,9 @@ class ColumnarPath:
             rec = records[u.pos]
             counted = bool(rec.offset < counted_until[tp_codes[u.pos]])
             try:
-                if u.label and p._label_event(rec, u.error, counted, u.event):
-                    continue  # labels (issue 15): a label event, re-read ones too
+                if u.label:  # labels (issue 15): a label event, re-read ones too
+                    p._label_event(rec, u.event, counted)
+                    continue
                 if counted:
                     continue  # re-read: counted (and dead-lettered) before
                 if u.error is not None:

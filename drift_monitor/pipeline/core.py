@@ -266,25 +266,14 @@ class Pipeline:
         if isinstance(outcome, tuple) and not counted:
             self._invalid(rec, outcome[0], outcome[1])
 
-    def _label_event(
-        self, rec: Record, error: EventError | None, counted: bool, label: LabelEvent | None
-    ) -> bool:
+    def _label_event(self, rec: Record, label: LabelEvent | None, counted: bool) -> None:
         """labels (issue 15), for the batch path: ``rec`` as a label event, as
-        :meth:`_one` handles it - a labels topic's record, or a label-only candidate
-        (``error``: why the event decoder refused it; ``label``: the label-only event
-        decoding found in it). False: not a label event (the caller goes on with
-        ``error``)."""
+        :meth:`_one` handles it - a labels topic's record (``label`` None), or the
+        label-only event decoding found in it."""
         lj = self.labels
-        if lj is None:
-            return False
-        if rec.topic in lj.label_topics:
-            self._label_outcome(rec, lj.label_record(rec), counted)
-            return True
-        joined = lj.add_label(label) if label is not None else lj.label_only(rec)
-        if joined is False:
-            return False
-        self._label_outcome(rec, joined, counted)
-        return True
+        assert lj is not None
+        outcome = lj.label_record(rec) if label is None else lj.add_label(label)
+        self._label_outcome(rec, outcome, counted)
 
     def _moved_back(self, moved: MovedBack) -> None:
         """The log of a partition moved back (a recreated topic, an earlier offset): its
