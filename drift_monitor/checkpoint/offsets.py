@@ -17,7 +17,8 @@ class PartitionProgress:
     last reset). ``first_read``: the first offset processed since the last reset.
     ``replay_until``: offsets below it were processed by an earlier run or before a
     rewind (their windows may be closed already). ``counted_until``: offsets below it
-    were counted in ``events_total`` (and dead-lettered) by this process.
+    were counted in ``events_total`` (and dead-lettered): by this process, or by the
+    consumer whose commit carried them in its high-water mark (:meth:`restore`).
     ``resume_at``: where reading resumes after the last reset (the committed offset, or
     the first offset read before the reset); -1 when unknown. ``committed``: the last
     offset this process committed or found committed (kept across resets).
@@ -138,9 +139,15 @@ class OffsetTracker:
         return {tp: p.first_read for tp, p in self._parts.items() if p.first_read >= 0}
 
     def restore(self, tp: TopicPartition, high_water: int) -> None:
-        """Offsets below ``high_water`` were processed by an earlier run."""
+        """Offsets below ``high_water`` (a commit's high-water mark) were processed by an
+        earlier run or another member of the group: replays, and already counted. The
+        committer flushed their effects (dead letters included) before committing, so a
+        re-read to rebuild open windows counts none of them again: over the group,
+        ``events_total`` counts each record once. (A record read past the last commit by
+        a consumer that then crashed is counted again by the next one: at least once.)"""
         p = self._get(tp)
         p.replay_until = max(p.replay_until, high_water)
+        p.counted_until = max(p.counted_until, high_water)
 
     def resume(self, tp: TopicPartition, offset: int | None) -> MovedBack | None:
         """After :meth:`reset`, ``tp`` is read again from its committed ``offset`` (None:
