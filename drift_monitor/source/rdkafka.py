@@ -18,6 +18,8 @@ consume loop, gaps judged by :mod:`.gaps`). Differences that follow from librdka
 from __future__ import annotations
 
 import logging
+import math
+import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -33,6 +35,8 @@ from drift_monitor.source.rdkafka_options import rdkafka_options
 from drift_monitor.source.settings import KafkaSettings
 
 log = logging.getLogger("drift_monitor.kafka")
+#: librdkafka's own log lines (its ``logger``), filtered by :class:`_Repeats`.
+client_log = logging.getLogger("drift_monitor.kafka.client")
 
 #: librdkafka statistics interval (ms): the source of :meth:`connected`.
 STATS_INTERVAL_MS = 1000
@@ -42,6 +46,39 @@ STATS_STALE_S = 8.0
 REQUEST_TIMEOUT_S = 5.0
 #: Partition counts are asked of the brokers at most this often (s).
 METADATA_TTL_S = 30.0
+#: The same client complaint is logged at most once per this many seconds: a broker
+#: that refuses the handshake fails every reconnection attempt (up to every 5 s), and
+#: librdkafka says it twice (its log line and the error callback).
+REPEAT_S = 60.0
+_NUMBERS = re.compile(r"\d+")
+
+
+class _Repeats(logging.Filter):
+    """Lets a text through once per :data:`REPEAT_S` seconds; texts that differ only in
+    their numbers (ports, milliseconds, counts) are the same text. Remembers at most
+    256 texts (the oldest is forgotten)."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        super().__init__()
+        self._clock = clock
+        self._said: dict[str, float] = {}
+
+    def fresh(self, text: str) -> bool:
+        """True when ``text`` (numbers aside) was not let through in the last
+        :data:`REPEAT_S` seconds; then it counts as said now."""
+        key = _NUMBERS.sub("#", text)
+        now = self._clock()
+        if now - self._said.get(key, -math.inf) < REPEAT_S:
+            return False
+        self._said.pop(key, None)
+        self._said[key] = now
+        if len(self._said) > 256:
+            del self._said[next(iter(self._said))]
+        return True
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """The logging hook: a repeat is dropped."""
+        return self.fresh(record.getMessage())
 
 
 #: librdkafka errors that mean the brokers cannot be reached (connection refused or
@@ -69,6 +106,8 @@ class RdkafkaEventSource:
         self._pending_seeks: dict[TopicPartition, int] = {}
         # The last offset sought per partition (lag's position before a first record).
         self._sought: dict[TopicPartition, int] = {}
+        self._repeats = _Repeats(clock)
+        client_log.addFilter(self._repeats)
         self._consumer = Consumer(
             {
                 **rdkafka_options(settings),
@@ -81,7 +120,7 @@ class RdkafkaEventSource:
                 "statistics.interval.ms": STATS_INTERVAL_MS,
                 "stats_cb": self._on_stats,
                 "error_cb": self._on_error,
-                "logger": log,
+                "logger": client_log,
             }
         )
         self._gaps = GapDetector(self._log_start, settings.auto_offset_reset)
@@ -121,6 +160,8 @@ class RdkafkaEventSource:
         code = err.code()
         if code == RdKafkaError._ALL_BROKERS_DOWN:
             self._brokers_up = False
+        if not self._repeats.fresh(err.str()):
+            return
         if code in _UNREACHABLE:
             # Said as kafka-python's source says it: the operator greps for one word.
             log.warning(
@@ -329,6 +370,7 @@ class RdkafkaEventSource:
         commits explicitly, and not at all after a fault)."""
         self._revoke_callbacks.clear()
         self._consumer.close()
+        client_log.removeFilter(self._repeats)
 
 
 #: Commit errors that pass: the coordinator is being looked up or moved, the brokers

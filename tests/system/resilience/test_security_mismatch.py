@@ -5,14 +5,17 @@ descriptors stay bounded, on the real broker."""
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
+import time
 
 import pytest
 
 from drift_monitor.config.models import KafkaSettings, SaslSettings
 from drift_monitor.settings import SecretRef
 from drift_monitor.source import kafka as kafka_source
+from drift_monitor.source.rdkafka import RdkafkaEventSource
 from tests.services.kafka import KafkaBroker
 
 pytestmark = pytest.mark.kafka
@@ -45,3 +48,39 @@ def test_sasl_against_a_plaintext_broker_does_not_leak(
     # Before the fix: +1 thread and +3 descriptors per retry.
     assert threading.active_count() <= threads + 1, threading.enumerate()
     assert _fds() <= fds + 3
+
+
+def test_sasl_against_a_plaintext_broker_on_confluent(
+    kafka_broker: KafkaBroker, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The same mismatch on the librdkafka source: one client that keeps retrying
+    inside librdkafka (no re-construction), never reported connected, descriptors
+    bounded over many reconnection attempts, and the failure said in the log once per
+    minute, not once per attempt (24 lines in 12 s before)."""
+    settings = KafkaSettings(
+        client="confluent",
+        bootstrap_servers=[kafka_broker.bootstrap],
+        topics=["t"],
+        group_id="sasl-mismatch",
+        security_protocol="SASL_PLAINTEXT",
+        sasl=SaslSettings(username="u", password=SecretRef(value="p")),  # type: ignore[arg-type]
+    )
+    src = RdkafkaEventSource(settings)
+    try:
+        caplog.set_level(logging.WARNING, logger="drift_monitor")
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            assert src.poll(200, 10) == []
+        fds = _fds()
+        # reconnect.backoff.max.ms is 5 s: ~10 s covers several reconnection attempts.
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline:
+            assert src.poll(200, 10) == []
+            assert not src.connected()
+        assert _fds() <= fds + 3
+        said = [r.getMessage() for r in caplog.records if r.name.startswith("drift_monitor")]
+        assert any("SASL" in line for line in said), "the failing handshake is logged"
+        # Said once (by librdkafka's log and its error callback), not once per attempt.
+        assert len(said) <= 4, said
+    finally:
+        src.close()
