@@ -22,6 +22,46 @@ RECONNECT_BACKOFF_MAX_MS = 5000
 C = TypeVar("C")
 
 
+#: kafka-python's option for each field of :func:`security_fields`.
+_KAFKA_PYTHON_NAMES = {
+    "ssl_check_hostname": "ssl_check_hostname",
+    "ssl_cafile": "ssl_cafile",
+    "ssl_certfile": "ssl_certfile",
+    "ssl_keyfile": "ssl_keyfile",
+    "ssl_password": "ssl_password",
+    "sasl_mechanism": "sasl_mechanism",
+    "sasl_username": "sasl_plain_username",
+    "sasl_password": "sasl_plain_password",
+}
+
+
+def security_fields(settings: KafkaSettings) -> dict[str, Any]:
+    """The SSL and SASL fields ``settings`` sets, by client-neutral names (the keys of
+    :data:`_KAFKA_PYTHON_NAMES`): paths as strings, ``ssl_check_hostname`` a bool,
+    secrets resolved (never logged). Unset fields are absent. The one reading of these
+    config fields; each client maps the names (:func:`client_options`, and
+    :func:`~.rdkafka_options.rdkafka_options`)."""
+    out: dict[str, Any] = {}
+    ssl = settings.ssl
+    if ssl is not None:
+        out["ssl_check_hostname"] = ssl.check_hostname
+        for name, path in (
+            ("cafile", ssl.cafile),
+            ("certfile", ssl.certfile),
+            ("keyfile", ssl.keyfile),
+        ):
+            if path:
+                out[f"ssl_{name}"] = str(path)
+        if ssl.password is not None:
+            out["ssl_password"] = ssl.password.resolve("kafka.ssl.password").get_secret_value()
+    sasl = settings.sasl
+    if sasl is not None:
+        out["sasl_mechanism"] = sasl.mechanism
+        out["sasl_username"] = sasl.username
+        out["sasl_password"] = sasl.password.resolve("kafka.sasl.password").get_secret_value()
+    return out
+
+
 def client_options(settings: KafkaSettings) -> dict[str, Any]:
     """kafka-python options for connection and security (shared by consumer and
     producers). Secrets are resolved here and never logged."""
@@ -31,24 +71,7 @@ def client_options(settings: KafkaSettings) -> dict[str, Any]:
         "security_protocol": settings.security_protocol,
         "reconnect_backoff_max_ms": RECONNECT_BACKOFF_MAX_MS,
     }
-    if settings.ssl is not None:
-        ssl = settings.ssl
-        opts["ssl_check_hostname"] = ssl.check_hostname
-        if ssl.cafile:
-            opts["ssl_cafile"] = str(ssl.cafile)
-        if ssl.certfile:
-            opts["ssl_certfile"] = str(ssl.certfile)
-        if ssl.keyfile:
-            opts["ssl_keyfile"] = str(ssl.keyfile)
-        if ssl.password is not None:
-            opts["ssl_password"] = ssl.password.resolve("kafka.ssl.password").get_secret_value()
-    if settings.sasl is not None:
-        sasl = settings.sasl
-        opts["sasl_mechanism"] = sasl.mechanism
-        opts["sasl_plain_username"] = sasl.username
-        opts["sasl_plain_password"] = sasl.password.resolve(
-            "kafka.sasl.password"
-        ).get_secret_value()
+    opts.update((_KAFKA_PYTHON_NAMES[k], v) for k, v in security_fields(settings).items())
     return opts
 
 

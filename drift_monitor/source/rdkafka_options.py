@@ -6,12 +6,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from drift_monitor.source.options import RECONNECT_BACKOFF_MAX_MS
+from drift_monitor.source.options import RECONNECT_BACKOFF_MAX_MS, security_fields
 from drift_monitor.source.settings import KafkaSettings
 
 #: Longest wait of one request before librdkafka tears the connection down (ms). Its
 #: default (60 s) would keep a hung broker looking connected for a minute.
 SOCKET_TIMEOUT_MS = 10_000
+
+
+#: librdkafka's property for each field of :func:`~.options.security_fields`.
+_RDKAFKA_NAMES = {
+    "ssl_check_hostname": "ssl.endpoint.identification.algorithm",
+    "ssl_cafile": "ssl.ca.location",
+    "ssl_certfile": "ssl.certificate.location",
+    "ssl_keyfile": "ssl.key.location",
+    "ssl_password": "ssl.key.password",
+    "sasl_mechanism": "sasl.mechanism",
+    "sasl_username": "sasl.username",
+    "sasl_password": "sasl.password",
+}
 
 
 def rdkafka_options(settings: KafkaSettings) -> dict[str, Any]:
@@ -28,20 +41,8 @@ def rdkafka_options(settings: KafkaSettings) -> dict[str, Any]:
         "reconnect.backoff.max.ms": RECONNECT_BACKOFF_MAX_MS,
         "socket.timeout.ms": SOCKET_TIMEOUT_MS,
     }
-    if settings.ssl is not None:
-        ssl = settings.ssl
-        opts["ssl.endpoint.identification.algorithm"] = "https" if ssl.check_hostname else "none"
-        if ssl.cafile:
-            opts["ssl.ca.location"] = str(ssl.cafile)
-        if ssl.certfile:
-            opts["ssl.certificate.location"] = str(ssl.certfile)
-        if ssl.keyfile:
-            opts["ssl.key.location"] = str(ssl.keyfile)
-        if ssl.password is not None:
-            opts["ssl.key.password"] = ssl.password.resolve("kafka.ssl.password").get_secret_value()
-    if settings.sasl is not None:
-        sasl = settings.sasl
-        opts["sasl.mechanism"] = sasl.mechanism
-        opts["sasl.username"] = sasl.username
-        opts["sasl.password"] = sasl.password.resolve("kafka.sasl.password").get_secret_value()
+    fields = security_fields(settings)
+    if "ssl_check_hostname" in fields:
+        fields["ssl_check_hostname"] = "https" if fields["ssl_check_hostname"] else "none"
+    opts.update((_RDKAFKA_NAMES[k], v) for k, v in fields.items())
     return opts

@@ -9,6 +9,7 @@ import pytest
 
 from drift_monitor.config.models import KafkaSettings
 from drift_monitor.source.factory import build_kafka
+from drift_monitor.source.options import client_options
 from drift_monitor.source.rdkafka_options import SOCKET_TIMEOUT_MS, rdkafka_options
 
 
@@ -23,13 +24,14 @@ def test_plaintext_defaults() -> None:
     }
 
 
-def test_sasl_ssl_maps_every_field(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _sasl_ssl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> KafkaSettings:
+    """Settings that set every SSL and SASL field (files under ``tmp_path``)."""
     monkeypatch.setenv("KAFKA_PW", "s3cret")
     (tmp_path / "keypw").write_text("keypass\n")
     pem = {name: tmp_path / f"{name}.pem" for name in ("ca", "cert", "key")}
     for path in pem.values():  # the config requires the files to exist
         path.write_text("-----BEGIN-----\n")
-    settings = KafkaSettings.model_validate(
+    return KafkaSettings.model_validate(
         {
             "bootstrap_servers": ["k:9093"],
             "topics": ["t"],
@@ -49,6 +51,33 @@ def test_sasl_ssl_maps_every_field(tmp_path: Path, monkeypatch: pytest.MonkeyPat
             },
         }
     )
+
+
+def test_kafka_python_maps_every_field(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kafka import KafkaConsumer  # noqa: PLC0415
+
+    opts = client_options(_sasl_ssl(tmp_path, monkeypatch))
+    pem = {name: str(tmp_path / f"{name}.pem") for name in ("ca", "cert", "key")}
+    assert opts == {
+        "bootstrap_servers": ["k:9093"],
+        "client_id": "dm-1",
+        "security_protocol": "SASL_SSL",
+        "reconnect_backoff_max_ms": 5000,
+        "ssl_check_hostname": False,
+        "ssl_cafile": pem["ca"],
+        "ssl_certfile": pem["cert"],
+        "ssl_keyfile": pem["key"],
+        "ssl_password": "keypass",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_plain_username": "dm",
+        "sasl_plain_password": "s3cret",
+    }
+    assert set(opts) <= set(KafkaConsumer.DEFAULT_CONFIG), "every name is kafka-python's"
+
+
+def test_sasl_ssl_maps_every_field(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pem = {name: tmp_path / f"{name}.pem" for name in ("ca", "cert", "key")}
+    settings = _sasl_ssl(tmp_path, monkeypatch)
     opts = rdkafka_options(settings)
     assert opts["security.protocol"] == "sasl_ssl"
     assert opts["client.id"] == "dm-1"
