@@ -163,7 +163,9 @@ def render_segments(b: Baseline) -> str:
 # --- baseline performance (``--label``) ------------------------------------------------
 def render_performance(b: Baseline) -> str:
     """The validation-set performance of a baseline built with ``--label``: one line per
-    metric with its chance shortfall (99 % bootstrap quantile) at 200 and 1000 labels."""
+    metric with its chance tolerance at 200 and 1000 labels (the 99 % quantile of a
+    window's shortfall against this baseline, its own error included: the tolerance of
+    a single deciding metric, :meth:`BaselinePerformance.chance_tolerance`)."""
     perf = b.performance
     if perf is None:
         return ""
@@ -176,7 +178,7 @@ def render_performance(b: Baseline) -> str:
     ]
     for metric in metric_names(spec.task):
         value = perf.metrics.get(metric, float("nan"))
-        tol = [perf.tolerance(metric, n) for n in (200, 1000)]
+        tol = [perf.chance_tolerance(metric, n) for n in (200, 1000)]
         cells = [f"{t:.4f}" if math.isfinite(t) else "-" for t in (value, *tol)]
         lines.append(f"  {metric:<10} {cells[0]:>10} {cells[1]:>9} {cells[2]:>9}")
     return "\n".join(lines) + "\n"

@@ -105,8 +105,8 @@ class LabelSettings(BaseModel):
     )
     level: float = Field(
         default=0.99,
-        description="Bootstrap quantile of the chance shortfall: 0.95 or 0.99 (the levels "
-        "stored in the baseline).",
+        description="1 - the false-degraded budget per window: 0.95 or 0.99 (the bootstrap "
+        "levels stored in the baseline), split evenly across the deciding metrics.",
     )
     store_path: Path | None = Field(
         default=None, description="Join store file; default <state.dir>/labels.sqlite."

@@ -1,13 +1,21 @@
 """Is a window's model performance degraded against its baseline?
 
 A deciding metric is ``degraded`` when its shortfall (how much worse than the
-baseline's value, in the metric's units) exceeds BOTH the baseline's sampling
-variability at the window's label count (the bootstrap quantile at ``level``,
-:meth:`BaselinePerformance.tolerance`) AND a minimum effect (absolute per metric, e.g.
-ROC AUC 0.03, else ``relative_minimum`` × |baseline value|). The first condition bounds
-false pages from small windows; the second keeps large windows from paging on trivial
-differences. Below ``min_labels`` joined labels the window is ``insufficient_labels``.
-A metric undefined in the window or baseline (NaN) never decides.
+baseline's value, in the metric's units) exceeds BOTH its chance tolerance at the
+window's label count (:meth:`BaselinePerformance.chance_tolerance`: the bootstrap
+quantile of the window's variability combined with the baseline's own sampling error)
+AND a minimum effect (absolute per metric, e.g. ROC AUC 0.03, else
+``relative_minimum`` × |baseline value|). The first condition bounds false pages from
+small windows; the second keeps large windows from paging on trivial differences.
+Below ``min_labels`` joined labels the window is ``insufficient_labels``. A metric
+undefined in the window or baseline (NaN) never decides.
+
+False alarms: 1 − ``level`` (default 1 %) is the budget of the whole *window*, split
+evenly (Bonferroni) across the deciding metrics the baseline defines, as the drift side
+splits its budget across tests and segments: each of k metrics is judged at the
+quantile 1 − (1 − level) / k, so a window of an unchanged model is degraded with
+probability at most about 1 − level whatever k is (measured: docs/LABELS.md,
+``python -m bench.false_degraded``).
 """
 
 from __future__ import annotations
@@ -53,7 +61,8 @@ class DegradationSettings:
     deciding metrics (None: :data:`DEFAULT_DECIDING`); ``minimums``: absolute minimum
     shortfall per metric; ``relative_minimum``: the floor for metrics without one, as a
     fraction of the baseline value (regression errors are in the label's units);
-    ``level``: the bootstrap quantile (0.95 or 0.99, stored in the baseline)."""
+    ``level``: 1 − the window's false-alarm budget (0.95 or 0.99, the bootstrap levels
+    stored in the baseline), split across the deciding metrics (:meth:`metric_level`)."""
 
     min_labels: int = 200
     metrics: tuple[str, ...] | None = None
@@ -64,6 +73,11 @@ class DegradationSettings:
     def deciding(self, task: Task) -> tuple[str, ...]:
         """The deciding metrics for ``task``."""
         return self.metrics if self.metrics is not None else DEFAULT_DECIDING[task]
+
+    def metric_level(self, judged: int) -> float:
+        """The quantile each of ``judged`` deciding metrics is tested at: the window's
+        budget 1 − ``level`` split evenly (1 − (1 − level) / judged; ``level`` for 0 or 1)."""
+        return 1.0 - (1.0 - self.level) / max(judged, 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,13 +131,18 @@ def decide_performance(
     """Judge ``window`` (metrics of its joined pairs) against ``baseline``; see the
     module docstring. ``window.count`` is the label count used for the tolerance."""
     deciding = settings.deciding(baseline.spec.task)
+    # The budget is split across the deciding metrics that can decide at all (defined on
+    # the validation set), not only those defined in this window: a window whose AUC is
+    # undefined (one class) does not test its other metrics at a looser level.
+    judged = sum(math.isfinite(baseline.metrics.get(m, math.nan)) for m in deciding)
+    level = settings.metric_level(judged)
     verdicts: list[MetricVerdict] = []
     enough = window.count >= settings.min_labels
     for metric in sorted(window.values, key=lambda m: (m not in deciding, m)):
         value = window.get(metric)
         base = float(baseline.metrics.get(metric, math.nan))
         short = shortfall(metric, value, base)
-        tol = baseline.tolerance(metric, window.count, settings.level)
+        tol = baseline.chance_tolerance(metric, window.count, level)
         minimum = settings.minimums.get(metric, settings.relative_minimum * abs(base))
         decides = metric in deciding
         degraded = (

@@ -16,6 +16,8 @@ from scipy import stats
 from sklearn import metrics as skm
 
 from drift_monitor.baseline import CategoricalProfile, build_baseline, load_baseline, save_baseline
+from drift_monitor.baseline.pairs import TaskSpec
+from drift_monitor.baseline.performance import BaselinePerformance
 from drift_monitor.errors import BaselineError
 from drift_monitor.evaluation import DetectionSettings, Status
 from drift_monitor.labels.decision import (
@@ -230,3 +232,39 @@ def test_label_drift_uses_the_prediction_tests() -> None:
     moved = _regression(2000, 15).label * 1.5
     result = label_drift(rperf.performance, moved.tolist(), settings)
     assert result is not None and result.status == Status.ALERT and "ks" in result.tests
+
+
+def test_chance_tolerance_adds_the_baselines_own_error_and_levels_extrapolate_in_z() -> None:
+    # A normal shortfall of sd s/sqrt(n): the stored quantiles are z(level) s / sqrt(n).
+    sizes = (100, 1_000, 10_000)
+    spread = {
+        "rmse": {
+            lv: tuple(stats.norm.ppf(lv) * 2.0 / math.sqrt(n) for n in sizes) for lv in (0.95, 0.99)
+        }
+    }
+    perf = BaselinePerformance(
+        TaskSpec("regression", "y", ("p",)), 4_000, {"rmse": 1.0}, sizes, spread, 200, 0
+    )
+    for level in (0.99, 0.995, 0.9975, 0.999):
+        want = stats.norm.ppf(level) * 2.0 / math.sqrt(1_000)
+        assert perf.tolerance("rmse", 1_000, level) == pytest.approx(want, rel=1e-9)
+    window, own = perf.tolerance("rmse", 300), perf.tolerance("rmse", 4_000)
+    assert perf.chance_tolerance("rmse", 300) == pytest.approx(math.hypot(window, own))
+    # A window as large as the validation set: sqrt(2) x the bootstrap's alone.
+    assert perf.chance_tolerance("rmse", 4_000) == pytest.approx(math.sqrt(2) * own)
+    assert math.isnan(perf.tolerance("rmse", 300, level=0.9))
+    assert math.isnan(perf.chance_tolerance("mae", 300))
+
+
+def test_each_of_k_deciding_metrics_is_judged_at_its_share_of_the_budget() -> None:
+    perf = build_baseline(_binary(3000, 16), "m", prediction=["score"], label="label").performance
+    assert perf is not None
+    one = DegradationSettings()
+    three = DegradationSettings(metrics=("roc_auc", "accuracy", "brier"))
+    assert three.metric_level(3) == pytest.approx(1 - 0.01 / 3)
+    window = Performance("binary", 500, dict(perf.metrics))
+    tol = {v.metric: v.tolerance for v in decide_performance(window, perf, three).metrics}
+    assert tol["roc_auc"] == pytest.approx(perf.chance_tolerance("roc_auc", 500, 1 - 0.01 / 3))
+    alone = {v.metric: v.tolerance for v in decide_performance(window, perf, one).metrics}
+    assert alone["roc_auc"] == pytest.approx(perf.chance_tolerance("roc_auc", 500, 0.99))
+    assert tol["roc_auc"] > alone["roc_auc"]
