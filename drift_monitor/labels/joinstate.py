@@ -303,14 +303,15 @@ class JoinState:
 
     # -- the cap, expiry, finality -------------------------------------------------------
 
-    def enforce_cap(self) -> None:
+    def enforce_cap(self) -> int:
         """Past ``max_entries``, evict waiting labels (oldest arrival first), then open
         predictions (oldest event time first), then joined ones; 1 % of the cap more
         than needed, so a store at its cap does not evict on every batch. Ties: model
-        order, then slot (deterministic)."""
+        order, then slot (deterministic). Returns how many were evicted."""
         over = self.entries - self.max_entries
         if over <= 0:
-            return
+            return 0
+        before = self.entries
         left = over + max(1, self.max_entries // 100)
         for kind in (WAITING, OPEN, JOINED):
             if left <= 0:
@@ -346,6 +347,7 @@ class JoinState:
                 self.counters(name).evicted += int(victims.size)
             self.entries -= int(pick.size)
             left -= int(pick.size)
+        return before - self.entries
 
     def expire(self, cutoff: float, model: str | None) -> None:
         """Drop open predictions with event time before ``cutoff`` (``expired``) and

@@ -213,11 +213,12 @@ class JoinStore:
             ltimes = np.fromiter((lab.label_time for lab in labels), np.float64, m)
             pos = state.add_predictions(model, ids, wids, ends, times, outs, widths) if n else ()
             lpos = state.add_labels(model, lids, values, ltimes) if m else ()
-            state.enforce_cap()
+            evicted = state.enforce_cap()
         except BaseException:
             self._discard()
             raise
-        if len(pos) or len(lpos):
+        # (an eviction alone is a change too: the store may be over a cap lowered since)
+        if len(pos) or len(lpos) or evicted:
             p, q = np.asarray(pos, dtype=np.int64), np.asarray(lpos, dtype=np.int64)
             self._ops.append(
                 (

@@ -255,3 +255,13 @@ def test_a_prediction_reread_after_it_expired_is_not_tracked_again(tmp_path: Pat
     s = JoinStore(tmp_path / "j.db", max_delay=DAY)
     s.apply("m", [pred(1, t=T0)])
     assert s.counters("m").late == 1 and s.windows("m")[0].tracked == 3
+
+
+def test_a_lowered_cap_evicts_durably(tmp_path: Path) -> None:
+    s = JoinStore(tmp_path / "j.db", max_entries=100)
+    s.apply("m", [pred(i, t=T0 + i) for i in range(100)])
+    s.flush()
+    s.close()
+    s = JoinStore(tmp_path / "j.db", max_entries=50)
+    assert s.entries <= 50  # the replay keeps to the cap it is given
+    s.close()
