@@ -114,6 +114,9 @@ class JoinLog:
             raise LockedLog from None
         self.fd = fd
         self.end = len(HEADER)
+        # a compaction that a crash interrupted before its rename (only the lock holder
+        # writes it)
+        self.path.with_name(self.path.name + ".tmp").unlink(missing_ok=True)
         with open(self.path, "rb") as fh:
             head = fh.read(len(HEADER))
             if head[: len(MAGIC)] != MAGIC:

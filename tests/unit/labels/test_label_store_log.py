@@ -124,6 +124,10 @@ def test_compaction_keeps_the_state_and_bounds_the_file(tmp_path: Path) -> None:
     again = JoinStore(path, max_delay=50.0, max_entries=400)
     assert _view(again) == expected
     assert not (tmp_path / "j.join.tmp").exists()
+    again.close()
+    (tmp_path / "j.join.tmp").write_bytes(b"half a snapshot")  # a crash mid-compaction
+    assert _view(JoinStore(path, max_delay=50.0, max_entries=400)) == expected
+    assert not (tmp_path / "j.join.tmp").exists()
 
 
 class Reference:
