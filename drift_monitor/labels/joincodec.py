@@ -26,7 +26,8 @@ import numpy as np
 import orjson
 
 from drift_monitor.labels.joinlog import Blobs, Payload, encode, num
-from drift_monitor.labels.joinstate import COLUMNS, JOINED, OPEN, WAITING, JoinState, ModelTable
+from drift_monitor.labels.joinstate import JoinState
+from drift_monitor.labels.jointable import COLUMNS, JOINED, OPEN, WAITING, ModelTable
 
 #: one recorded call (see the module docstring); arrays stay numpy until encoded
 Op = tuple[Any, ...]
