@@ -4,7 +4,7 @@ rate with labels on vs off on the same stream, in one run.
 (a) ``join``: the daemon's label path without Kafka, single-threaded: decode every
     prediction and label event (orjson), encode outputs and labels for the baseline's
     task, :meth:`JoinStore.apply` a batch, :meth:`PerformanceTracker.evaluate` its open
-    windows and :meth:`JoinStore.flush` (one durable SQLite transaction, fsync) per
+    windows and :meth:`JoinStore.flush` (one log frame, fsync) per
     batch, with labels arriving ``DELAY_WINDOWS`` windows after their predictions (80 %
     of them; the rest expire). Reported as labels per CPU-second (= per core) and per
     wall second; predictions are tracked in the same loop and their cost is included.
@@ -158,7 +158,7 @@ def join_throughput(baseline: Baseline, data: LabelledStream, batch: int, workdi
     assert perf is not None
     spec = perf.spec
     model = baseline.model
-    store = JoinStore(workdir / "join.sqlite", max_delay=10 * DELAY_WINDOWS * WINDOW_SECONDS)
+    store = JoinStore(workdir / "labels.join", max_delay=10 * DELAY_WINDOWS * WINDOW_SECONDS)
     tracker = PerformanceTracker(store, model, perf, DegradationSettings(min_labels=100))
     loads = orjson.loads
     flushes = scored = 0

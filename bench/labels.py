@@ -1,4 +1,6 @@
-"""The label join's store: SQLite in WAL mode (stdlib) vs LMDB (``pip install lmdb``).
+"""The label join's store: SQLite in WAL mode (stdlib) and LMDB (``pip install lmdb``) on
+the join's raw workload, and the join store itself (an in-memory table + append-only
+operation log, :mod:`drift_monitor.labels.store`) on the same phases.
 
     .venv/bin/python -m bench.labels [--size small|full] [--batch 500]
 
@@ -182,13 +184,16 @@ def run(
     return out
 
 
-def run_join_store(n: int, batch: int) -> dict[str, float]:
+def run_join_store(n: int, batch: int, synchronous: str = "FULL") -> dict[str, float]:
     """The same phases through :class:`drift_monitor.labels.store.JoinStore` itself
-    (window counters, waiting labels, idempotency checks included)."""
+    (window counters, waiting labels, idempotency checks included; one log frame per
+    flush, fsync'ed when ``synchronous`` is FULL)."""
     from drift_monitor.labels.store import JoinStore, Label, Prediction  # noqa: PLC0415
 
     with tempfile.TemporaryDirectory(prefix="bench-labels-", dir=os.environ.get("TMPDIR")) as d:
-        store = JoinStore(Path(d) / "join.sqlite", max_delay=n * 0.05, max_entries=4 * n)
+        store = JoinStore(
+            Path(d) / "labels.join", max_delay=n * 0.05, max_entries=4 * n, synchronous=synchronous
+        )
         ids = _ids(n, 1)
         preds = [
             Prediction(e, i // 10_000, T0 + (i // 10_000 + 1) * 1000.0, T0 + i * 0.1, (0.5,))
@@ -224,7 +229,7 @@ def run_join_store(n: int, batch: int) -> dict[str, float]:
         gone = store.counters("m").expired + store.counters("m").orphaned
         out["expire/s"] = gone / (time.perf_counter() - t)
         store.close()
-        out["MB"] = _size(Path(d) / "join.sqlite") / 1e6
+        out["MB"] = _size(Path(d) / "labels.join") / 1e6
         out["flush_ms"] = flush_ms
     return out
 
@@ -249,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         print("lmdb: not installed (pip install lmdb) - skipped")
     results = {name: run(name, make, n, args.batch) for name, make in stores.items()}
     results["JoinStore (FULL)"] = run_join_store(n, args.batch)
+    results["JoinStore (NORMAL)"] = run_join_store(n, args.batch, "NORMAL")
     print(f"{'store':<20}" + "".join(f"{k:>12}" for k in next(iter(results.values()))))
     for name, r in results.items():
         print(
@@ -257,6 +263,9 @@ def main(argv: list[str] | None = None) -> int:
         )
     js = results["JoinStore (FULL)"]
     print(f"JoinStore flush (fsync) per batch of {args.batch}: {js['flush_ms']:.1f} ms")
+    for phase in ("insert/s", "label/s", "expire/s"):
+        ratio = js[phase] / results["sqlite-wal-full"][phase]
+        print(f"ratio JoinStore (FULL)/sqlite-wal-full {phase}: {ratio:.2f}")
     if "lmdb-sync" in results:
         for phase in ("insert/s", "label/s", "expire/s"):
             ratio = results["sqlite-wal-full"][phase] / results["lmdb-sync"][phase]

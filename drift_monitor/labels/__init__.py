@@ -15,7 +15,8 @@ Data flow (the daemon's wiring, issue 15)::
   layer).
 - :mod:`.decision`: ``ok`` / ``degraded`` / ``insufficient_labels`` for one window.
 - :mod:`.drift`: label drift (prior shift) with the prediction columns' tests.
-- :mod:`.store`: the durable, bounded, idempotent join (SQLite WAL).
+- :mod:`.store`: the durable, bounded, idempotent join (in memory + an operation log:
+  :mod:`.joinstate`, :mod:`.jointable`, :mod:`.joinlog`, :mod:`.joincodec`).
 - :mod:`.tracker`: per-window performance from the store, final at a coverage share or
   ``max_delay``.
 - :mod:`.encode`: one event's prediction and label, as the store keeps them.

@@ -109,7 +109,9 @@ class LabelSettings(BaseModel):
         "levels stored in the baseline), split evenly across the deciding metrics.",
     )
     store_path: Path | None = Field(
-        default=None, description="Join store file; default <state.dir>/labels.sqlite."
+        default=None,
+        description="Join store file (an operation log, docs/LABELS.md); default "
+        "<state.dir>/labels.join.",
     )
     evaluate_every_seconds: float = Field(
         default=DEFAULT_EVALUATE_EVERY_S,

@@ -58,7 +58,7 @@ log = logging.getLogger("drift_monitor.labels")
 #: Called with every *final* window (its start, epoch s, and the baseline version);
 #: raises SinkError when its effect could not be made durable.
 PerformanceHook = Callable[[WindowPerformance, float, str], object]
-STORE_FILENAME = "labels.sqlite"
+STORE_FILENAME = "labels.join"
 
 
 class LabelJoin:

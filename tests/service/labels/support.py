@@ -80,11 +80,16 @@ class LabelDaemon:
 
     def restart(self) -> None:
         """A crash: the monitor is dropped without commit or flush; a new one starts."""
+        self.drop()
+        self.monitor = self._monitor()
+
+    def drop(self) -> None:
+        """Drop the monitor without commit or flush, closing its files (the join store
+        is locked while open) so that another one can be built on the same state."""
         assert self.monitor.labels is not None
         self.monitor.labels.close()
         if self.monitor.outbox is not None:
             self.monitor.outbox.close()
-        self.monitor = self._monitor()
 
     def feed(self, topic: str, values: list[bytes]) -> None:
         for v in values:

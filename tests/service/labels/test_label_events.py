@@ -11,6 +11,7 @@ import pytest
 from drift_monitor.clock import ManualClock
 from drift_monitor.config import validate_config
 from drift_monitor.daemon import Monitor, subscribed
+from drift_monitor.pipeline.labels import STORE_FILENAME
 from drift_monitor.source.memory import MemoryDeadLetters, MemoryReports, MemorySource
 from tests.service.labels.support import LabelDaemon, label_config
 from tests.services.labels import T0, labelled_stream
@@ -40,6 +41,7 @@ def test_bad_label_events_are_counted_and_routed(
 ) -> None:
     d = LabelDaemon(tmp_path, monkeypatch)
     dead = MemoryDeadLetters()
+    d.drop()
     d.monitor = Monitor(
         d.config,
         d.source,
@@ -112,7 +114,7 @@ def test_the_labels_topic_is_subscribed_and_no_join_without_labels(tmp_path: Pat
     assert subscribed(plain).topics == ["predictions"]
     mon = Monitor(plain, MemorySource(), clock=ManualClock(T0 + 86400), serve_http=False)
     assert mon.labels is None and mon.pipeline.labels is None
-    assert not (tmp_path / "state" / "labels.sqlite").exists()
+    assert not (tmp_path / "state" / STORE_FILENAME).exists()
     mon.shutdown()
 
 
@@ -121,6 +123,7 @@ def test_a_performance_incident_is_published_to_the_report_topic(
 ) -> None:
     d = LabelDaemon(tmp_path, monkeypatch)
     reports = MemoryReports()
+    d.drop()
     d.monitor = Monitor(
         d.config,
         d.source,

@@ -40,6 +40,7 @@ class RecordingDaemon(LabelDaemon):
         doc = label_config(tmp_path, labels)
         doc["state"]["audit_windows"] = True
         self.config = validate_config(doc, "labels test config")
+        self.drop()
         self.monitor = self._monitor()
 
     def _monitor(self) -> Monitor:

@@ -24,6 +24,7 @@ import pytest
 from drift_monitor.baseline import save_baseline
 from drift_monitor.demo.receiver import WebhookReceiver
 from drift_monitor.labels.store import JoinStore
+from drift_monitor.pipeline.labels import STORE_FILENAME
 from tests.services.daemon import DaemonConfig, DaemonProcess
 from tests.services.kafka import KafkaBroker
 from tests.services.labels import (
@@ -196,7 +197,7 @@ def test_kill_9_mid_stream_loses_no_join_and_counts_none_twice(
         d.sigterm()
     finally:
         d.stop()
-    store = JoinStore(d.config.state_dir / "labels.sqlite", max_delay=10 * WINDOW_S)
+    store = JoinStore(d.config.state_dir / STORE_FILENAME, max_delay=10 * WINDOW_S)
     first = int(T0 // WINDOW_S)
     got = {
         w.window_id - first: (w.tracked, w.joined, w.final)

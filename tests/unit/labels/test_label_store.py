@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import sqlite3
+import errno
+import os
 from pathlib import Path
 
 import numpy as np
@@ -108,10 +109,12 @@ def test_cap_bounds_entries_and_counts_evictions(tmp_path: Path) -> None:
         assert s.entries <= cap
     total = 100 * 105
     assert s.counters("m").evicted > total - cap - 100
-    assert s.entries == s._count()  # the running count matches the file
+    entries = s.entries
     # Unlabelled predictions are evicted before joined ones, oldest first.
     joined = sum(w.joined for w in s.windows("m"))
     assert joined >= 0.8 * cap, joined
+    s.close()
+    assert JoinStore(tmp_path / "j.db", max_entries=cap).entries == entries  # as replayed
 
 
 def test_finalized_window_ignores_late_predictions(tmp_path: Path) -> None:
@@ -119,51 +122,85 @@ def test_finalized_window_ignores_late_predictions(tmp_path: Path) -> None:
     s.apply("m", [pred(1), pred(2)], [lab(1)])
     s.finalize("m", 0)
     s.apply("m", [pred(2), pred(3)], [lab(2)])  # a re-read after the window was final
-    assert s.counters("m").late == 2
     assert s.windows("m") == []
     (w,) = s.windows("m", include_final=True)
     assert w.final and (w.tracked, w.joined) == (2, 1)
-    assert s.entries == 1  # label e2 waits (it will be orphaned)
+    assert s.counters("m").late == 3  # and the label of e2, a prediction of the final window
+    assert s.entries == 0
     s.forget_windows("m", ended_before=T0 + 10 * DAY)
     assert s.windows("m", include_final=True) == []
 
 
-def test_a_failed_write_or_flush_is_a_sink_error(tmp_path: Path) -> None:
-    s = JoinStore(tmp_path / "j.db")
+def _disk_full_after(monkeypatch: pytest.MonkeyPatch, room: int) -> None:
+    """The log's writes fail with ENOSPC once ``room`` more bytes were written (a
+    write that does not fit is cut short first, as a full disk does)."""
+    real = os.pwrite
+    left = [room]
+
+    def pwrite(fd: int, data: bytes | memoryview, offset: int) -> int:
+        if left[0] <= 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        n = real(fd, bytes(data[: left[0]]), offset)
+        left[0] -= n
+        return n
+
+    monkeypatch.setattr(os, "pwrite", pwrite)
+
+
+def test_a_failed_write_or_flush_is_a_sink_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "j.db"
+    s = JoinStore(path)
+    s.apply("m", [pred(i) for i in range(10)])
     s.flush()
-    pages = s._db.execute("PRAGMA page_count").fetchone()[0]
-    s._db.execute(f"PRAGMA max_page_count={pages + 2}")  # a full disk, as SQLite sees it
+    _disk_full_after(monkeypatch, 30_000)
     with pytest.raises(SinkError) as info:
         for b in range(50):
             s.apply("m", [pred(b * 1000 + i, t=T0 + i) for i in range(1000)])
             s.flush()
-    assert info.value.sink == "labels" and info.value.target == str(tmp_path / "j.db")
-    assert "full" in str(info.value)
+    assert info.value.sink == "labels" and info.value.target == str(path)
+    assert "No space left" in str(info.value)
     # The failing batch left nothing behind; what was flushed before is intact.
-    assert s.entries == s._count()
     flushed = s.entries
+    assert flushed == 10 + 1000 * b
     s.rollback()
     assert s.entries == flushed
+    monkeypatch.undo()
+    s.close()
+    assert JoinStore(path).entries == flushed  # the cut-short frame was cut off the file
 
 
-def test_a_failing_batch_discards_everything_since_the_last_flush(tmp_path: Path) -> None:
+def test_a_failing_batch_discards_everything_since_the_last_flush(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     s = JoinStore(tmp_path / "j.db")
     s.apply("m", [pred(1)], [lab(1)])
     s.flush()
-    s.apply("m", [pred(2)])  # unflushed: discarded with the failing batch
-    pages = s._db.execute("PRAGMA page_count").fetchone()[0]
-    s._db.execute(f"PRAGMA max_page_count={pages + 1}")
-    big = [Prediction(f"x{i}" * 20, 1, T0 + 120, T0 + i, (0.5,) * 50) for i in range(2000)]
-    with pytest.raises(SinkError):
-        s.apply("m", big, [lab(2)])
-    assert s.entries == 1 and not s._db.in_transaction
-    s._db.execute("PRAGMA max_page_count=1073741823")
+    s.apply("m", [pred(2)])  # unflushed: discarded with the failing flush
+
+    def fail(fd: int) -> None:
+        raise OSError(errno.EIO, "injected I/O error")
+
+    monkeypatch.setattr(os, "fdatasync", fail)
+    with pytest.raises(SinkError, match="I/O error"):
+        s.flush()
+    assert s.entries == 1 and s.counters("m").predictions == 1
+    monkeypatch.undo()
+    # A batch that fails in the middle (a bad prediction) discards everything too.
+    s.apply("m", [pred(2)])
+    bad = Prediction("bad", 0, T0 + 60, T0, None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        s.apply("m", [pred(3), bad])
+    assert s.entries == 1
     # The consume loop re-reads from its last committed offset: the replay is idempotent.
     s.apply("m", [pred(1), pred(2)], [lab(1), lab(2)])
     s.flush()
     (w,) = s.windows("m")
     assert (w.window_id, w.tracked, w.joined) == (0, 2, 2)
     assert s.entries == 2
+    s.close()
+    assert JoinStore(tmp_path / "j.db").windows("m") == [w]
 
 
 def test_unwritable_path_is_a_sink_error(tmp_path: Path) -> None:
@@ -182,10 +219,49 @@ def test_sampling_is_deterministic_and_near_the_rate() -> None:
     assert all(tracked(e, 0.1) for e in ids if tracked(e, 0.05))
 
 
-def test_schema_is_plain_sqlite(tmp_path: Path) -> None:
-    s = JoinStore(tmp_path / "j.db")
-    s.apply("m", [pred(1)])
+def test_a_label_for_a_finalised_prediction_is_late_not_orphaned(tmp_path: Path) -> None:
+    s = JoinStore(tmp_path / "j.db", max_delay=DAY)
+    s.apply("m", [pred(1), pred(2)], [lab(1)])
+    s.finalize("m", 0)
+    s.apply("m", labels=[lab(2)])  # e2's window is final: its label can never be used
+    assert s.counters("m").late == 1 and s.counters("m").waiting == 0
+    assert s.entries == 0
+    s.expire(T0 + 3 * DAY)
+    assert s.counters("m").orphaned == 0
     s.flush()
-    con = sqlite3.connect(tmp_path / "j.db")
-    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert con.execute("SELECT count(*) FROM predictions").fetchone()[0] == 1
+    s.close()
+    s = JoinStore(tmp_path / "j.db", max_delay=DAY)  # the rule survives a restart
+    s.apply("m", labels=[lab(2)])
+    assert s.counters("m").late == 1 and s.entries == 0
+    s.forget_windows("m", ended_before=T0 + 10 * DAY)  # forgotten: a label waits again
+    s.apply("m", labels=[lab(2, t=T0 + 5 * DAY)])
+    assert s.counters("m").waiting == 1
+
+
+def test_a_prediction_reread_after_it_expired_is_not_tracked_again(tmp_path: Path) -> None:
+    s = JoinStore(tmp_path / "j.db", max_delay=DAY)
+    s.apply("m", [pred(1, t=T0), pred(2, t=T0 + 2 * DAY)])
+    s.expire(T0 + 2 * DAY)  # e1 expires unlabelled
+    s.flush()
+    assert s.counters("m").expired == 1
+    s.apply("m", [pred(1, t=T0), pred(3, t=T0 + 2 * DAY)])  # a rewind re-reads e1
+    s.expire(T0 + 2 * DAY)
+    assert s.counters("m").expired == 1  # e1 was not held again, so it did not expire twice
+    assert s.counters("m").late == 1
+    (w,) = s.windows("m")
+    assert w.tracked == 3  # e1 counted once
+    s.flush()
+    s.close()
+    s = JoinStore(tmp_path / "j.db", max_delay=DAY)
+    s.apply("m", [pred(1, t=T0)])
+    assert s.counters("m").late == 1 and s.windows("m")[0].tracked == 3
+
+
+def test_a_lowered_cap_evicts_durably(tmp_path: Path) -> None:
+    s = JoinStore(tmp_path / "j.db", max_entries=100)
+    s.apply("m", [pred(i, t=T0 + i) for i in range(100)])
+    s.flush()
+    s.close()
+    s = JoinStore(tmp_path / "j.db", max_entries=50)
+    assert s.entries <= 50  # the replay keeps to the cap it is given
+    s.close()
