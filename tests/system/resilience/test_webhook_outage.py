@@ -3,7 +3,7 @@ delivered exactly once, signed, and nothing is given up on.
 
 Two models stream windows that alternate drifted and clean (``episodes: {enter_after:
 1, resolve_after: 1}``), so each opens and resolves several incidents. The receiver
-(tests/services/receiver.py: a real HTTP server that verifies every signature) is
+(drift_monitor/demo/receiver.py: a real HTTP server that verifies every signature) is
 
 1. not listening (connection refused) while the first windows close,
 2. answering 503 while more windows close,
