@@ -7,6 +7,10 @@ real broker (tests/system/pipeline, tests/system/resilience), re-exported by the
   the fields every daemon gets by default with a ``daemon_defaults`` fixture (e.g. the
   session broker's ``bootstrap``);
   Every daemon uses the ``kafka_client`` of tests/services/backends.py;
+- ``topic_daemon``: ``topic_daemon(name, topic, models, **DaemonConfig fields)`` ->
+  ``daemons(name, ...)`` consuming ``topic`` in the group ``unique(f"{name}-group")``
+  with the baselines of ``models`` (from the conftest's ``baselines_dir`` fixture,
+  ``baselines_dir(*models)`` -> the directory it wrote them to);
 - ``unique``: ``unique("topic")`` -> a topic or group name no other test uses, prefixed
   with the conftest's ``name_prefix`` fixture;
 - the ``pytest_runtest_makereport`` hook that records each phase's report on the item
@@ -64,3 +68,24 @@ def daemons(
     if rep is None or rep.failed:
         for d in made:
             print(f"\n{d.log_tail(80)}")
+
+
+@pytest.fixture
+def topic_daemon(
+    daemons: Callable[..., DaemonProcess],
+    unique: Callable[[str], str],
+    baselines_dir: Callable[..., Path],
+) -> Callable[..., DaemonProcess]:
+    """``topic_daemon(name, topic, models, **fields)`` -> ``daemons(name, ...)`` (not yet
+    started) consuming ``topic`` in the group ``unique(f"{name}-group")`` (unless
+    ``fields`` names a ``group_id``), with the baselines ``baselines_dir(*models)``
+    writes (unless ``fields`` names a ``baselines_dir``); ``fields`` are further
+    ``DaemonConfig`` fields (``bootstrap`` where the conftest gives no default)."""
+
+    def make(name: str, topic: str, models: list[str], **fields: Any) -> DaemonProcess:
+        fields.setdefault("group_id", unique(f"{name}-group"))
+        if "baselines_dir" not in fields:
+            fields["baselines_dir"] = baselines_dir(*models)
+        return daemons(name, topics=[topic], models=list(models), **fields)
+
+    return make

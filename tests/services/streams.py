@@ -71,6 +71,8 @@ def window_start(hours_ago: float = 3.0, window_s: float = WINDOW_S) -> float:
 
 
 def iso(ts: float) -> str:
+    """Epoch seconds ``ts`` as ISO 8601 UTC to the millisecond with a ``Z``
+    (``2026-11-02T09:00:00.000Z``), as events and webhook bodies carry times."""
     return (
         dt.datetime.fromtimestamp(ts, dt.UTC)
         .isoformat(timespec="milliseconds")

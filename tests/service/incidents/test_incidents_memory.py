@@ -29,6 +29,8 @@ from drift_monitor.demo.receiver import Received, WebhookReceiver
 from drift_monitor.source.memory import MemorySource
 from drift_monitor.webhooks import canonical_json
 from tests.service.incidents.streams import BASELINE_VERSION, DRIFTED, MODEL, stream, write_baseline
+from tests.services.streams import iso
+from tests.services.webhooks import loopback_webhooks
 
 TOPIC = "credit-predictions"
 WINDOW = 300.0
@@ -54,14 +56,6 @@ BODY_FIELDS = {
 }
 FEATURE_FIELDS = {"name", "kind", "test", "statistic", "p_value", "threshold", "status"}
 N_COLUMNS = 15  # 14 features + the score
-
-
-def iso(t: float) -> str:
-    return (
-        dt.datetime.fromtimestamp(t, dt.UTC)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z")
-    )
 
 
 @pytest.fixture(scope="module")
@@ -115,19 +109,14 @@ class Harness:
                         "episodes": {"enter_after": 2, "resolve_after": 3},
                     }
                 ],
-                "webhooks": {
-                    "allow_networks": ["127.0.0.0/8"],  # a receiver on loopback
-                    "targets": [
-                        {
-                            "name": "retraining",
-                            "url": receiver.url,
-                            "secret": {"env": SECRET_ENV},
-                            "timeout_seconds": 5,
-                        }
-                    ],
-                    "initial_backoff_seconds": INITIAL_BACKOFF,
-                    **webhooks,
-                },
+                "webhooks": loopback_webhooks(
+                    receiver.url,
+                    SECRET_ENV,
+                    timeout_seconds=5,
+                    initial_backoff_seconds=INITIAL_BACKOFF,
+                    max_backoff_seconds=None,
+                )
+                | webhooks,
             },
             "incidents test config",
         )
@@ -176,9 +165,8 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def receiver(clock: ManualClock) -> Iterator[WebhookReceiver]:
-    r = WebhookReceiver(SECRET, now=clock.now).start()
-    yield r
-    r.stop()
+    with WebhookReceiver(SECRET, now=clock.now) as r:
+        yield r
 
 
 @pytest.fixture

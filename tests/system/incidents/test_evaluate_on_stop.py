@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import math
-import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,10 +20,12 @@ from pathlib import Path
 import pytest
 
 from drift_monitor.demo.receiver import WebhookReceiver
-from tests.service.incidents.streams import MODEL, stream, write_baseline
-from tests.services.daemon import DaemonConfig, DaemonProcess, read_audit
+from tests.service.incidents.streams import MODEL, stream
+from tests.services.daemon import DaemonProcess, read_audit
 from tests.services.kafka import KafkaBroker
 from tests.services.wait import wait_for
+from tests.services.webhooks import loopback_webhooks
+from tests.system.incidents.support import incident_config
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -38,10 +39,9 @@ DEADLINE_S = 90.0
 
 @pytest.fixture
 def receiver() -> Iterator[WebhookReceiver]:
-    r = WebhookReceiver(SECRET).start()
-    r.answer(default=200)
-    yield r
-    r.stop()
+    with WebhookReceiver(SECRET) as r:
+        r.answer(default=200)
+        yield r
 
 
 @pytest.fixture
@@ -51,16 +51,11 @@ def make_daemon(
     made: list[DaemonProcess] = []
 
     def make(evaluate_on_stop: bool) -> DaemonProcess:
-        topic = f"evaluate-on-stop-{os.getpid()}-{time.monotonic_ns()}"
-        kafka_broker.create_topic(topic)
-        write_baseline(tmp_path / "baselines")
         window = {"evaluate_on_stop": True} if evaluate_on_stop else {}
-        config = DaemonConfig(
-            bootstrap=kafka_broker.bootstrap,
-            topics=[topic],
-            group_id=f"{topic}-group",
-            models=[MODEL],
-            baselines_dir=tmp_path / "baselines",
+        config = incident_config(
+            kafka_broker,
+            tmp_path,
+            "evaluate-on-stop",
             state_dir=tmp_path / f"state-{len(made)}",
             window_seconds=WINDOW,
             allowed_lateness_seconds=1,
@@ -69,17 +64,12 @@ def make_daemon(
             overrides={
                 "defaults": {"window": window},
                 "models": [{"name": MODEL, "episodes": {"enter_after": 1, "resolve_after": 3}}],
-                "webhooks": {
-                    "allow_networks": ["127.0.0.0/8"],
-                    "targets": [
-                        {
-                            "name": "retraining",
-                            "url": receiver.url,
-                            "secret": {"env": SECRET_ENV},
-                            "timeout_seconds": 2,
-                        }
-                    ],
-                },
+                "webhooks": loopback_webhooks(
+                    receiver.url,
+                    SECRET_ENV,
+                    initial_backoff_seconds=None,
+                    max_backoff_seconds=None,
+                ),
             },
         )
         d = DaemonProcess(f"daemon-{len(made)}", config, tmp_path, env={SECRET_ENV: SECRET})

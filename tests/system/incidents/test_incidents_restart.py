@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import math
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,10 +24,13 @@ from pathlib import Path
 import pytest
 
 from drift_monitor.demo.receiver import WebhookReceiver
-from tests.service.incidents.streams import MODEL, stream, write_baseline
-from tests.services.daemon import DaemonConfig, DaemonProcess
+from tests.service.incidents.streams import MODEL, stream
+from tests.services.daemon import DaemonProcess
 from tests.services.kafka import KafkaBroker
+from tests.services.streams import iso
 from tests.services.wait import wait_for
+from tests.services.webhooks import loopback_webhooks, wait_delivered, wait_received
+from tests.system.incidents.support import incident_config
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -40,50 +42,27 @@ SECRET = "whsec_" + base64.b64encode(b"incidents-restart-test-secret-32").decode
 DEADLINE_S = 60.0
 
 
-def iso(t: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(t))
-
-
 @pytest.fixture
 def receiver() -> Iterator[WebhookReceiver]:
-    r = WebhookReceiver(SECRET).start()
-    yield r
-    r.stop()
+    with WebhookReceiver(SECRET) as r:
+        yield r
 
 
 @pytest.fixture
 def daemon(
     tmp_path: Path, kafka_broker: KafkaBroker, receiver: WebhookReceiver, kafka_client: str
 ) -> Iterator[DaemonProcess]:
-    topic = f"incidents-restart-{os.getpid()}-{time.monotonic_ns()}"
-    kafka_broker.create_topic(topic)
-    write_baseline(tmp_path / "baselines")
-    config = DaemonConfig(
-        bootstrap=kafka_broker.bootstrap,
-        topics=[topic],
-        group_id=f"{topic}-group",
-        models=[MODEL],
-        baselines_dir=tmp_path / "baselines",
-        state_dir=tmp_path / "state",
+    config = incident_config(
+        kafka_broker,
+        tmp_path,
+        "incidents-restart",
         window_seconds=WINDOW,
         allowed_lateness_seconds=1,
         idle_timeout_seconds=1,
         kafka_client=kafka_client,  # tests/services/backends.py
         overrides={
             "models": [{"name": MODEL, "episodes": {"enter_after": 1, "resolve_after": 3}}],
-            "webhooks": {
-                "allow_networks": ["127.0.0.0/8"],  # a receiver on loopback
-                "targets": [
-                    {
-                        "name": "retraining",
-                        "url": receiver.url,
-                        "secret": {"env": SECRET_ENV},
-                        "timeout_seconds": 2,
-                    }
-                ],
-                "initial_backoff_seconds": 0.2,
-                "max_backoff_seconds": 0.5,
-            },
+            "webhooks": loopback_webhooks(receiver.url, SECRET_ENV),
         },
     )
     d = DaemonProcess("daemon", config, tmp_path, env={SECRET_ENV: SECRET})
@@ -112,12 +91,7 @@ def test_a_pending_trigger_survives_kill_9_and_is_delivered_once_after_restart(
     receiver.answer(default=503)
     produce(kafka_broker, topic, windows[:2])
     daemon.start(wait_ready=False)
-    wait_for(
-        lambda: len(receiver.of_type("drift.detected")) >= 2,
-        DEADLINE_S,
-        "two failed drift.detected attempts",
-        on_timeout=context,
-    )
+    wait_received(receiver, 2, DEADLINE_S, type_="drift.detected", on_timeout=context)
     wait_for(
         lambda: daemon.metrics().total("drift_monitor_webhook_outbox_pending") >= 1,
         DEADLINE_S,
@@ -134,24 +108,14 @@ def test_a_pending_trigger_survives_kill_9_and_is_delivered_once_after_restart(
     daemon.sigkill()
     receiver.answer(default=200)
     daemon.start(wait_ready=False)
-    wait_for(
-        lambda: receiver.delivered("drift.detected"),
-        DEADLINE_S,
-        "drift.detected delivered",
-        on_timeout=context,
-    )
+    wait_delivered(receiver, "drift.detected", DEADLINE_S, on_timeout=context)
     status = wait_for(daemon.status, DEADLINE_S, "/status", on_timeout=context)
     incident = status["models"][MODEL]["incident"]
     assert incident["open"] is True and incident["id"] == ident
 
     # -- 3. more drifted windows: the same incident; then clean ones resolve it ------
     produce(kafka_broker, topic, windows[2:])
-    wait_for(
-        lambda: receiver.delivered("drift.resolved"),
-        DEADLINE_S,
-        "drift.resolved delivered",
-        on_timeout=context,
-    )
+    wait_delivered(receiver, "drift.resolved", DEADLINE_S, on_timeout=context)
     wait_for(
         lambda: daemon.metrics().get("drift_monitor_webhook_outbox_pending") == 0,
         DEADLINE_S,

@@ -42,6 +42,7 @@ from tests.services.streams import (
     window_events,
     window_start,
 )
+from tests.services.webhooks import loopback_webhooks
 
 pytestmark = [pytest.mark.kafka, pytest.mark.prometheus]
 
@@ -157,17 +158,13 @@ def test_every_dashboard_panel_returns_data_from_the_live_daemon(
                         "detection": {"segment_by": SEGMENT_BY},
                     },
                 ],
-                "webhooks": {
-                    "allow_networks": ["127.0.0.0/8"],  # a receiver on loopback
-                    "targets": [
-                        {
-                            "name": "retraining",
-                            "url": receiver.url,
-                            "secret": {"env": SECRET_ENV},
-                            "timeout_seconds": 5,
-                        }
-                    ],
-                },
+                "webhooks": loopback_webhooks(
+                    receiver.url,
+                    SECRET_ENV,
+                    timeout_seconds=5,
+                    initial_backoff_seconds=None,
+                    max_backoff_seconds=None,
+                ),
             },
         )
         daemon = DaemonProcess(

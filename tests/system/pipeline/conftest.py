@@ -1,6 +1,6 @@
 """Fixtures of the integration tests: baselines, unique names, daemon subprocesses
-(killed at teardown, their log tails printed when the test failed; the last two are the
-shared ones of tests/services/daemons.py, re-exported here)."""
+(killed at teardown, their log tails printed when the test failed; those are the
+shared fixtures of tests/services/daemons.py, re-exported here)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 
 from drift_monitor.baseline import Baseline, save_baseline
 from tests.services import streams
-from tests.services.daemons import daemons, pytest_runtest_makereport, unique
+from tests.services.daemons import daemons, pytest_runtest_makereport, topic_daemon, unique
 from tests.services.kafka import KafkaBroker
 
 BASELINE_VERSION = "it-train-20000-seed7"
@@ -52,4 +52,4 @@ def daemon_defaults(kafka_broker: KafkaBroker) -> dict[str, Any]:
     return {"bootstrap": kafka_broker.bootstrap}
 
 
-__all__ = ["daemons", "pytest_runtest_makereport", "unique"]
+__all__ = ["daemons", "pytest_runtest_makereport", "topic_daemon", "unique"]

@@ -12,7 +12,6 @@ import datetime as dt
 import math
 from collections import defaultdict
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -100,19 +99,16 @@ def _check_audit(
 
 def test_sigkill_twice_loses_nothing(
     kafka_broker: KafkaBroker,
-    daemons: Callable[..., DaemonProcess],
-    baselines_dir: Callable[..., Path],
+    topic_daemon: Callable[..., DaemonProcess],
     unique: Callable[[str], str],
     record_property: Callable[[str, object], None],
 ) -> None:
     topic = unique("crash")
     kafka_broker.create_topic(topic)  # both models on one partition
-    d = daemons(
+    d = topic_daemon(
         "crash",
-        topics=[topic],
-        group_id=unique("crash-group"),
-        models=list(MODELS),
-        baselines_dir=baselines_dir(*MODELS),
+        topic,
+        list(MODELS),
         audit_windows=True,
     ).start()
 
@@ -149,18 +145,15 @@ def test_sigkill_twice_loses_nothing(
 def test_sigterm_mid_stream_exits_cleanly_and_loses_nothing(
     partitions: int,
     kafka_broker: KafkaBroker,
-    daemons: Callable[..., DaemonProcess],
-    baselines_dir: Callable[..., Path],
+    topic_daemon: Callable[..., DaemonProcess],
     unique: Callable[[str], str],
 ) -> None:
     topic = unique(f"term{partitions}")
     kafka_broker.create_topic(topic, partitions=partitions)
-    d = daemons(
+    d = topic_daemon(
         f"term{partitions}",
-        topics=[topic],
-        group_id=unique(f"term{partitions}-group"),
-        models=list(MODELS),
-        baselines_dir=baselines_dir(*MODELS),
+        topic,
+        list(MODELS),
         audit_windows=True,
     ).start()
     evs, keys = _stream(4000, seed=400)
@@ -180,20 +173,17 @@ def test_sigterm_mid_stream_exits_cleanly_and_loses_nothing(
 
 def test_audit_log_torn_by_a_kill_stays_readable(
     kafka_broker: KafkaBroker,
-    daemons: Callable[..., DaemonProcess],
-    baselines_dir: Callable[..., Path],
+    topic_daemon: Callable[..., DaemonProcess],
     unique: Callable[[str], str],
 ) -> None:
     """kill -9 in the middle of an audit line leaves it without its newline: the next
     run's first window must not be glued onto it (and so become unreadable)."""
     topic = unique("torn")
     kafka_broker.create_topic(topic)
-    d = daemons(
+    d = topic_daemon(
         "torn",
-        topics=[topic],
-        group_id=unique("torn-group"),
-        models=["credit"],
-        baselines_dir=baselines_dir("credit"),
+        topic,
+        ["credit"],
         audit_windows=True,
     )
     d.audit_path.parent.mkdir(parents=True)

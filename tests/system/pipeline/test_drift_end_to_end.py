@@ -56,19 +56,16 @@ def _closed_windows(d: DaemonProcess, n: int, timeout: float = 60.0) -> list[dic
 
 def test_undrifted_then_drifted_stream(
     kafka_broker: KafkaBroker,
-    daemons: Callable[..., DaemonProcess],
-    baselines_dir: Callable[..., Path],
+    topic_daemon: Callable[..., DaemonProcess],
     unique: Callable[[str], str],
     tmp_path: Path,
 ) -> None:
     topic = unique("e2e")
     kafka_broker.create_topic(topic)
-    d = daemons(
+    d = topic_daemon(
         "e2e",
-        topics=[topic],
-        group_id=unique("e2e-group"),
-        models=[MODEL],
-        baselines_dir=baselines_dir(MODEL),
+        topic,
+        [MODEL],
         audit_windows=True,
     ).start()
 

@@ -9,7 +9,6 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -93,19 +92,16 @@ _DROP = object()
 
 def test_invalid_events_counted_and_dead_lettered(
     kafka_broker: KafkaBroker,
-    daemons: Callable[..., DaemonProcess],
-    baselines_dir: Callable[..., Path],
+    topic_daemon: Callable[..., DaemonProcess],
     unique: Callable[[str], str],
 ) -> None:
     topic, dlq = unique("invalid"), unique("invalid-dlq")
     kafka_broker.create_topic(topic)
     kafka_broker.create_topic(dlq)
-    d = daemons(
+    d = topic_daemon(
         "invalid",
-        topics=[topic],
-        group_id=unique("invalid-group"),
-        models=[MODEL],
-        baselines_dir=baselines_dir(MODEL),
+        topic,
+        [MODEL],
         dead_letter_topic=dlq,
         max_event_bytes=MAX_EVENT_BYTES,
     ).start()

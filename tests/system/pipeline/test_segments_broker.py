@@ -91,7 +91,7 @@ def _events(t0: float, seed: int, shift_us: float, hostile_from: int) -> list[di
 
 def test_only_the_drifted_segment_is_flagged_and_series_stay_bounded(
     kafka_broker: KafkaBroker,
-    daemons: Callable[..., DaemonProcess],
+    topic_daemon: Callable[..., DaemonProcess],
     unique: Callable[[str], str],
     tmp_path: Path,
 ) -> None:
@@ -110,11 +110,10 @@ def test_only_the_drifted_segment_is_flagged_and_series_stay_bounded(
 
     topic = unique("segments")
     create_topic(kafka_broker.bootstrap, topic)
-    d = daemons(
+    d = topic_daemon(
         "segments",
-        topics=[topic],
-        group_id=unique("segments-group"),
-        models=[MODEL],
+        topic,
+        [MODEL],
         baselines_dir=baselines,
         audit_windows=True,
         overrides={"defaults": {"detection": {"segment_by": "country"}}},
@@ -189,7 +188,7 @@ def test_only_the_drifted_segment_is_flagged_and_series_stay_bounded(
 
 def test_a_segment_incident_reaches_the_report_topic_once(
     kafka_broker: KafkaBroker,
-    daemons: Callable[..., DaemonProcess],
+    topic_daemon: Callable[..., DaemonProcess],
     unique: Callable[[str], str],
     tmp_path: Path,
 ) -> None:
@@ -210,11 +209,10 @@ def test_a_segment_incident_reaches_the_report_topic_once(
     topic, reports = unique("seg-incidents"), unique("seg-incidents-reports")
     create_topic(kafka_broker.bootstrap, topic)
     create_topic(kafka_broker.bootstrap, reports)
-    d = daemons(
+    d = topic_daemon(
         "seg-incidents",
-        topics=[topic],
-        group_id=unique("seg-incidents-group"),
-        models=[MODEL],
+        topic,
+        [MODEL],
         baselines_dir=baselines,
         audit_windows=True,
         kafka_extra={"report_topic": reports},

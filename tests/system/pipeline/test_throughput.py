@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
@@ -27,8 +26,7 @@ MEASURE_TIMEOUT_S = 60.0
 
 def test_consume_rate(
     kafka_broker: KafkaBroker,
-    daemons: Callable[..., DaemonProcess],
-    baselines_dir: Callable[..., Path],
+    topic_daemon: Callable[..., DaemonProcess],
     unique: Callable[[str], str],
     record_property: Callable[[str, object], None],
 ) -> None:
@@ -39,12 +37,10 @@ def test_consume_rate(
     produce(kafka_broker.bootstrap, topic, values, [MODEL.encode()] * N)
     produce_s = time.monotonic() - t
 
-    d = daemons(
+    d = topic_daemon(
         "throughput",
-        topics=[topic],
-        group_id=unique("throughput-group"),
-        models=[MODEL],
-        baselines_dir=baselines_dir(MODEL),
+        topic,
+        [MODEL],
     )
     d.start(wait_ready=False)
     samples: list[tuple[float, float]] = []

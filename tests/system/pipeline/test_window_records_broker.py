@@ -31,20 +31,17 @@ STATUSES = {"ok", "warning", "alert", "insufficient_data"}
 
 def test_every_window_reaches_the_report_topic_once(
     kafka_broker: KafkaBroker,
-    daemons: Callable[..., DaemonProcess],
-    baselines_dir: Callable[..., Path],
+    topic_daemon: Callable[..., DaemonProcess],
     unique: Callable[[str], str],
     tmp_path: Path,
 ) -> None:
     topic, reports = unique("records"), unique("records-reports")
     create_topic(kafka_broker.bootstrap, topic)
     create_topic(kafka_broker.bootstrap, reports)  # auto-create is off on the broker
-    d = daemons(
+    d = topic_daemon(
         "records",
-        topics=[topic],
-        group_id=unique("records-group"),
-        models=[MODEL],
-        baselines_dir=baselines_dir(MODEL),
+        topic,
+        [MODEL],
         audit_windows=True,
         kafka_extra={"report_topic": reports},
         overrides={"http": {"status_windows": 4}},

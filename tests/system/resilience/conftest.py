@@ -1,15 +1,18 @@
 """Fixtures of the resilience tests that run the daemon as a subprocess against a real
 broker (the session's, or one of their own): daemon processes killed at teardown, with
 their log tails printed when the test failed (the shared fixtures of
-tests/services/daemons.py, re-exported here)."""
+tests/services/daemons.py, re-exported here), and the baselines of their small model."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.services.daemons import daemons, pytest_runtest_makereport, unique
+from tests.services.daemons import daemons, pytest_runtest_makereport, topic_daemon, unique
+from tests.system.resilience.kafka_support import write_baselines
 
 
 @pytest.fixture
@@ -25,4 +28,12 @@ def daemon_defaults() -> dict[str, Any]:
     return {}
 
 
-__all__ = ["daemons", "pytest_runtest_makereport", "unique"]
+@pytest.fixture
+def baselines_dir(tmp_path: Path) -> Callable[..., Path]:
+    """``write(*models)`` saves the resilience tests' small model's baseline
+    (:func:`kafka_support.write_baselines`) for each model into ``tmp_path/baselines``
+    and returns that directory."""
+    return lambda *models: write_baselines(tmp_path / "baselines", models)
+
+
+__all__ = ["daemons", "pytest_runtest_makereport", "topic_daemon", "unique"]

@@ -18,7 +18,7 @@ import math
 import os
 import random
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ import pandas as pd
 from kafka.partitioner.default import murmur2
 
 from drift_monitor.baseline import build_baseline, save_baseline
+from tests.services.wait import wait_for
 
 SCALE_ENV = "DRIFT_MONITOR_RESILIENCE_SCALE"
 RESULTS_ENV = "DRIFT_MONITOR_RESILIENCE_RESULTS"
@@ -181,6 +182,26 @@ class AuditTail:
         """Every id of ``wanted`` audited at least once (after reading what is new)."""
         self.update()
         return len(self.ids) >= len(wanted) and all(i in self.ids for i in wanted)
+
+    def wait_covers(
+        self,
+        wanted: set[str],
+        timeout: float,
+        what: str,
+        *,
+        interval: float = 0.5,
+        log_tail: Callable[[], str] | None = None,
+    ) -> None:
+        """Poll :meth:`covers` every ``interval`` seconds until every id of ``wanted`` is
+        audited; after ``timeout`` seconds :class:`tests.services.wait.WaitTimeout` naming
+        ``what``, how many ids are still not audited and then ``log_tail()`` (e.g. the
+        daemon's log tail)."""
+
+        def missing() -> str:
+            tail = log_tail() if log_tail is not None else ""
+            return f"{len(wanted - self.ids.keys())} ids not audited\n{tail}"
+
+        wait_for(lambda: self.covers(wanted), timeout, what, interval=interval, on_timeout=missing)
 
 
 # -- a producer that stamps events with the time it sends them -------------------------

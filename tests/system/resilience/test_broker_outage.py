@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
@@ -31,7 +30,6 @@ from tests.system.resilience.kafka_support import (
     models_on_distinct_partitions,
     report,
     scaled,
-    write_baselines,
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -55,9 +53,8 @@ def _is(d: DaemonProcess, want: tuple[int, float]) -> None:
 
 def test_broker_outage_daemon_survives_and_loses_nothing(
     own_broker: KafkaBroker,
-    daemons: Callable[..., DaemonProcess],
+    topic_daemon: Callable[..., DaemonProcess],
     unique: Callable[[str], str],
-    tmp_path: Path,
     record_property: Callable[[str, object], None],
 ) -> None:
     t_begin = time.monotonic()
@@ -65,13 +62,11 @@ def test_broker_outage_daemon_survives_and_loses_nothing(
     models = models_on_distinct_partitions(2, PARTITIONS, "out")
     topic = unique("outage")
     broker.create_topic(topic, partitions=PARTITIONS)
-    d = daemons(
+    d = topic_daemon(
         "outage",
+        topic,
+        models,
         bootstrap=broker.bootstrap,
-        topics=[topic],
-        group_id=unique("outage-group"),
-        models=models,
-        baselines_dir=write_baselines(tmp_path / "baselines", models),
         window_seconds=WINDOW_S,
         allowed_lateness_seconds=1.0,
         idle_timeout_seconds=2.0,
@@ -110,13 +105,7 @@ def test_broker_outage_daemon_survives_and_loses_nothing(
     # -- part 2, and every event audited ----------------------------------------------
     prod.run_for(STREAM_S)
     wanted = set(prod.ids)
-    wait_for(
-        lambda: audit.covers(wanted),
-        60,
-        "every produced event id in the audit log",
-        interval=0.5,
-        on_timeout=lambda: f"{len(wanted - audit.ids.keys())} ids not audited\n{d.log_tail()}",
-    )
+    audit.wait_covers(wanted, 60, "every produced event id in the audit log", log_tail=d.log_tail)
     m = d.metrics()
     d.sigterm()
     audit.update()

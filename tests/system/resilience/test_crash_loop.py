@@ -19,11 +19,10 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-from tests.services.daemon import DaemonProcess, wait_for
+from tests.services.daemon import DaemonProcess
 from tests.services.kafka import KafkaBroker
 from tests.services.streams import BackgroundProducer
 from tests.system.resilience.kafka_support import (
@@ -33,7 +32,6 @@ from tests.system.resilience.kafka_support import (
     models_on_distinct_partitions,
     report,
     scaled,
-    write_baselines,
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -80,9 +78,8 @@ def _stream(models: list[str], n: int, seed: int) -> Stream:
 
 def test_crash_loop_loses_no_event(
     kafka_broker: KafkaBroker,
-    daemons: Callable[..., DaemonProcess],
+    topic_daemon: Callable[..., DaemonProcess],
     unique: Callable[[str], str],
-    tmp_path: Path,
     record_property: Callable[[str, object], None],
 ) -> None:
     t_begin = time.monotonic()
@@ -91,13 +88,11 @@ def test_crash_loop_loses_no_event(
     kafka_broker.create_topic(topic, partitions=PARTITIONS)
     stream = _stream(models, N_EVENTS, SEED)
     wanted = set(stream.ids)
-    d = daemons(
+    d = topic_daemon(
         "crash",
+        topic,
+        models,
         bootstrap=kafka_broker.bootstrap,
-        topics=[topic],
-        group_id=unique("crash-group"),
-        models=models,
-        baselines_dir=write_baselines(tmp_path / "baselines", models),
         window_seconds=WINDOW_S,
         allowed_lateness_seconds=0.5,
         idle_timeout_seconds=2.0,
@@ -129,12 +124,12 @@ def test_crash_loop_loses_no_event(
     prod.join(timeout=max(60.0, 2 * stream_s))
     t_produced = time.monotonic()
 
-    wait_for(
-        lambda: audit.covers(wanted),
+    audit.wait_covers(
+        wanted,
         DRAIN_TIMEOUT_S,
         "every produced event id in the audit log",
         interval=1.0,
-        on_timeout=lambda: f"{len(wanted - audit.ids.keys())} ids not audited\n{d.log_tail()}",
+        log_tail=d.log_tail,
     )
     t_drained = time.monotonic()
     m = d.metrics()

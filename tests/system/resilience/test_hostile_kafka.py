@@ -23,7 +23,6 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
@@ -31,7 +30,7 @@ from tests.service.daemon.fuzz import KINDS, VALID_KINDS, hostile, valid_event
 from tests.services.daemon import DaemonProcess, Metrics, wait_for
 from tests.services.kafka import KafkaBroker
 from tests.services.streams import read_topic
-from tests.system.resilience.kafka_support import AuditTail, report, scaled, write_baselines
+from tests.system.resilience.kafka_support import AuditTail, report, scaled
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -62,9 +61,8 @@ ALLOWED: dict[str, set[str]] = {
 
 def test_hostile_records_through_kafka(
     kafka_broker: KafkaBroker,
-    daemons: Callable[..., DaemonProcess],
+    topic_daemon: Callable[..., DaemonProcess],
     unique: Callable[[str], str],
-    tmp_path: Path,
     record_property: Callable[[str, object], None],
 ) -> None:
     assert set(ALLOWED) | VALID_KINDS == set(KINDS)
@@ -90,13 +88,11 @@ def test_hostile_records_through_kafka(
             n_valid += 1
     by_kind = Counter(k for k in kinds if k is not None)
 
-    d = daemons(
+    d = topic_daemon(
         "hostile",
+        topic,
+        [MODEL],
         bootstrap=kafka_broker.bootstrap,
-        topics=[topic],
-        group_id=unique("hostile-group"),
-        models=[MODEL],
-        baselines_dir=write_baselines(tmp_path / "baselines", [MODEL]),
         window_seconds=60.0,
         allowed_lateness_seconds=5.0,
         idle_timeout_seconds=2.0,
@@ -119,13 +115,7 @@ def test_hostile_records_through_kafka(
 
     m = wait_for(all_counted, 120, f"{N_TOTAL} records counted", on_timeout=d.log_tail)
     valid_ids = {f"v{i}" for i in range(n_valid)}
-    wait_for(
-        lambda: audit.covers(valid_ids),
-        60,
-        "every valid event in the audit log",
-        interval=0.5,
-        on_timeout=lambda: f"{len(valid_ids - audit.ids.keys())} not audited\n{d.log_tail()}",
-    )
+    audit.wait_covers(valid_ids, 60, "every valid event in the audit log", log_tail=d.log_tail)
     t_consumed = time.monotonic()
     expected_bad = sum(n for k, n in by_kind.items() if k not in VALID_KINDS)
     dead = read_topic(kafka_broker.bootstrap, dlq, expected_bad, timeout=120)

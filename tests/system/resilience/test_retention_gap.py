@@ -26,7 +26,6 @@ from kafka.structs import TopicPartition
 from tests.service.daemon.fuzz import valid_event
 from tests.services.daemon import DaemonProcess, wait_for
 from tests.services.kafka import KafkaBroker, start_broker_for_tests
-from tests.system.resilience.kafka_support import write_baselines
 
 pytestmark = pytest.mark.kafka
 
@@ -57,9 +56,8 @@ def _events(rng: random.Random, first_id: int, n: int, ts_s: float) -> list[byte
 
 def test_records_deleted_by_retention_before_they_were_read_are_counted(
     retention_broker: KafkaBroker,
-    daemons: Callable[..., DaemonProcess],
+    topic_daemon: Callable[..., DaemonProcess],
     unique: Callable[[str], str],
-    tmp_path: Path,
 ) -> None:
     broker = retention_broker
     topic, group = unique("gap"), unique("gap-group")
@@ -72,13 +70,12 @@ def test_records_deleted_by_retention_before_they_were_read_are_counted(
     first = _events(rng, 0, 200, ts)
     broker.produce(topic, first, keys=[MODEL.encode()] * 200, timestamps_ms=[old_ms] * 200)
 
-    d = daemons(
+    d = topic_daemon(
         "gap",
+        topic,
+        [MODEL],
         bootstrap=broker.bootstrap,
-        topics=[topic],
         group_id=group,
-        models=[MODEL],
-        baselines_dir=write_baselines(tmp_path / "baselines", [MODEL]),
     ).start()
     wait_for(
         lambda: d.metrics().total("drift_monitor_events_total") >= 200,

@@ -31,7 +31,8 @@ from drift_monitor.demo.receiver import WebhookReceiver
 from tests.services.daemon import CLI, DaemonProcess, wait_for
 from tests.services.kafka import KafkaBroker
 from tests.services.streams import produce
-from tests.system.resilience.kafka_support import aligned_past, event, report, write_baselines
+from tests.services.webhooks import loopback_webhooks, wait_received
+from tests.system.resilience.kafka_support import aligned_past, event, report
 
 PACKAGE = Path(drift_monitor.__file__).parent
 SECRET_ENV = "DRIFT_MONITOR_RESILIENCE_SECURITY_SECRET"
@@ -153,9 +154,8 @@ def _listening_addresses(port: int) -> set[str]:
 @pytest.mark.slow
 def test_secrets_never_leak_from_a_running_daemon(
     kafka_broker: KafkaBroker,
-    daemons: Callable[..., DaemonProcess],
+    topic_daemon: Callable[..., DaemonProcess],
     unique: Callable[[str], str],
-    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     record_property: Callable[[str, object], None],
 ) -> None:
@@ -168,13 +168,11 @@ def test_secrets_never_leak_from_a_running_daemon(
     receiver.answer(503, 200, 400)  # detected: retried, then delivered; resolved: dead
     topic = unique("security")
     kafka_broker.create_topic(topic)
-    d = daemons(
+    d = topic_daemon(
         "security",
+        topic,
+        ["sec"],
         bootstrap=kafka_broker.bootstrap,
-        topics=[topic],
-        group_id=unique("security-group"),
-        models=["sec"],
-        baselines_dir=write_baselines(tmp_path / "baselines", ["sec"]),
         window_seconds=10.0,
         allowed_lateness_seconds=0.5,
         idle_timeout_seconds=2.0,
@@ -182,19 +180,12 @@ def test_secrets_never_leak_from_a_running_daemon(
         overrides={
             "defaults": {"episodes": {"enter_after": 1, "resolve_after": 1}},
             "logging": {"level": "DEBUG", "format": "json"},
-            "webhooks": {
-                "allow_networks": ["127.0.0.0/8"],  # a receiver on loopback
-                "targets": [
-                    {
-                        "name": "retrain",
-                        "url": receiver.url,
-                        "secret": {"env": SECRET_ENV},
-                        "headers": {"Authorization": {"env": TOKEN_ENV, "prefix": "Bearer "}},
-                    }
-                ],
-                "initial_backoff_seconds": 0.2,
-                "max_backoff_seconds": 0.5,
-            },
+            "webhooks": loopback_webhooks(
+                receiver.url,
+                SECRET_ENV,
+                timeout_seconds=None,
+                headers={"Authorization": {"env": TOKEN_ENV, "prefix": "Bearer "}},
+            ),
         },
     )
     assert secret not in d.config_path.read_text() and token not in d.config_path.read_text()
@@ -208,12 +199,7 @@ def test_secrets_never_leak_from_a_running_daemon(
         for j in range(500)
     ]
     produce(kafka_broker.bootstrap, topic, values, [b"sec"] * len(values))
-    wait_for(
-        lambda: len(receiver.snapshot()) >= 3,
-        60,
-        "three webhook requests (503, 200, 400)",
-        on_timeout=d.log_tail,
-    )
+    wait_received(receiver, 3, 60, on_timeout=d.log_tail)  # 503, 200, 400
     wait_for(
         lambda: d.metrics().total("drift_monitor_webhook_deliveries_total", outcome="dead") == 1,
         30,

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import random
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,9 +22,10 @@ from kafka import KafkaConsumer, TopicPartition
 
 from drift_monitor.demo.receiver import WebhookReceiver
 from tests.services.daemon import DaemonProcess, wait_for
+from tests.services.disk import fill, small_tmpfs
 from tests.services.kafka import KafkaBroker
+from tests.services.webhooks import loopback_webhooks, wait_received
 from tests.system.resilience.kafka_support import aligned_past, event, write_baselines
-from tests.system.resilience.test_sink_failures_disk_full import fill
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -40,20 +40,8 @@ HEAD = 30
 
 @pytest.fixture
 def small_state(tmp_path: Path) -> Iterator[Path]:
-    state = tmp_path / "tmpfs-state"
-    state.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(state)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip()})")
-    try:
+    with small_tmpfs(tmp_path / "tmpfs-state") as state:
         yield state
-    finally:
-        subprocess.run(["umount", "-l", str(state)], check=False)
 
 
 def _window(
@@ -99,13 +87,9 @@ def test_disk_full_at_window_close_holds_the_commit_and_loses_no_webhook(
         idle_timeout_seconds=3600.0,
         overrides={
             "defaults": {"episodes": {"enter_after": 1}},
-            "webhooks": {
-                "allow_networks": ["127.0.0.0/8"],  # a receiver on loopback
-                "targets": [
-                    {"name": "retrain", "url": receiver.url, "secret": {"env": SECRET_ENV}}
-                ],
-                "initial_backoff_seconds": 0.2,
-            },
+            "webhooks": loopback_webhooks(
+                receiver.url, SECRET_ENV, timeout_seconds=None, max_backoff_seconds=None
+            ),
         },
     )
     d = daemons("diskfull", **fields).start()
@@ -141,12 +125,7 @@ def test_disk_full_at_window_close_holds_the_commit_and_loses_no_webhook(
     assert not receiver.snapshot()
 
     filler.unlink()  # space is back
-    wait_for(
-        lambda: len(receiver.snapshot()) >= 1,
-        60,
-        "the drift.detected webhook after recovery",
-        on_timeout=d.log_tail,
-    )
+    wait_received(receiver, 1, 60, on_timeout=d.log_tail)  # the drift.detected one
     wait_for(
         lambda: _committed(kafka_broker.bootstrap, group, topic) == 3 * PER_WINDOW,
         60,

@@ -7,9 +7,7 @@ counted once."""
 
 from __future__ import annotations
 
-import errno
 import logging
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from tests.service.daemon.sink_faults import (
     FaultyDaemon,
     values,
 )
+from tests.services.disk import fill, small_tmpfs
 
 #: sink -> (audit log on, webhooks on, the file that must be named)
 CASES = {
@@ -33,40 +32,9 @@ CASES = {
 
 @pytest.fixture
 def tmpfs(tmp_path: Path) -> Iterator[Path]:
-    state = tmp_path / "state"
-    state.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(state)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:  # not root / no CAP_SYS_ADMIN: covered by the fault layer
-        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip()}); see test_checkpoint_sinks")
-    try:
+    # not root / no CAP_SYS_ADMIN: skipped here, covered by the fault layer
+    with small_tmpfs(tmp_path / "state", skip_hint="; see test_checkpoint_sinks") as state:
         yield state
-    finally:
-        subprocess.run(["umount", "-l", str(state)], check=False)
-
-
-def fill(directory: Path) -> Path:
-    """Write a filler file until the file system is full; returns it."""
-    filler = directory / "filler"
-    chunk = b"\0" * 4096
-    with filler.open("wb", buffering=0) as fh:
-        while True:
-            try:
-                fh.write(chunk)
-            except OSError as exc:
-                assert exc.errno == errno.ENOSPC
-                break
-    with filler.open("ab", buffering=0) as fh:  # the last bytes too
-        for _ in range(4096):
-            try:
-                fh.write(b"\0")
-            except OSError:
-                break
-    return filler
 
 
 @pytest.mark.parametrize("sink", sorted(CASES))

@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
 from tests.services.daemon import DaemonProcess, wait_for
 from tests.services.kafka import KafkaBroker
 from tests.services.streams import read_topic
-from tests.system.resilience.kafka_support import write_baselines
 
 pytestmark = pytest.mark.kafka
 
@@ -30,20 +28,17 @@ MODEL = "m"
 
 def test_an_oversized_invalid_record_is_dead_lettered_not_fatal(
     kafka_broker: KafkaBroker,
-    daemons: Callable[..., DaemonProcess],
+    topic_daemon: Callable[..., DaemonProcess],
     unique: Callable[[str], str],
-    tmp_path: Path,
 ) -> None:
     topic, dlq = unique("big"), unique("big-dlq")
     kafka_broker.create_topic(topic)  # default max.message.bytes
     kafka_broker.create_topic(dlq)
-    d = daemons(
+    d = topic_daemon(
         "big",
+        topic,
+        [MODEL],
         bootstrap=kafka_broker.bootstrap,
-        topics=[topic],
-        group_id=unique("big-group"),
-        models=[MODEL],
-        baselines_dir=write_baselines(tmp_path / "baselines", [MODEL]),
         dead_letter_topic=dlq,
         # Larger than the record: it reaches the JSON decoder (bad_json), as in the report.
         max_event_bytes=2_000_000,
@@ -69,19 +64,16 @@ def test_an_oversized_invalid_record_is_dead_lettered_not_fatal(
 
 def test_a_missing_dead_letter_topic_is_reported_at_start_up_and_heals(
     kafka_broker: KafkaBroker,
-    daemons: Callable[..., DaemonProcess],
+    topic_daemon: Callable[..., DaemonProcess],
     unique: Callable[[str], str],
-    tmp_path: Path,
 ) -> None:
     topic, dlq = unique("nodlq"), unique("nodlq-dlq")
     kafka_broker.create_topic(topic)
-    d = daemons(
+    d = topic_daemon(
         "nodlq",
+        topic,
+        [MODEL],
         bootstrap=kafka_broker.bootstrap,
-        topics=[topic],
-        group_id=unique("nodlq-group"),
-        models=[MODEL],
-        baselines_dir=write_baselines(tmp_path / "baselines", [MODEL]),
         dead_letter_topic=dlq,
     ).start(wait_ready=False)
     wait_for(

@@ -14,7 +14,6 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from kafka.errors import UnknownTopicOrPartitionError
@@ -23,7 +22,7 @@ from tests.service.daemon.fuzz import valid_event
 from tests.services.daemon import DaemonProcess, audit_ids, read_audit, wait_for
 from tests.services.kafka import KafkaBroker, create_topic
 from tests.services.streams import read_topic
-from tests.system.resilience.kafka_support import aligned_past, write_baselines
+from tests.system.resilience.kafka_support import aligned_past
 
 pytestmark = pytest.mark.kafka
 
@@ -49,9 +48,8 @@ def _topic_exists(broker: KafkaBroker, topic: str) -> bool:
 
 def test_records_of_a_recreated_topic_are_counted_dead_lettered_and_windowed(
     kafka_broker: KafkaBroker,
-    daemons: Callable[..., DaemonProcess],
+    topic_daemon: Callable[..., DaemonProcess],
     unique: Callable[[str], str],
-    tmp_path: Path,
 ) -> None:
     broker = kafka_broker
     topic, dlq = unique("recreate"), unique("recreate-dlq")
@@ -59,13 +57,11 @@ def test_records_of_a_recreated_topic_are_counted_dead_lettered_and_windowed(
     create_topic(broker.bootstrap, dlq)
     t0 = aligned_past(60.0)
     _produce(broker, topic, 0, N, K1, t0 + 1)
-    d = daemons(
+    d = topic_daemon(
         "recreate",
+        topic,
+        [MODEL],
         bootstrap=broker.bootstrap,
-        topics=[topic],
-        group_id=unique("recreate-group"),
-        models=[MODEL],
-        baselines_dir=write_baselines(tmp_path / "baselines", [MODEL]),
         dead_letter_topic=dlq,
         audit_windows=True,
     ).start()

@@ -3,7 +3,7 @@ delivered exactly once, signed, and nothing is given up on.
 
 Two models stream windows that alternate drifted and clean (``episodes: {enter_after:
 1, resolve_after: 1}``), so each opens and resolves several incidents. The receiver
-(tests/services/receiver.py: a real HTTP server that verifies every signature) is
+(drift_monitor/demo/receiver.py: a real HTTP server that verifies every signature) is
 
 1. not listening (connection refused) while the first windows close,
 2. answering 503 while more windows close,
@@ -24,7 +24,6 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
@@ -32,6 +31,7 @@ from drift_monitor.demo.receiver import WebhookReceiver
 from tests.services.daemon import DaemonProcess, Metrics, wait_for
 from tests.services.kafka import KafkaBroker
 from tests.services.streams import produce
+from tests.services.webhooks import loopback_webhooks
 from tests.system.resilience.kafka_support import (
     AuditTail,
     aligned_past,
@@ -39,7 +39,6 @@ from tests.system.resilience.kafka_support import (
     models_on_distinct_partitions,
     report,
     scaled,
-    write_baselines,
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -94,9 +93,8 @@ def _produce_plan(
 
 def test_webhook_outage_every_trigger_delivered_once(
     kafka_broker: KafkaBroker,
-    daemons: Callable[..., DaemonProcess],
+    topic_daemon: Callable[..., DaemonProcess],
     unique: Callable[[str], str],
-    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     record_property: Callable[[str, object], None],
 ) -> None:
@@ -107,32 +105,18 @@ def test_webhook_outage_every_trigger_delivered_once(
     models = models_on_distinct_partitions(2, 2, "hook")
     topic = unique("hooks")
     kafka_broker.create_topic(topic, partitions=2)
-    d = daemons(
+    d = topic_daemon(
         "hooks",
+        topic,
+        models,
         bootstrap=kafka_broker.bootstrap,
-        topics=[topic],
-        group_id=unique("hooks-group"),
-        models=models,
-        baselines_dir=write_baselines(tmp_path / "baselines", models),
         window_seconds=WINDOW_S,
         allowed_lateness_seconds=0.5,
         idle_timeout_seconds=2.0,
         audit_windows=True,
         overrides={
             "defaults": {"episodes": {"enter_after": 1, "resolve_after": 1}},
-            "webhooks": {
-                "allow_networks": ["127.0.0.0/8"],  # a receiver on loopback
-                "targets": [
-                    {
-                        "name": "retrain",
-                        "url": receiver.url,
-                        "secret": {"env": SECRET_ENV},
-                        "timeout_seconds": 2,
-                    }
-                ],
-                "initial_backoff_seconds": 0.2,
-                "max_backoff_seconds": 1.0,
-            },
+            "webhooks": loopback_webhooks(receiver.url, SECRET_ENV, max_backoff_seconds=1.0),
         },
     ).start()
     audit = AuditTail(d.audit_path)
