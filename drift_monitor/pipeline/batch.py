@@ -26,9 +26,11 @@ Labels (issue 15), when a model has a labels section: a labels topic's record ne
 reaches the batch decoder, and a record the decoder refuses for lack of features, or
 decodes without a prediction, may be a label-only event; both are handled in their
 stretch by the same code as per event (``Pipeline._label_event``), re-read records
-too (the join is idempotent and restarts from its last flush after a rewind). Every
-accepted or replayed row of a model with labels is handed to the join with its raw
-prediction (``LabelJoin.add_prediction``), as per event.
+too (the join is idempotent and restarts from its last flush after a rewind); the
+common label-only event is read straight from the batch decoder's parsed object
+(``LabelJoin.label_only_flat``), the others as per event. Each stretch hands a model's
+accepted or replayed rows to the join with their raw predictions in one call
+(``LabelJoin.add_predictions``: the same result as ``add_prediction`` per event).
 """
 
 from __future__ import annotations
