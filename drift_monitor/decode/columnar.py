@@ -44,7 +44,9 @@ class Envelopes:
 
     ``ok[i]`` False: record ``i`` must be decoded per event (its other entries are then
     placeholders). ``timestamps``: event time, epoch seconds. ``features`` entries
-    are the event's features object (an empty dict for a record not ok).
+    are the event's features object (an empty dict for a record not ok); ``objects``
+    the parsed values (an empty dict where a value is not a JSON object of at most
+    ``max_event_bytes``), for a caller that reads a record not ok another way.
     """
 
     ok: npt.NDArray[np.bool_]
@@ -53,6 +55,7 @@ class Envelopes:
     event_ids: list[Any]
     features: list[dict[str, Any]]
     predictions: list[Any]
+    objects: list[Any]
 
 
 class BatchDecoder:
@@ -75,7 +78,9 @@ class BatchDecoder:
         ok = np.ones(n, dtype=np.bool_)
         if s.layout != "nested" or n == 0:
             ok[:] = False
-            return Envelopes(ok, [None] * n, np.zeros(n), [None] * n, [{}] * n, [None] * n)
+            return Envelopes(
+                ok, [None] * n, np.zeros(n), [None] * n, [{}] * n, [None] * n, [{}] * n
+            )
         objs = self._parse(values, ok)
         get = dict.get
         models: list[Any] = list(map(get, objs, repeat(s.model_field, n)))
@@ -95,7 +100,7 @@ class BatchDecoder:
         predictions = list(map(get, objs, repeat(s.prediction_field, n)))
         raw = list(map(get, objs, repeat(s.timestamp_field, n)))
         ts = self._timestamps(raw, timestamps_ms, now, ok)
-        return Envelopes(ok, models, ts, ids, features, predictions)
+        return Envelopes(ok, models, ts, ids, features, predictions, objs)
 
     def _parse(self, values: list[bytes | None], ok: npt.NDArray[np.bool_]) -> list[Any]:
         """One object per value; ``{}`` (and ``ok`` False) where it is not a JSON object

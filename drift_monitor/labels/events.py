@@ -132,6 +132,48 @@ def decode_label_object(
     return LabelEvent(model, str(eid), label, ts)
 
 
+def decode_label_flat(
+    obj: dict[str, Any],
+    fields: LabelFields,
+    now: float | None = None,
+    max_future: float = math.inf,
+) -> LabelEvent | None:
+    """:func:`decode_label_object`'s common case, cheaply: every field of ``fields`` a
+    top-level key, a non-empty string event id and model, an int or float label, and a
+    numeric timestamp (epoch s or ms) at most ``max_future`` seconds ahead of ``now``.
+    Returns the same :class:`LabelEvent` :func:`decode_label_object` returns for ``obj``
+    (whatever the record key and timestamp), or None when ``obj`` is anything else: the
+    caller then decodes it with :func:`decode_label_object` (which gives the exact
+    error). Never raises."""
+    model_field, ts_field = fields.model, fields.timestamp
+    if not model_field or not ts_field:  # the record key or timestamp may decide
+        return None
+    label = obj.get(fields.label)
+    eid = obj.get(fields.event_id)
+    model = obj.get(model_field)
+    raw = obj.get(ts_field)
+    tl, tr = type(label), type(raw)
+    if (
+        (tl is not int and tl is not float)
+        or type(eid) is not str
+        or not eid
+        or type(model) is not str
+        or not model
+        or (tr is not int and tr is not float)
+    ):
+        return None
+    if tr is int and not 0 <= raw < 2**63:  # type: ignore[operator]
+        return None
+    ts = float(raw)  # type: ignore[arg-type]
+    if not ts >= 0.0 or ts == math.inf:  # NaN, negative, infinite: the slow path says
+        return None
+    if ts > _MS_ABOVE:
+        ts /= 1000.0
+    if now is not None and ts - now > max_future:
+        return None
+    return LabelEvent(model, eid, label, ts)
+
+
 def _timestamp(raw: object, record_timestamp_ms: int) -> float:
     if raw is None:
         if record_timestamp_ms < 0:

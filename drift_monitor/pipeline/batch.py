@@ -26,9 +26,11 @@ Labels (issue 15), when a model has a labels section: a labels topic's record ne
 reaches the batch decoder, and a record the decoder refuses for lack of features, or
 decodes without a prediction, may be a label-only event; both are handled in their
 stretch by the same code as per event (``Pipeline._label_event``), re-read records
-too (the join is idempotent and restarts from its last flush after a rewind). Every
-accepted or replayed row of a model with labels is handed to the join with its raw
-prediction (``LabelJoin.add_prediction``), as per event.
+too (the join is idempotent and restarts from its last flush after a rewind); the
+common label-only event is read straight from the batch decoder's parsed object
+(``LabelJoin.label_only_flat``), the others as per event. Each stretch hands a model's
+accepted or replayed rows to the join with their raw predictions in one call
+(``LabelJoin.add_predictions``: the same result as ``add_prediction`` per event).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ import numpy as np
 import numpy.typing as npt
 
 from drift_monitor.decode.columnar import BatchDecoder
+from drift_monitor.decode.decoder import _MAX_MODEL_LEN
 from drift_monitor.errors import EventError, SinkError
 from drift_monitor.labels.events import LabelEvent
 from drift_monitor.source.base import Record, TopicPartition
@@ -152,6 +155,8 @@ class ColumnarPath:
             )
             ok = ok[~on_label_topic[ok]]
             slow = [j for j in slow if not on_label_topic[j]]
+        if lj is not None and lj.in_topic and slow:
+            slow = self._label_only(env.objects, slow, untouched)
         fast: dict[str, tuple[WindowRuntime, npt.NDArray[np.int64], Any, Any]] = {}
         codes_of: dict[str, int] = {}
         models = env.models
@@ -237,6 +242,39 @@ class ColumnarPath:
             block = RowBlock(pos, ts, nums, cats, tp_codes[pos], tps, offsets[pos], event_ids)
             blocks.append((model, windows, block, preds))
         return blocks, untouched
+
+    def _label_only(
+        self, objects: list[Any], slow: list[int], untouched: list[_Untouched]
+    ) -> list[int]:
+        """labels (issue 15): of the records ``slow`` (not ok for the batch decoder), take
+        the common label-only events (``LabelJoin.label_only_flat``) from their parsed
+        ``objects`` into ``untouched`` as :meth:`_decode_one` would (the event decoder
+        refuses them as ``missing_features``: a valid model, no features object); returns
+        the others, for :meth:`_decode_one`."""
+        p = self._p
+        lj = p.labels
+        assert lj is not None
+        s = p.decoder.settings
+        if s.layout != "nested":
+            return slow
+        now = lj.clock.now()  # a later record's clock is no earlier: passes there too
+        model_field, features_field = s.model_field, s.features_field
+        rest: list[int] = []
+        for j in slow:
+            obj = objects[j]
+            model = obj.get(model_field)
+            ev = None
+            if (
+                type(model) is str
+                and 0 < len(model) <= _MAX_MODEL_LEN
+                and obj.get(features_field) is None
+            ):
+                ev = lj.label_only_flat(obj, now)
+            if ev is None:
+                rest.append(j)
+            else:
+                untouched.append(_Untouched(j, "-", None, True, ev))
+        return rest
 
     def _decode_one(
         self,
@@ -389,9 +427,16 @@ class ColumnarPath:
             if preds:  # labels (issue 15): accepted and replayed predictions, as per event
                 lj = p.labels
                 assert lj is not None
-                for r in np.flatnonzero(outcome != LATE).tolist():
-                    lj.add_prediction(
-                        model, sub.event_ids[r], float(sub.ts[r]), preds[a + r], not new[r]
+                joins = outcome != LATE
+                if joins.all():
+                    ids, mine = sub.event_ids[:k], preds[a : a + k]
+                    lj.add_predictions(model, ids, sub.ts[:k], mine, ~new)
+                else:
+                    keep = np.flatnonzero(joins)
+                    rows = keep.tolist()
+                    ids = [sub.event_ids[r] for r in rows]
+                    lj.add_predictions(
+                        model, ids, sub.ts[keep], [preds[a + r] for r in rows], ~new[keep]
                     )
             if b == closer and failed is None:
                 # Counted only once its windows' effects succeeded (below).

@@ -33,9 +33,12 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from drift_monitor.clock import Clock, SystemClock
 from drift_monitor.config.models import AppConfig
@@ -44,7 +47,12 @@ from drift_monitor.errors import EventError, SinkError
 from drift_monitor.evaluation.results import json_time
 from drift_monitor.labels.config import LabelSettings
 from drift_monitor.labels.encode import encode_label, encode_outputs
-from drift_monitor.labels.events import LabelEvent, decode_label_event, decode_label_object
+from drift_monitor.labels.events import (
+    LabelEvent,
+    decode_label_event,
+    decode_label_flat,
+    decode_label_object,
+)
 from drift_monitor.labels.metrics import ModelQuality
 from drift_monitor.labels.store import JoinStore, Label, Prediction, tracked
 from drift_monitor.labels.tracker import PerformanceTracker, WindowPerformance
@@ -117,6 +125,10 @@ class LabelJoin:
         self.in_topic = frozenset(
             m.name for m in labelled if m.labels is not None and m.labels.topic is None
         )
+        #: the fields label-only events are read with (those of the first such model)
+        self._in_topic_fields = (
+            self.models[min(self.in_topic)].settings.fields if self.in_topic else None
+        )
         for joined in self.models.values():
             self._refresh(joined)
         self._publish()
@@ -152,6 +164,68 @@ class LabelJoin:
         end = m.offset + (wid + 1) * m.size
         m.predictions.append(Prediction(event_id, wid, end, ts, outputs))
         m.predicted_until = max(m.predicted_until, ts)
+
+    def add_predictions(
+        self,
+        model: str,
+        event_ids: Sequence[str | None],
+        ts: npt.NDArray[np.float64],
+        predictions: Sequence[object],
+        counted: npt.NDArray[np.bool_],
+    ) -> None:
+        """:meth:`add_prediction` for rows of one model at once, in order (the batch
+        path): event ids, event times (epoch s, finite), raw JSON predictions and
+        whether each row was already counted, all of one length. The same predictions,
+        rejections and watermark as :meth:`add_prediction` row by row: window ids by
+        one numpy floor, no sampling when ``sample_rate`` >= 1, a one-score output of
+        floats checked as one array; every other value is encoded row by row."""
+        m = self.models[model]
+        rate = m.settings.sample_rate
+        if rate >= 1.0 and None not in event_ids:
+            rows: list[int] | None = None  # every row
+        else:
+            rows = []
+            for i, eid in enumerate(event_ids):
+                if eid is None:
+                    if not counted[i]:
+                        m.reject("no_event_id")
+                elif tracked(eid, rate):
+                    rows.append(i)
+            if not rows:
+                return
+        if not len(event_ids) or (m.spec is None and not self._refresh(m)):
+            return
+        spec = m.spec
+        assert spec is not None
+        if rows is None:
+            ids, times, preds = event_ids, ts, predictions
+        else:
+            ids, times = [event_ids[i] for i in rows], ts[rows]
+            preds = [predictions[i] for i in rows]
+        outputs: list[tuple[float, ...] | None]
+        if spec.task in ("binary", "regression") and set(map(type, preds)) == {float}:
+            x = np.array(preds, dtype=np.float64)
+            good = np.isfinite(x)
+            if spec.task == "binary":
+                good &= (x >= 0.0) & (x <= 1.0)
+            outputs = [(v,) if g else None for v, g in zip(x.tolist(), good.tolist(), strict=True)]
+        else:
+            outputs = [encode_outputs(spec, p) for p in preds]
+        wids = np.floor((times - m.offset) / m.size)
+        ends = (m.offset + (wids + 1.0) * m.size).tolist()
+        append = m.predictions.append
+        added: list[float] = []
+        for i, (eid, wid, end, t, out) in enumerate(
+            zip(ids, wids.astype(np.int64).tolist(), ends, times.tolist(), outputs, strict=True)
+        ):
+            if out is None:
+                if not counted[i if rows is None else rows[i]]:
+                    m.reject("bad_prediction")
+                continue
+            assert eid is not None
+            append(Prediction(eid, wid, end, t, out))
+            added.append(t)
+        m.predicted_until = max([m.predicted_until, *added])
 
     def label_record(self, rec: Record) -> tuple[EventError, str] | None:
         """A record of a labels topic; returns (error, model or "-") when it is not a
@@ -196,16 +270,21 @@ class LabelJoin:
         """The label-only event ``rec`` holds for a model in :attr:`in_topic`, None when
         it is not one. Changes nothing (the batch path asks while decoding and adds the
         label in read order, :meth:`add_label`)."""
-        fields = self.models[min(self.in_topic)].settings.fields
+        fields = self._in_topic_fields
+        assert fields is not None
+        now = self.clock.now()
         try:
             if parsed is not None:
+                fast = self.label_only_flat(parsed, now)
+                if fast is not None:
+                    return fast
                 ev = decode_label_object(
                     parsed,
                     rec.key,
                     rec.timestamp_ms,
                     fields,
                     default_model=None,
-                    now=self.clock.now(),
+                    now=now,
                     max_future=self._max_future,
                 )
             else:
@@ -216,12 +295,25 @@ class LabelJoin:
                     fields,
                     default_model=None,
                     max_bytes=self._max_bytes,
-                    now=self.clock.now(),
+                    now=now,
                     max_future=self._max_future,
                 )
         except EventError:
             return None
         if ev.model not in self.models or ev.model not in self.in_topic:
+            return None
+        return ev
+
+    def label_only_flat(self, parsed: dict[str, Any], now: float) -> LabelEvent | None:
+        """:meth:`label_only_event`'s common case (a flat label-only event of a model in
+        :attr:`in_topic`, :func:`decode_label_flat`) for a record value parsed into
+        ``parsed``, at wall-clock time ``now`` (epoch s). None: not that case (ask
+        :meth:`label_only_event`, which decides); otherwise what it would return."""
+        fields = self._in_topic_fields
+        if fields is None:
+            return None
+        ev = decode_label_flat(parsed, fields, now, self._max_future)
+        if ev is None or ev.model not in self.in_topic:
             return None
         return ev
 
@@ -233,12 +325,20 @@ class LabelJoin:
     def _label(
         self, m: ModelJoin, eid: str, raw: object, ts: float
     ) -> tuple[EventError, str] | None:
-        if not tracked(eid, m.settings.sample_rate):
+        rate = m.settings.sample_rate
+        if rate < 1.0 and not tracked(eid, rate):
             return None
-        if m.spec is None and not self._refresh(m):
-            return None  # said in /status: the baseline has no performance section
-        assert m.spec is not None
-        value = encode_label(m.spec, raw)
+        spec = m.spec
+        if spec is None:
+            if not self._refresh(m):
+                return None  # said in /status: the baseline has no performance section
+            spec = m.spec
+            assert spec is not None
+        kind = type(raw)
+        if spec.task == "binary" and (kind is int or kind is float) and raw in {0, 1}:
+            value: float | None = float(raw)  # as encode_label: 0.0 or 1.0
+        else:
+            value = encode_label(spec, raw)
         if value is None:
             return EventError(
                 "label_bad_label", f"label {str(raw)[:40]!r} is not a value of this model"

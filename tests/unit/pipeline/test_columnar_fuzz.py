@@ -176,12 +176,14 @@ def _value(rng: random.Random, t: float) -> bytes | None:
     if rng.random() < 0.97:
         ev["features"] = feats if rng.random() < 0.98 else rng.choice([[1], "f", 3])
     p = rng.random()
-    if p < 0.6:
+    if p < 0.58:
         ev["prediction"] = round(rng.random(), 4)
+    elif p < 0.6:  # floats a score cannot be (the label join's one-array check)
+        ev["prediction"] = rng.choice([1.5, -0.25, 1e300, -0.0, 1.0])
     elif p < 0.7:
         ev["prediction"] = {"score": rng.random(), "p": rng.choice([0.5, "x", None]), "o": 1}
     elif p < 0.75:
-        ev["prediction"] = rng.choice(["cls", True, None, [0.1]])
+        ev["prediction"] = rng.choice(["cls", True, None, [0.1], 1, 0, 2**64 - 1, {"p": 0.3}])
     text = json.dumps(ev, ensure_ascii=rng.random() < 0.5, allow_nan=False).encode(
         "utf-8", "surrogatepass"
     )

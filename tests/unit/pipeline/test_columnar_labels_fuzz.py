@@ -109,19 +109,36 @@ def _label_value(rng: random.Random, ids: list[str], t: float, model: str) -> by
     r = rng.random()
     if r < 0.04:
         return rng.choice([b"\xff", b"{nope", b"[]", b"null"])
-    ev: dict[str, Any] = {"model": model, "label": rng.choice([0, 1, 1, 0])}
+    ev: dict[str, Any] = {"model": model, "label": rng.choice([0, 1, 1, 0, 0.0, 1.0])}
     if r < 0.08:
-        ev["model"] = rng.choice(["zzz", "c", 5])
-    elif r < 0.12:
-        ev["label"] = rng.choice(["yes", None, [1], 7])
+        ev["model"] = rng.choice(["zzz", "c", 5, "", None, True, {"m": model}, "x" * 300])
+    elif r < 0.14:
+        ev["label"] = rng.choice(
+            ["yes", None, [1], 7, True, False, "1", 0.5, -0.0, 2**64 - 1, {"v": 1}]
+        )
     if rng.random() < 0.95:
         ev["event_id"] = (
             rng.choice(ids) if ids and rng.random() < 0.8 else f"e{rng.randrange(10**6)}"
         )
-    if rng.random() < 0.9:
+        if rng.random() < 0.03:
+            ev["event_id"] = rng.choice([7, "", True, None, {"id": "e1"}, 2**63])
+    u = rng.random()
+    if u < 0.75:
         ev["timestamp"] = t + rng.uniform(0, 120)
+    elif u < 0.85:  # epoch ms, the common producer shape
+        ev["timestamp"] = int((t + rng.uniform(0, 120)) * 1000)
+    elif u < 0.9:
+        ev["timestamp"] = rng.choice(
+            [-1, -5.5, True, "2024-01-01T00:00:00Z", "nope", 2**64 - 1, 2**63, [1], 0]
+        )
+    elif u < 0.92:  # far ahead of the wall clock (in s and in ms)
+        ev["timestamp"] = rng.choice([t + 10**6, int((t + 10**6) * 1000)])
     if model == "b" and rng.random() < 0.05:
         ev["features"] = {"x": 1.0}  # not label-only: a (bad) prediction event
+    elif model == "b" and rng.random() < 0.03:
+        ev["features"] = None  # as absent: label-only
+    if model == "b" and rng.random() < 0.03:
+        del ev["model"]  # the event decoder takes the record key; the label decoder too
     return json.dumps(ev).encode()
 
 
@@ -171,6 +188,8 @@ def _join_state(join: LabelJoin) -> Any:
             [(w.window_id, w.tracked, w.joined) for w in windows],
             pairs,
             m.store.counters(name),
+            dict(m.rejected),
+            (m.predicted_until, m.labelled_until),
         )
     return out
 
