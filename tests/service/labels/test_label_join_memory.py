@@ -11,7 +11,8 @@ import pytest
 from sklearn import metrics as skm
 
 from tests.service.labels.support import LabelDaemon
-from tests.services.labels import T0, WINDOW_S, check_windows, iso, labelled_stream
+from tests.services.labels import T0, WINDOW_S, check_windows, labelled_stream
+from tests.services.streams import iso
 
 WINDOWS = 8
 DEGRADED = (5, 6, 7)
