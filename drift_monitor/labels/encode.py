@@ -9,7 +9,7 @@ value does not fit the task (the caller counts it as an invalid label or predict
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -49,6 +49,21 @@ def encode_outputs(spec: TaskSpec, prediction: object) -> tuple[float, ...] | No
     if any(p is None or p < 0.0 for p in probs):
         return None
     return tuple(float(p) for p in probs if p is not None)
+
+
+def encode_outputs_many(
+    spec: TaskSpec, predictions: Sequence[object]
+) -> list[tuple[float, ...] | None]:
+    """:func:`encode_outputs` of each prediction, in order. The common case (binary or
+    regression, every prediction a float) is checked as one numpy array: finite, and in
+    [0, 1] for binary; any other column goes value by value. Same results either way."""
+    if spec.task in ("binary", "regression") and set(map(type, predictions)) == {float}:
+        x = np.array(predictions, dtype=np.float64)
+        good = np.isfinite(x)
+        if spec.task == "binary":
+            good &= (x >= 0.0) & (x <= 1.0)
+        return [(v,) if g else None for v, g in zip(x.tolist(), good.tolist(), strict=True)]
+    return [encode_outputs(spec, p) for p in predictions]
 
 
 def encode_label(spec: TaskSpec, label: object) -> float | None:

@@ -32,7 +32,7 @@ from drift_monitor.labels.jointable import (
     IntArray,
     ModelTable,
 )
-from drift_monitor.labels.records import WindowCoverage
+from drift_monitor.labels.records import JoinCounters, WindowCoverage
 
 
 class JoinState:
@@ -62,6 +62,16 @@ class JoinState:
 
     # -- predictions and labels ---------------------------------------------------------
 
+    def _batch(
+        self, model: str, ids: list[str]
+    ) -> tuple[JoinCounters, ModelTable, list[int] | range]:
+        """A batch of ``model``'s ids: its counters, its table, and the positions to
+        process (each id's first occurrence; the repeats counted as duplicates)."""
+        c = self.counters(model)
+        order = _first_occurrences(ids)
+        c.duplicates += len(ids) - len(order)
+        return c, self.table(model), order
+
     def add_predictions(
         self,
         model: str,
@@ -75,16 +85,7 @@ class JoinState:
         """Track predictions (columns of one batch; ``outputs`` (n, k), NaN past each
         row's ``widths``). Returns the positions that changed the state (the rest were
         duplicates or late), in the order processed."""
-        c = self.counters(model)
-        t = self.table(model)
-        n = len(ids)
-        order: list[int] | range = range(n)
-        if len(set(ids)) < n:  # first occurrence wins
-            first: dict[str, int] = {}
-            for i, e in enumerate(ids):
-                first.setdefault(e, i)
-            order = list(first.values())
-            c.duplicates += n - len(order)
+        c, t, order = self._batch(model, ids)
         index, waiting, eids, free = t.index, t.waiting, t.eids, t.free
         final, cut = t.final, t.cutoff
         wl, tl = wids.tolist(), times.tolist()
@@ -159,16 +160,7 @@ class JoinState:
     ) -> IntArray:
         """Join labels to their predictions or make them wait (columns of one batch).
         Returns the positions that changed the state: waiting ones, then joined ones."""
-        c = self.counters(model)
-        t = self.table(model)
-        n = len(ids)
-        order: list[int] | range = range(n)
-        if len(set(ids)) < n:
-            first: dict[str, int] = {}
-            for i, e in enumerate(ids):
-                first.setdefault(e, i)
-            order = list(first.values())
-            c.duplicates += n - len(order)
+        c, t, order = self._batch(model, ids)
         index, waiting, eids, free, final_ids = t.index, t.waiting, t.eids, t.free, t.final_ids
         hit_i: list[int] = []
         hit_s: list[int] = []
@@ -389,3 +381,14 @@ class JoinState:
             cols["outputs"][sel, :width],
             cols["label_time"][sel] - cols["time"][sel],
         )
+
+
+def _first_occurrences(ids: list[str]) -> list[int] | range:
+    """Positions of each id's first occurrence in ``ids``, in order (a repeat within
+    one batch is a duplicate: the first one wins); ``range(len(ids))`` when all differ."""
+    if len(set(ids)) == len(ids):
+        return range(len(ids))
+    first: dict[str, int] = {}
+    for i, e in enumerate(ids):
+        first.setdefault(e, i)
+    return list(first.values())

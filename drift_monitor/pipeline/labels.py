@@ -46,17 +46,13 @@ from drift_monitor.decode.decoder import Event
 from drift_monitor.errors import EventError, SinkError
 from drift_monitor.evaluation.results import json_time
 from drift_monitor.labels.config import LabelSettings
-from drift_monitor.labels.encode import encode_label, encode_outputs
-from drift_monitor.labels.events import (
-    LabelEvent,
-    decode_label_event,
-    decode_label_flat,
-    decode_label_object,
-)
+from drift_monitor.labels.encode import encode_label, encode_outputs, encode_outputs_many
+from drift_monitor.labels.events import LabelEvent
 from drift_monitor.labels.metrics import ModelQuality
 from drift_monitor.labels.store import JoinStore, Label, Prediction, tracked
 from drift_monitor.labels.tracker import PerformanceTracker, WindowPerformance
 from drift_monitor.pipeline.baselines import BaselineRegistry
+from drift_monitor.pipeline.label_reader import LabelReader
 from drift_monitor.pipeline.label_state import ModelJoin, model_quality, model_status, window_doc
 from drift_monitor.source.base import Record
 from drift_monitor.status.state import MonitorState
@@ -84,12 +80,10 @@ class LabelJoin:
     ) -> None:
         self.baselines = baselines
         self.clock = clock or SystemClock()
-        self._max_future = config.decode.max_future_seconds
         self.state = state
         self.hooks = list(hooks)
         #: called with every evaluated window, provisional and final, before the hooks
         self.records = list(records)
-        self._max_bytes = config.decode.max_event_bytes
         self._history = config.http.status_windows
         self._lock = threading.Lock()
         self._quality: dict[str, ModelQuality] = {}
@@ -112,23 +106,17 @@ class LabelJoin:
             for path, group in groups.items()
         }
         self.models: dict[str, ModelJoin] = {}
-        self.label_topics: dict[str, tuple[str, ...]] = {}
         for m in labelled:
             s = m.labels
             assert s is not None
             store = self._stores[s.store_path or Path(config.state.dir) / STORE_FILENAME]
             size = s.window_seconds or m.window.size_seconds
             self.models[m.name] = ModelJoin(m.name, s, store, size, m.window.offset_seconds)
-            if s.topic is not None:
-                self.label_topics[s.topic] = (*self.label_topics.get(s.topic, ()), m.name)
+        self.reader = LabelReader(config, self.clock)
+        #: labels topic -> the models reading it
+        self.label_topics = self.reader.label_topics
         #: models whose label-only events come on the prediction topic
-        self.in_topic = frozenset(
-            m.name for m in labelled if m.labels is not None and m.labels.topic is None
-        )
-        #: the fields label-only events are read with (those of the first such model)
-        self._in_topic_fields = (
-            self.models[min(self.in_topic)].settings.fields if self.in_topic else None
-        )
+        self.in_topic = self.reader.in_topic
         for joined in self.models.values():
             self._refresh(joined)
         self._publish()
@@ -177,8 +165,8 @@ class LabelJoin:
         path): event ids, event times (epoch s, finite), raw JSON predictions and
         whether each row was already counted, all of one length. The same predictions,
         rejections and watermark as :meth:`add_prediction` row by row: window ids by
-        one numpy floor, no sampling when ``sample_rate`` >= 1, a one-score output of
-        floats checked as one array; every other value is encoded row by row."""
+        one numpy floor, no sampling when ``sample_rate`` >= 1, outputs by
+        :func:`encode_outputs_many`."""
         m = self.models[model]
         rate = m.settings.sample_rate
         if rate >= 1.0 and None not in event_ids:
@@ -202,15 +190,7 @@ class LabelJoin:
         else:
             ids, times = [event_ids[i] for i in rows], ts[rows]
             preds = [predictions[i] for i in rows]
-        outputs: list[tuple[float, ...] | None]
-        if spec.task in ("binary", "regression") and set(map(type, preds)) == {float}:
-            x = np.array(preds, dtype=np.float64)
-            good = np.isfinite(x)
-            if spec.task == "binary":
-                good &= (x >= 0.0) & (x <= 1.0)
-            outputs = [(v,) if g else None for v, g in zip(x.tolist(), good.tolist(), strict=True)]
-        else:
-            outputs = [encode_outputs(spec, p) for p in preds]
+        outputs = encode_outputs_many(spec, preds)
         wids = np.floor((times - m.offset) / m.size)
         ends = (m.offset + (wids + 1.0) * m.size).tolist()
         append = m.predictions.append
@@ -230,26 +210,9 @@ class LabelJoin:
     def label_record(self, rec: Record) -> tuple[EventError, str] | None:
         """A record of a labels topic; returns (error, model or "-") when it is not a
         usable label (the pipeline counts and dead-letters it)."""
-        names = self.label_topics[rec.topic]
-        first = self.models[names[0]]
-        try:
-            ev = decode_label_event(
-                rec.value,
-                rec.key,
-                rec.timestamp_ms,
-                first.settings.fields,
-                default_model=names[0] if len(names) == 1 else None,
-                max_bytes=self._max_bytes,
-                now=self.clock.now(),
-                max_future=self._max_future,
-            )
-        except EventError as err:
-            return err, names[0] if len(names) == 1 else "-"
-        if ev.model not in names:
-            return EventError(
-                "label_unknown_model",
-                f"model {ev.model[:60]!r} has no labels.topic {rec.topic!r}",
-            ), "-"
+        ev = self.reader.topic_label(rec)
+        if isinstance(ev, tuple):
+            return ev
         return self._label(self.models[ev.model], ev.event_id, ev.value, ev.timestamp)
 
     def label_only(
@@ -259,7 +222,7 @@ class LabelJoin:
         prediction) of a model in :attr:`in_topic`. False: not a label event (the
         pipeline goes on with it); None: joined; (error, model): a bad label.
         ``parsed``: the record value as the event decoder parsed it (not parsed again)."""
-        ev = self.label_only_event(rec, parsed)
+        ev = self.reader.label_only_event(rec, parsed)
         if ev is None:
             return False
         return self.add_label(ev)
@@ -267,55 +230,13 @@ class LabelJoin:
     def label_only_event(
         self, rec: Record, parsed: dict[str, Any] | None = None
     ) -> LabelEvent | None:
-        """The label-only event ``rec`` holds for a model in :attr:`in_topic`, None when
-        it is not one. Changes nothing (the batch path asks while decoding and adds the
-        label in read order, :meth:`add_label`)."""
-        fields = self._in_topic_fields
-        assert fields is not None
-        now = self.clock.now()
-        try:
-            if parsed is not None:
-                fast = self.label_only_flat(parsed, now)
-                if fast is not None:
-                    return fast
-                ev = decode_label_object(
-                    parsed,
-                    rec.key,
-                    rec.timestamp_ms,
-                    fields,
-                    default_model=None,
-                    now=now,
-                    max_future=self._max_future,
-                )
-            else:
-                ev = decode_label_event(
-                    rec.value,
-                    rec.key,
-                    rec.timestamp_ms,
-                    fields,
-                    default_model=None,
-                    max_bytes=self._max_bytes,
-                    now=now,
-                    max_future=self._max_future,
-                )
-        except EventError:
-            return None
-        if ev.model not in self.models or ev.model not in self.in_topic:
-            return None
-        return ev
+        """:meth:`LabelReader.label_only_event`: changes nothing (the batch path asks
+        while decoding and adds the label in read order, :meth:`add_label`)."""
+        return self.reader.label_only_event(rec, parsed)
 
     def label_only_flat(self, parsed: dict[str, Any], now: float) -> LabelEvent | None:
-        """:meth:`label_only_event`'s common case (a flat label-only event of a model in
-        :attr:`in_topic`, :func:`decode_label_flat`) for a record value parsed into
-        ``parsed``, at wall-clock time ``now`` (epoch s). None: not that case (ask
-        :meth:`label_only_event`, which decides); otherwise what it would return."""
-        fields = self._in_topic_fields
-        if fields is None:
-            return None
-        ev = decode_label_flat(parsed, fields, now, self._max_future)
-        if ev is None or ev.model not in self.in_topic:
-            return None
-        return ev
+        """:meth:`LabelReader.label_only_flat` (the batch decoder's common case)."""
+        return self.reader.label_only_flat(parsed, now)
 
     def add_label(self, ev: LabelEvent) -> tuple[EventError, str] | None:
         """Buffer the label of :meth:`label_only_event`; None: joined (or not tracked),

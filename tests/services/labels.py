@@ -16,7 +16,6 @@ oracle the tests compare the daemon's per-window metrics with (scikit-learn).
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +28,7 @@ from sklearn import metrics as skm
 
 from drift_monitor.baseline import build_baseline
 from drift_monitor.baseline.model import Baseline
+from tests.services.streams import iso
 
 T0 = 1_795_000_020.0  # 2026-11-18T11:07:00Z, on the 60 s window grid
 WINDOW_S = 60.0
@@ -128,14 +128,6 @@ def labelled_stream(
             out.truth[eid] = (w, ts, float(s[i]), int(y[i]), ts + delay)
     out.items.sort(key=lambda i: i.arrival)
     return out
-
-
-def iso(t: float) -> str:
-    return (
-        dt.datetime.fromtimestamp(t, dt.UTC)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z")
-    )
 
 
 def sklearn_metrics(y: list[int], s: list[float]) -> dict[str, float]:

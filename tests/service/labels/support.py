@@ -16,6 +16,7 @@ from drift_monitor.loop import Backoff
 from drift_monitor.source.memory import MemorySource
 from drift_monitor.webhooks.transport import MemoryTransport
 from tests.services.labels import T0, WINDOW_S, Item, labelled_baseline
+from tests.services.webhooks import loopback_webhooks
 
 SECRET_ENV = "DRIFT_MONITOR_LABELS_TEST_SECRET"
 SECRET = "whsec_bGFiZWxzLXRlc3Qtc2VjcmV0LTMyLWJ5dGVzLWxvbmch"
@@ -37,12 +38,13 @@ def label_config(tmp_path: Path, labels: dict[str, Any] | None = None) -> dict[s
         "baselines": {"dir": str(tmp_path / "baselines")},
         "state": {"dir": str(tmp_path / "state")},
         "http": {"status_windows": 40},
-        "webhooks": {
-            "allow_networks": ["127.0.0.0/8"],
-            "targets": [
-                {"name": "retrain", "url": "http://127.0.0.1:9/hook", "secret": {"env": SECRET_ENV}}
-            ],
-        },
+        "webhooks": loopback_webhooks(
+            "http://127.0.0.1:9/hook",
+            SECRET_ENV,
+            timeout_seconds=None,
+            initial_backoff_seconds=None,
+            max_backoff_seconds=None,
+        ),
         "models": [
             {
                 "name": "m",

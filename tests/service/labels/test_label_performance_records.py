@@ -20,7 +20,8 @@ from drift_monitor.daemon import Monitor
 from drift_monitor.loop import Backoff
 from drift_monitor.source.memory import MemoryReports
 from tests.service.labels.support import LabelDaemon, label_config
-from tests.services.labels import T0, WINDOW_S, iso, labelled_stream, sklearn_metrics
+from tests.services.labels import T0, WINDOW_S, labelled_stream, sklearn_metrics
+from tests.services.streams import iso
 
 WINDOWS = 6
 

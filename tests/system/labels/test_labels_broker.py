@@ -32,11 +32,12 @@ from tests.services.labels import (
     WINDOW_S,
     LabelledStream,
     check_windows,
-    iso,
     labelled_baseline,
     labelled_stream,
 )
+from tests.services.streams import iso
 from tests.services.wait import wait_for
+from tests.services.webhooks import loopback_webhooks
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -49,9 +50,8 @@ DEGRADED = (5, 6, 7)
 
 @pytest.fixture
 def receiver() -> Iterator[WebhookReceiver]:
-    r = WebhookReceiver(SECRET).start()
-    yield r
-    r.stop()
+    with WebhookReceiver(SECRET) as r:
+        yield r
 
 
 def _daemon(
@@ -90,19 +90,7 @@ def _daemon(
                     | labels,
                 }
             ],
-            "webhooks": {
-                "allow_networks": ["127.0.0.0/8"],  # the receiver on loopback
-                "targets": [
-                    {
-                        "name": "retraining",
-                        "url": receiver.url,
-                        "secret": {"env": SECRET_ENV},
-                        "timeout_seconds": 2,
-                    }
-                ],
-                "initial_backoff_seconds": 0.2,
-                "max_backoff_seconds": 0.5,
-            },
+            "webhooks": loopback_webhooks(receiver.url, SECRET_ENV),
         },
     )
     return DaemonProcess("daemon", config, tmp_path, env={SECRET_ENV: SECRET})

@@ -17,6 +17,7 @@ from scipy import stats
 from bench.false_degraded import (
     NO_MINIMUM,
     TASKS,
+    Generator,
     binary_pairs,
     regression_pairs,
     simulate,
@@ -32,50 +33,46 @@ def _bound(windows: int) -> int:
     return int(stats.binom.ppf(0.999, windows, BUDGET))
 
 
+def _within_budget(
+    task: Generator,
+    labels: int,
+    *,
+    baselines: int,
+    windows: int,
+    validation: int,
+    settings: DegradationSettings = NO_MINIMUM,
+) -> None:
+    """Simulate ``baselines`` x ``windows`` unchanged windows of ``labels`` labels each
+    and assert the false-degraded count is within the budget's binomial bound."""
+    rates = simulate(
+        task,
+        [labels],
+        baselines=baselines,
+        windows=windows,
+        validation=validation,
+        settings=settings,
+        grid=GRID,
+    )[labels]
+    assert rates.chance <= _bound(rates.windows), rates
+
+
 def test_windows_as_large_as_the_validation_set_include_the_baselines_own_error() -> None:
     # The baseline's value is itself an estimate from 2 000 pairs: a window of 2 000
     # labels differs from it with twice the bootstrap's variance (before: 5-10 % flagged).
-    rates = simulate(
-        regression_pairs,
-        [2_000],
-        baselines=40,
-        windows=50,
-        validation=2_000,
-        settings=NO_MINIMUM,
-        grid=GRID,
-    )[2_000]
-    assert rates.chance <= _bound(rates.windows), rates
+    _within_budget(regression_pairs, 2_000, baselines=40, windows=50, validation=2_000)
 
 
 def test_small_windows_stay_within_the_budget() -> None:
     # 300 labels per window, the binary default (ROC AUC): before, ~2 % flagged (the
     # 200-replicate linear quantile sits at the 98.5 % point on average).
-    rates = simulate(
-        TASKS["binary"],
-        [300],
-        baselines=50,
-        windows=80,
-        validation=3_000,
-        settings=NO_MINIMUM,
-        grid=GRID,
-    )[300]
-    assert rates.chance <= _bound(rates.windows), rates
+    _within_budget(TASKS["binary"], 300, baselines=50, windows=80, validation=3_000)
 
 
 def test_the_budget_is_split_across_the_deciding_metrics() -> None:
     # Seven deciding metrics each tested at 1 % flag a window up to ~7 x as often; the
     # split keeps the window's rate within the budget.
     every = DegradationSettings(metrics=CLASSIFICATION_METRICS, minimums={}, relative_minimum=0)
-    rates = simulate(
-        TASKS["binary"],
-        [300],
-        baselines=25,
-        windows=80,
-        validation=3_000,
-        settings=every,
-        grid=GRID,
-    )[300]
-    assert rates.chance <= _bound(rates.windows), rates
+    _within_budget(TASKS["binary"], 300, baselines=25, windows=80, validation=3_000, settings=every)
 
 
 def test_a_real_degradation_is_still_caught() -> None:
