@@ -40,7 +40,10 @@ CATEGORICAL = ("country", "plan")
 COUNTRIES = ("US", "IN", "BR", "DE", "ünï", "日本")
 
 
-def _baselines(directory: Path) -> None:
+def _baselines(directory: Path, label: str | None = None) -> None:
+    """Baselines ``a`` (x, y, z, country, plan; prediction ``score``) and ``b`` (no z;
+    prediction ``p``) under ``directory``; with ``label``, a 0/1 validation label of
+    that name drawn from the score, so both carry a performance section."""
     rng = np.random.default_rng(5)
     n = 400
     df = pd.DataFrame(
@@ -53,17 +56,20 @@ def _baselines(directory: Path) -> None:
             "score": rng.random(n),
         }
     )
-    base = build_baseline(df, "a", version="1", prediction=["score"], categorical=CATEGORICAL)
+    if label is not None:
+        df[label] = (rng.random(n) < df["score"].to_numpy()).astype(int)
     directory.mkdir(parents=True, exist_ok=True)
-    save_baseline(base, directory / "a.dmb")
-    two = build_baseline(
-        df.drop(columns=["z"]).rename(columns={"score": "p"}),
-        "b",
-        version="1",
-        prediction=["p"],
-        categorical=CATEGORICAL,
-    )
-    save_baseline(two, directory / "b.dmb")
+    b_frame = df.drop(columns=["z"]).rename(columns={"score": "p"})
+    for name, frame, prediction in (("a", df, "score"), ("b", b_frame, "p")):
+        base = build_baseline(
+            frame,
+            name,
+            version="1",
+            prediction=[prediction],
+            categorical=CATEGORICAL,
+            label=label,
+        )
+        save_baseline(base, directory / f"{name}.dmb")
 
 
 WINDOWS: dict[str, dict[str, Any]] = {

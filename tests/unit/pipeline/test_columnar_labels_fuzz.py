@@ -16,11 +16,8 @@ import random
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
 import pytest
 
-from drift_monitor.baseline import build_baseline, save_baseline
 from drift_monitor.clock import ManualClock
 from drift_monitor.config.loader import validate_config
 from drift_monitor.errors import SinkError
@@ -31,10 +28,9 @@ from drift_monitor.source.base import Record
 from drift_monitor.source.memory import MemoryDeadLetters
 from drift_monitor.status.state import MonitorState
 from tests.unit.pipeline.test_columnar_fuzz import (
-    CATEGORICAL,
-    COUNTRIES,
     T0,
     WINDOWS,
+    _baselines,
     _batches,
     _observed,
     _stream,
@@ -44,35 +40,8 @@ LABEL_TOPIC = "lt"
 
 
 def _labelled_baselines(directory: Path) -> None:
-    """``a`` and ``b`` as in the other fuzz test, with a validation label."""
-    rng = np.random.default_rng(5)
-    n = 400
-    score = rng.random(n)
-    df = pd.DataFrame(
-        {
-            "x": rng.normal(0, 1, n),
-            "y": rng.integers(0, 50, n).astype(float),
-            "z": rng.gamma(2.0, 2.0, n),
-            "country": rng.choice(COUNTRIES[:4], n),
-            "plan": rng.choice(["free", "pro", "team"], n),
-            "score": score,
-            "truth": (rng.random(n) < score).astype(int),
-        }
-    )
-    directory.mkdir(parents=True, exist_ok=True)
-    a = build_baseline(
-        df, "a", version="1", prediction=["score"], categorical=CATEGORICAL, label="truth"
-    )
-    save_baseline(a, directory / "a.dmb")
-    b = build_baseline(
-        df.drop(columns=["z"]).rename(columns={"score": "p"}),
-        "b",
-        version="1",
-        prediction=["p"],
-        categorical=CATEGORICAL,
-        label="truth",
-    )
-    save_baseline(b, directory / "b.dmb")
+    """``a`` and ``b`` as in the other fuzz test, with a validation label ``truth``."""
+    _baselines(directory, label="truth")
 
 
 def _pipeline(tmp: Path, window: str, clock: ManualClock) -> tuple[Any, ...]:
