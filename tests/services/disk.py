@@ -9,15 +9,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
+from tests.services.required import unavailable
 
 
 @contextmanager
 def small_tmpfs(directory: Path, size: str = "1m", *, skip_hint: str = "") -> Iterator[Path]:
     """``directory`` (created here) with a tmpfs of ``size`` (mount's syntax: ``1m`` is
-    1 MiB) mounted on it for the block, lazily unmounted after it. Skips the test when
-    the mount fails (not root / no CAP_SYS_ADMIN), naming mount's error and then
-    ``skip_hint`` (e.g. which test covers the case without a mount)."""
+    1 MiB) mounted on it for the block, lazily unmounted after it. When the mount fails
+    (not root / no CAP_SYS_ADMIN) the test fails under CI=true and is skipped elsewhere,
+    naming mount's error and then ``skip_hint`` (e.g. which test covers the case
+    without a mount)."""
     directory.mkdir()
     done = subprocess.run(
         ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(directory)],
@@ -26,7 +27,7 @@ def small_tmpfs(directory: Path, size: str = "1m", *, skip_hint: str = "") -> It
         check=False,
     )
     if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip()}){skip_hint}")
+        unavailable(f"cannot mount a tmpfs here ({done.stderr.strip()}){skip_hint}")
     try:
         yield directory
     finally:

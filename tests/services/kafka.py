@@ -23,6 +23,7 @@ from kafka.admin import KafkaAdminClient
 from kafka.producer.future import RecordMetadata
 
 from tests.services.ports import free_port_pair
+from tests.services.required import unavailable
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = REPO_ROOT / "scripts" / "kafka-local"
@@ -244,21 +245,13 @@ class KafkaBroker:
 # -- pytest glue -------------------------------------------------------------
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
-
-
 def broker_unavailable(reason: str) -> NoReturn:
     """Fail under CI=true (the broker is part of the product's test contract), else skip."""
-    if _in_ci():
-        pytest.fail(
-            f"the Kafka broker is required under CI=true but did not start:\n{reason}",
-            pytrace=False,
-        )
     first_line = next((line.strip() for line in reason.splitlines() if line.strip()), reason)
-    pytest.skip(
+    unavailable(
+        f"the Kafka broker is required under CI=true but did not start:\n{reason}",
         f"no local Kafka broker: {first_line} "
-        "(`scripts/kafka-local start` reproduces it; CI=true makes this a failure)"
+        "(`scripts/kafka-local start` reproduces it; CI=true makes this a failure)",
     )
 
 
