@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, NamedTuple, Protocol, overload, runtime_checkable
 
 import numpy as np
@@ -217,16 +218,22 @@ class RecordBatch(Sequence[Record]):
     ) -> RecordBatch:
         """The records ``rows`` (in that order) with partitions ``tps``; ``codes``: every
         record's code into ``tps`` (None: this batch's codes)."""
-        picks = rows.tolist()
-        keys, values, raw = self.keys, self.values, self._raw
+        pick = itemgetter(*rows.tolist()) if len(rows) else None
+
+        def take(column: list[Any]) -> list[Any]:
+            if pick is None:
+                return []
+            got = pick(column)
+            return list(got) if len(rows) > 1 else [got]
+
         return RecordBatch(
             tps,
             (self.tp_codes if codes is None else codes)[rows],
             self.offsets[rows],
             self.timestamps_ms[rows],
-            [keys[j] for j in picks],
-            [values[j] for j in picks],
-            [raw[j] for j in picks] if raw is not None else None,
+            take(self.keys),
+            take(self.values),
+            take(self._raw) if self._raw is not None else None,
             self._headers_of,
         )
 

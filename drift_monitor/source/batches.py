@@ -26,18 +26,24 @@ def partition_codes(
 ) -> tuple[list[TopicPartition], npt.NDArray[np.int64]]:
     """The distinct (topic, partition) pairs of the records in order of first appearance,
     and each record's index into them. Without a loop over the records when they are of
-    one topic (the common case)."""
+    one topic (the common case), and cheapest when each partition's records come in one
+    run (as a consumer's fetches mostly give them)."""
     n = len(topics)
     if not n:
         return [], np.empty(0, dtype=_I64)
-    parts = np.array(partitions, dtype=_I64)
     topic = topics[0]
     if topics.count(topic) != n:
         index: dict[TopicPartition, int] = {}
         codes = [index.setdefault(tp, len(index)) for tp in zip(topics, partitions, strict=True)]
         return list(index), np.array(codes, dtype=_I64)
-    if partitions.count(partitions[0]) == n:
+    parts = np.fromiter(partitions, _I64, n)
+    starts = np.flatnonzero(parts[1:] != parts[:-1]) + 1
+    if not len(starts):
         return [(topic, partitions[0])], np.zeros(n, dtype=_I64)
+    runs = parts[np.concatenate(([0], starts))].tolist()
+    if len(set(runs)) == len(runs):  # one run per partition
+        sizes = np.diff(np.concatenate(([0], starts, [n])))
+        return [(topic, p) for p in runs], np.repeat(np.arange(len(runs), dtype=_I64), sizes)
     distinct, first, inverse = np.unique(parts, return_index=True, return_inverse=True)
     order = np.argsort(first)  # the distinct partitions by first appearance
     rank = np.empty(len(order), dtype=_I64)

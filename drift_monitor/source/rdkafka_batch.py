@@ -33,8 +33,9 @@ def confluent_batch(messages: list[Any]) -> tuple[RecordBatch, list[Any]]:
     # librdkafka's stubs allow None for a message that is an error (dropped above); a
     # record always has a topic, partition, offset and timestamp.
     tps, codes = partition_codes([m.topic() for m in messages], [m.partition() for m in messages])
-    kinds, stamps = zip(*[m.timestamp() for m in messages], strict=True)
-    ts = np.array(stamps, dtype=_I64)
+    stamps = [m.timestamp() for m in messages]  # (kind, ms)
+    ts = np.fromiter([t for _, t in stamps], _I64, len(stamps))
+    kinds = [k for k, _ in stamps]
     if TIMESTAMP_NOT_AVAILABLE in kinds:
         ts[np.array(kinds) == TIMESTAMP_NOT_AVAILABLE] = -1
     batch = RecordBatch(

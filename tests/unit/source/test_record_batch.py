@@ -90,6 +90,7 @@ def test_without_partitions() -> None:
     assert rest.tps == [("t", 0), ("u", 1)] and rest.tp_codes.tolist() == [0, 1]
     assert batch.without({("x", 0)}) is batch
     assert batch.without(set(batch.tps)) == []
+    assert batch.without({("t", 1), ("t", 0)}) == RECORDS[3:]
 
 
 def test_headers_are_read_only_when_asked() -> None:
@@ -114,6 +115,8 @@ def test_partition_codes() -> None:
     assert tps == [] and codes.dtype == np.int64 and len(codes) == 0
     tps, codes = partition_codes(["t"] * 5, [3, 3, 1, 3, 0])
     assert tps == [("t", 3), ("t", 1), ("t", 0)] and codes.tolist() == [0, 0, 1, 0, 2]
+    tps, codes = partition_codes(["t"] * 5, [2, 2, 0, 0, 1])  # one run per partition
+    assert tps == [("t", 2), ("t", 0), ("t", 1)] and codes.tolist() == [0, 0, 1, 1, 2]
     tps, codes = partition_codes(["t"] * 3, [2, 2, 2])
     assert tps == [("t", 2)] and codes.tolist() == [0, 0, 0]
     tps, codes = partition_codes(["t", "u", "t", "u"], [0, 0, 1, 0])
