@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -268,7 +268,7 @@ class ConsumeLoop:
             log.info("stopping: %d open window(s) evaluated before the commit", closed)
         return closed
 
-    def rewind(self, discarded: list[Record]) -> None:
+    def rewind(self, discarded: Sequence[Record]) -> None:
         """Forget the windows and re-read every assigned partition from its commit."""
         assignment = self.source.assignment()
         # Where to re-read partitions that have no commit yet: the first offset this

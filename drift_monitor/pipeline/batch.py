@@ -35,6 +35,7 @@ accepted or replayed rows to the join with their raw predictions in one call
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -45,7 +46,7 @@ from drift_monitor.decode.columnar import BatchDecoder
 from drift_monitor.decode.decoder import _MAX_MODEL_LEN
 from drift_monitor.errors import EventError, SinkError
 from drift_monitor.labels.events import LabelEvent
-from drift_monitor.source.base import Record, TopicPartition
+from drift_monitor.source.base import Record, RecordBatch, TopicPartition
 from drift_monitor.windows.columns import ColumnExtractor
 from drift_monitor.windows.runtime import (
     ACCEPTED,
@@ -101,17 +102,22 @@ class ColumnarPath:
         self._decoder = BatchDecoder(pipeline.decoder)
         self._extractors: dict[str, ColumnExtractor] = {}
 
-    def process(self, records: list[Record], now: float, accepted: dict[str, int]) -> int | None:
+    def process(
+        self, records: Sequence[Record], now: float, accepted: dict[str, int]
+    ) -> int | None:
         """Process ``records`` at processing time ``now`` (epoch s); returns windows
         closed, or None (nothing done) when the batch must go per event. Accepted
         counts go to ``accepted``; raises SinkError as ``Pipeline.process`` does."""
         n = len(records)
-        index: dict[TopicPartition, int] = {}
-        tp_codes = np.fromiter(
-            (index.setdefault((r.topic, r.partition), len(index)) for r in records), _I64, n
-        )
-        tps = list(index)
-        offsets = np.fromiter((r.offset for r in records), _I64, n)
+        if isinstance(records, RecordBatch):  # a source's poll: its columns (issue 14)
+            tp_codes, tps, offsets = records.tp_codes, records.tps, records.offsets
+        else:
+            index: dict[TopicPartition, int] = {}
+            tp_codes = np.fromiter(
+                (index.setdefault((r.topic, r.partition), len(index)) for r in records), _I64, n
+            )
+            tps = list(index)
+            offsets = np.fromiter((r.offset for r in records), _I64, n)
         by_tp = [np.flatnonzero(tp_codes == c) for c in range(len(tps))]
         if any(len(pos) > 1 and (np.diff(offsets[pos]) <= 0).any() for pos in by_tp):
             return None
@@ -132,7 +138,7 @@ class ColumnarPath:
 
     def _decode(
         self,
-        records: list[Record],
+        records: Sequence[Record],
         now: float,
         tp_codes: npt.NDArray[np.int64],
         tps: list[TopicPartition],
@@ -140,8 +146,12 @@ class ColumnarPath:
     ) -> tuple[list[_Block], list[_Untouched]]:
         p = self._p
         n = len(records)
-        ts_ms = np.fromiter((r.timestamp_ms for r in records), _I64, n)
-        env = self._decoder.decode([r.value for r in records], ts_ms, now)
+        if isinstance(records, RecordBatch):
+            ts_ms, values = records.timestamps_ms, records.values
+        else:
+            ts_ms = np.fromiter((r.timestamp_ms for r in records), _I64, n)
+            values = [r.value for r in records]
+        env = self._decoder.decode(values, ts_ms, now)
         ok = np.flatnonzero(env.ok)
         slow = np.flatnonzero(~env.ok).tolist()
         untouched: list[_Untouched] = []
@@ -331,7 +341,7 @@ class ColumnarPath:
 
     def _stretch(
         self,
-        records: list[Record],
+        records: Sequence[Record],
         now: float,
         accepted: dict[str, int],
         start: int,

@@ -32,7 +32,7 @@ import gc
 import logging
 import math
 import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 
 from drift_monitor.checkpoint.metadata import METADATA_MAX, CommitMetadata, MetadataError
 from drift_monitor.checkpoint.offsets import MovedBack, OffsetTracker
@@ -152,7 +152,7 @@ class Pipeline:
 
     # -- hot path ----------------------------------------------------------------------
 
-    def process(self, records: list[Record]) -> int:
+    def process(self, records: Sequence[Record]) -> int:
         """Decode, window and (on window close) evaluate a batch; returns windows closed.
 
         Raises SinkError (after counting what succeeded) when an effect failed; the

@@ -1,6 +1,13 @@
 """Event sources: the protocol, Kafka (the only module importing kafka), and memory."""
 
-from drift_monitor.source.base import Commit, DeadLetterSink, EventSource, Record, ReportSink
+from drift_monitor.source.base import (
+    Commit,
+    DeadLetterSink,
+    EventSource,
+    Record,
+    RecordBatch,
+    ReportSink,
+)
 from drift_monitor.source.memory import MemoryDeadLetters, MemoryReports, MemorySource
 
 __all__ = [
@@ -11,5 +18,6 @@ __all__ = [
     "MemoryReports",
     "MemorySource",
     "Record",
+    "RecordBatch",
     "ReportSink",
 ]

@@ -35,7 +35,8 @@ from kafka.errors import (
 from kafka.structs import OffsetAndMetadata
 from kafka.structs import TopicPartition as KTopicPartition
 
-from drift_monitor.source.base import Commit, CommitRetriable, Record, TopicPartition
+from drift_monitor.source.base import Commit, CommitRetriable, RecordBatch, TopicPartition
+from drift_monitor.source.batches import kafka_python_batch
 from drift_monitor.source.gaps import GapDetector, GapSink
 from drift_monitor.source.options import (
     BOOTSTRAP_TIMEOUT_MS,
@@ -259,29 +260,14 @@ class KafkaEventSource:
         """Register ``callback``; it runs on kafka-python's IO thread: keep it trivial."""
         self._callbacks.append(callback)
 
-    def poll(self, timeout_ms: int, max_records: int) -> list[Record]:
-        """Next batch, flattened in partition order."""
+    def poll(self, timeout_ms: int, max_records: int) -> RecordBatch:
+        """Next batch, in partition order."""
         batches = self._consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
         error, self._revoke_error = self._revoke_error, None
         if error is not None:
             raise error
         self._check_gaps(batches)
-        out: list[Record] = []
-        for tp, msgs in batches.items():
-            topic, partition = tp.topic, tp.partition
-            for m in msgs:
-                out.append(
-                    Record(
-                        topic,
-                        partition,
-                        m.offset,
-                        m.key,
-                        m.value,
-                        m.timestamp if m.timestamp is not None else -1,
-                        tuple(m.headers or ()),
-                    )
-                )
-        return out
+        return kafka_python_batch(batches)
 
     def commit(self, positions: Mapping[TopicPartition, Commit]) -> None:
         """Commit synchronously, waiting at most :data:`COMMIT_TIMEOUT_MS`; raises
@@ -493,12 +479,12 @@ class ConnectingKafkaSource:
         if self._inner is not None:
             self._inner.before_revoke(callback)
 
-    def poll(self, timeout_ms: int, max_records: int) -> list[Record]:
+    def poll(self, timeout_ms: int, max_records: int) -> RecordBatch:
         """The consumer's next batch; nothing (after ``timeout_ms``) while unconnected."""
         inner = self._connect()
         if inner is None:
             time.sleep(timeout_ms / 1000)
-            return []
+            return RecordBatch.empty()
         return inner.poll(timeout_ms, max_records)
 
     def commit(self, positions: Mapping[TopicPartition, Commit]) -> None:

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 
 from drift_monitor.errors import SinkError
-from drift_monitor.source.base import Commit, Record, TopicPartition
+from drift_monitor.source.base import Commit, Record, RecordBatch, TopicPartition
 
 
 class MemorySource:
@@ -46,8 +46,8 @@ class MemorySource:
             log.append(Record(topic, 0, offset, key, value, ts_ms))
             return offset
 
-    def poll(self, timeout_ms: int, max_records: int) -> list[Record]:
-        """Up to ``max_records`` unread records (never blocks)."""
+    def poll(self, timeout_ms: int, max_records: int) -> RecordBatch:
+        """Up to ``max_records`` unread records, partition by partition (never blocks)."""
         out: list[Record] = []
         with self._lock:
             for tp, log in self._records.items():
@@ -58,7 +58,7 @@ class MemorySource:
                 self._positions[tp] = pos + len(take)
                 if len(out) >= max_records:
                     break
-        return out
+        return RecordBatch.of(out)
 
     def commit(self, positions: Mapping[TopicPartition, Commit]) -> None:
         """Record the commits (and drop what they cover unless retained)."""

@@ -25,12 +25,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
-from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaException
+from confluent_kafka import Consumer, KafkaException
 from confluent_kafka import KafkaError as RdKafkaError
 from confluent_kafka import TopicPartition as KTopicPartition
 
-from drift_monitor.source.base import Commit, CommitRetriable, Record, TopicPartition
+from drift_monitor.source.base import Commit, CommitRetriable, RecordBatch, TopicPartition
 from drift_monitor.source.gaps import GapDetector, GapSink
+from drift_monitor.source.rdkafka_batch import confluent_batch
 from drift_monitor.source.rdkafka_options import rdkafka_options
 from drift_monitor.source.settings import KafkaSettings
 
@@ -187,40 +188,18 @@ class RdkafkaEventSource:
         :meth:`poll` on the caller's thread."""
         self._revoke_callbacks.append(callback)
 
-    def poll(self, timeout_ms: int, max_records: int) -> list[Record]:
+    def poll(self, timeout_ms: int, max_records: int) -> RecordBatch:
         """Up to ``max_records`` records, grouped by partition (each in offset order)."""
         self._apply_pending_seeks()
         msgs = self._consumer.consume(num_messages=max_records, timeout=timeout_ms / 1000)
-        by_tp: dict[TopicPartition, list[Record]] = {}
-        for m in msgs:
-            err = m.error()
-            if err is not None:
-                self._log_error_once(err)
-                continue
-            # librdkafka's stubs allow None for a message that is an error (skipped
-            # above); a record always has a topic, partition and offset.
-            tp: TopicPartition = (m.topic(), m.partition())  # type: ignore[assignment]
-            if tp in self._pending_seeks:
-                continue  # read from the old position: the seek re-reads from the new one
-            kind, ts = m.timestamp()
-            rec = Record(
-                tp[0],
-                tp[1],
-                m.offset(),  # type: ignore[arg-type]
-                m.key(),
-                m.value(),
-                -1 if kind == TIMESTAMP_NOT_AVAILABLE else ts,
-                tuple(m.headers() or ()),  # type: ignore[arg-type]
-            )
-            batch = by_tp.get(tp)
-            if batch is None:
-                by_tp[tp] = [rec]
-            else:
-                batch.append(rec)
-        self._check_gaps(by_tp)
-        if len(by_tp) == 1:
-            return next(iter(by_tp.values()))
-        return [r for batch in by_tp.values() for r in batch]
+        batch, errors = confluent_batch(msgs)
+        for err in errors:
+            self._log_error_once(err)
+        if self._pending_seeks:
+            # read from the old position: the seek re-reads from the new one
+            batch = batch.without(self._pending_seeks)
+        self._check_gaps(batch.spans())
+        return batch
 
     def _log_error_once(self, err: Any) -> None:
         if err.code() == RdKafkaError._PARTITION_EOF:
@@ -246,8 +225,9 @@ class RdkafkaEventSource:
             return None
         return int(low) if low >= 0 else None
 
-    def _check_gaps(self, by_tp: Mapping[TopicPartition, list[Record]]) -> None:
-        """As in the kafka-python source: judge where each partition went this poll."""
+    def _check_gaps(self, spans: Mapping[TopicPartition, tuple[int, int]]) -> None:
+        """As in the kafka-python source: judge where each partition went this poll
+        (``spans``: first offset, last + 1 of each partition's records polled)."""
         moved, self._moved = self._moved, set()
         assigned = self._consumer.assignment()
         self._gaps.forget({(p.topic, p.partition) for p in assigned} - moved)
@@ -256,9 +236,9 @@ class RdkafkaEventSource:
             tp = (p.topic, p.partition)
             if tp in moved or tp in self._pending_seeks:
                 continue
-            recs = by_tp.get(tp)
-            if recs:
-                self._gaps.observe(tp, recs[0].offset, recs[-1].offset + 1)
+            span = spans.get(tp)
+            if span is not None:
+                self._gaps.observe(tp, *span)
             else:
                 idle.append(p)
         if not idle:

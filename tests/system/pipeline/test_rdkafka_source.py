@@ -9,10 +9,10 @@ import time
 import uuid
 
 import pytest
-from kafka import KafkaConsumer
+from kafka import KafkaConsumer, KafkaProducer
 
 from drift_monitor.config.models import KafkaSettings
-from drift_monitor.source.base import Commit, Record
+from drift_monitor.source.base import Commit, Record, RecordBatch
 from drift_monitor.source.factory import build_kafka
 from tests.services.kafka import KafkaBroker
 
@@ -74,6 +74,57 @@ def test_commit_metadata_rebalance_seek_lag(kafka_broker: KafkaBroker, kafka_cli
         assert second.committed((topic, 0)) == Commit(60, meta)
     finally:
         second.close()
+
+
+def test_polled_batches_are_grouped_columns_with_keys_headers_and_timestamps(
+    kafka_broker: KafkaBroker, kafka_client: str
+) -> None:
+    """Each poll is a RecordBatch: its partitions' records together and in offset
+    order, and every record (built from the columns on demand) holds the key, value,
+    timestamp and headers produced."""
+    topic = f"cols-{uuid.uuid4().hex[:8]}"
+    kafka_broker.create_topic(topic, partitions=3)
+    producer = KafkaProducer(bootstrap_servers=kafka_broker.bootstrap, acks="all", linger_ms=5)
+    sent = {}
+    for i in range(300):
+        part, headers = i % 3, [("n", b"%d" % i)] if i % 2 else []
+        key = None if i % 5 == 0 else b"k%d" % i
+        producer.send(
+            topic,
+            value=b"v%d" % i,
+            key=key,
+            partition=part,
+            timestamp_ms=1_000 + i,
+            headers=headers,
+        )
+        sent[b"v%d" % i] = (part, key, 1_000 + i, tuple(headers))
+    producer.flush()
+    producer.close()
+    settings = KafkaSettings(
+        bootstrap_servers=[kafka_broker.bootstrap],
+        topics=[topic],
+        group_id=f"g-{uuid.uuid4().hex[:8]}",
+        client=kafka_client,  # type: ignore[arg-type]
+    )
+    src = build_kafka(settings).source
+    got: list[Record] = []
+    try:
+        deadline = time.monotonic() + 30
+        while len(got) < 300 and time.monotonic() < deadline:
+            batch = src.poll(200, 1000)
+            assert isinstance(batch, RecordBatch)
+            tps = [(r.topic, r.partition) for r in batch]
+            runs = [tp for i, tp in enumerate(tps) if i == 0 or tps[i - 1] != tp]
+            assert len(runs) == len(set(runs)), f"a partition in two runs: {runs}"
+            for tp in set(runs):
+                offsets = [r.offset for r in batch if (r.topic, r.partition) == tp]
+                assert offsets == sorted(offsets)
+            assert batch.headers == [r.headers for r in batch]
+            got.extend(batch)
+    finally:
+        src.close()
+    assert len(got) == 300
+    assert {r.value: (r.partition, r.key, r.timestamp_ms, r.headers) for r in got} == sent
 
 
 def test_dead_letter_copy_has_headers(kafka_broker: KafkaBroker, kafka_client: str) -> None:

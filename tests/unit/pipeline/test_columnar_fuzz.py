@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from drift_monitor.errors import SinkError
 from drift_monitor.evaluation.results import WindowResult
 from drift_monitor.pipeline.baselines import BaselineRegistry
 from drift_monitor.pipeline.core import Pipeline
-from drift_monitor.source.base import Record
+from drift_monitor.source.base import Record, RecordBatch
 from drift_monitor.source.memory import MemoryDeadLetters
 from drift_monitor.status.state import MonitorState
 from drift_monitor.windows.runtime import ClosedWindow
@@ -243,6 +244,10 @@ def _observed(p: Pipeline, log: list[Any], state: MonitorState, dead: MemoryDead
 @pytest.mark.parametrize("window", sorted(WINDOWS))
 @pytest.mark.parametrize("seed", range(4))
 def test_columnar_batches_equal_record_by_record(tmp_path: Path, window: str, seed: int) -> None:
+    """Both sides get lists of records (seeds 0, 1) or, as from a Kafka source,
+    RecordBatches (seeds 2, 3: the columnar side reads their columns, the per-event side
+    their records built one by one)."""
+    columns = seed >= 2
     _baselines(tmp_path / "baselines")
     rng = random.Random(seed)
     records = _stream(rng, 3000)
@@ -266,10 +271,10 @@ def test_columnar_batches_equal_record_by_record(tmp_path: Path, window: str, se
                 dead.fail("topic does not exist", on_send=True)
             latest = max(r.timestamp_ms for r in batch) / 1000.0
             clock.advance(max(0.0, latest + 5.0 - clock.now()))
-            todo = batch
+            todo: Sequence[Record] = batch
             while todo:
                 try:
-                    p.process(todo)
+                    p.process(RecordBatch.of(todo) if columns else todo)
                     todo = []
                 except SinkError:
                     stops[side] += 1
