@@ -93,6 +93,27 @@ def rss_mb(pid: int | None = None) -> float:
     raise RuntimeError(f"no VmRSS in {path}")
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, s) process ``pid`` has used so far; 0.0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def machine_busy_seconds() -> float:
+    """CPU time (s) the machine's cores have spent busy since boot, summed over cores
+    (``/proc/stat``: everything but idle and iowait)."""
+    with open("/proc/stat") as fh:
+        ticks = [int(x) for x in fh.readline().split()[1:9]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / _TICK
+
+
 class Watchdog:
     """Ends the benchmark (exit 3, with every thread's stack) when ``progress`` has not
     changed for ``stall_s`` seconds: a consumer blocked inside a client call never

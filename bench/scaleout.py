@@ -2,7 +2,7 @@
 
 N events keyed by 8 models (2 per partition) are produced to a 4-partition topic; then
 ``drift-monitor run --config ...`` subprocesses (1, then 2 in a fresh group) consume
-the topic. The benchmark polls every daemon's /metrics (``events_total``) with a
+the topic. The benchmark polls every daemon's /status (``events`` per model) with a
 deadline and records the sum over time.
 
 Reported per run: the time from the first counted event to N counted (end to end,
@@ -26,6 +26,7 @@ each daemon's /status ``kafka`` section and log tail, never retried.
 
 from __future__ import annotations
 
+import os
 import statistics
 import tempfile
 import time
@@ -37,7 +38,15 @@ from pathlib import Path
 from bench.broker import create_topic, delete_topic, kafka, produce
 from bench.config import app_config, window_config
 from bench.data import BASELINE_ROWS, EventStream, Schema, model_names, write_baselines
-from bench.report import header, parser, rate, ratio, result
+from bench.report import (
+    cpu_seconds,
+    header,
+    machine_busy_seconds,
+    parser,
+    rate,
+    ratio,
+    result,
+)
 from drift_monitor.source.settings import KafkaSettings
 from tests.services.daemon import DaemonConfig, DaemonProcess
 from tests.services.ports import free_port
@@ -45,8 +54,11 @@ from tests.services.ports import free_port
 #: small: long enough that the second daemon has joined the group and works well before
 #: 85 % of N. At 20,000 the first daemon alone often read everything before the second
 #: had joined (a "two daemons" run of one daemon); at 100,000, with confluent at 25-30,000
-#: events/s, 2 of 20 runs still ended their start-up rebalance (~3 s) after 85 %.
-SIZES = {"small": 200_000, "full": 600_000}
+#: events/s, 2 of 20 runs still ended their start-up rebalance (~3 s) after 85 %. Once
+#: the sampler stopped scraping /metrics ten times a second, one daemon read ~60,000
+#: events/s: at 200,000 the steady window was ~2 s and one daemon read 3/4 of the
+#: events before the group had settled, so small is 600,000 (~10 s for one daemon).
+SIZES = {"small": 600_000, "full": 2_000_000}
 MODELS = 8
 PARTITIONS = 4
 WINDOWS = 12
@@ -82,9 +94,8 @@ def consume(
     total: int,
     timeout: float,
     client: str,
-) -> tuple[float, float, list[float]]:
-    """Run ``n_daemons`` in a fresh group until they have counted ``total`` events;
-    (seconds from the first counted event to ``total``, steady rate, per-daemon counts)."""
+) -> Phase:
+    """Run ``n_daemons`` in a fresh group until they have counted ``total`` events."""
     group = f"bench-scaleout-{n_daemons}-{uuid.uuid4().hex[:6]}"
     models = model_names(MODELS)
     daemons: list[DaemonProcess] = []
@@ -108,25 +119,30 @@ def consume(
             dmn = DaemonProcess(f"daemon{i}", DaemonConfig.of_document(cfg), d)
             # all start together; the loop below polls each one's /metrics until it answers
             daemons.append(dmn.spawn())
-        # (time, events counted, whether every daemon has counted some)
-        samples: list[tuple[float, float, bool]] = []
+        samples: list[_Sample] = []
         counts = [0.0] * n_daemons
         last_change = time.monotonic()
         deadline = time.monotonic() + timeout
         while True:
             for i, dmn in enumerate(daemons):
-                m = dmn.try_metrics()
-                if m is not None:
-                    counts[i] = m.total("drift_monitor_events_total")
+                # /status, not /metrics: at 10 samples a second a /metrics scrape (~20 ms
+                # of the daemon's CPU, ~50 ms to parse here, 8 models) took a fifth of a
+                # daemon's core and, with two daemons, half of the bench's, on 2 cores.
+                c = dmn.try_counted()
+                if c is not None:
+                    counts[i] = c
             now = time.perf_counter()
             done = sum(counts)
-            samples.append((now, done, all(c > 0 for c in counts)))
+            cpu = sum(cpu_seconds(d.proc.pid) for d in daemons if d.proc is not None)
+            samples.append(
+                _Sample(now, done, all(c > 0 for c in counts), machine_busy_seconds(), cpu)
+            )
             if done >= total:
                 break
             if time.monotonic() > deadline:
                 logs = "\n".join(d.log_tail() for d in daemons)
                 raise RuntimeError(f"{done:,.0f}/{total:,} events after {timeout:.0f} s\n{logs}")
-            if len(samples) < 2 or done != samples[-2][1]:
+            if len(samples) < 2 or done != samples[-2].counted:
                 last_change = time.monotonic()
             elif time.monotonic() - last_change > STALL_S:
                 per = " + ".join(f"{c:,.0f}" for c in counts)
@@ -141,52 +157,96 @@ def consume(
     finally:
         for dmn in daemons:
             dmn.stop()
-    first = next(t for t, n, _ in samples if n > 0)
-    end = samples[-1][0]
+    first = next(x.t for x in samples if x.counted > 0)
+    end = samples[-1].t
     # The steady window starts once every daemon works (after the start-up rebalance).
-    lo = next(((t, n) for t, n, all_work in samples if n >= STEADY[0] * total and all_work), None)
-    hi = next((t, n) for t, n, _ in samples if n >= STEADY[1] * total)
-    if lo is None or lo[0] >= hi[0]:
+    lo = next((x for x in samples if x.counted >= STEADY[0] * total and x.all_work), None)
+    hi = next(x for x in samples if x.counted >= STEADY[1] * total)
+    if lo is None or lo.t >= hi.t:
         per = " + ".join(f"{c:,.0f}" for c in counts)
         raise Unsettled(
             f"{n_daemons} daemons: not every one had counted events by {STEADY[1]:.0%} of "
             f"{total:,} ({per}): the start-up rebalance outlasted the data, no steady "
             "window (a larger --events measures it)"
         )
-    steady = (hi[1] - lo[1]) / (hi[0] - lo[0])
-    return end - first, steady, counts
+    span = hi.t - lo.t
+    return Phase(
+        end - first,
+        (hi.counted - lo.counted) / span,
+        counts,
+        (hi.busy_s - lo.busy_s) / span,
+        (hi.daemons_cpu_s - lo.daemons_cpu_s) / span,
+    )
+
+
+@dataclass(frozen=True)
+class _Sample:
+    """One look at the daemons: time (perf_counter s), events counted, whether every
+    daemon has counted some, the machine's busy CPU seconds and the daemons' CPU
+    seconds so far."""
+
+    t: float
+    counted: float
+    all_work: bool
+    busy_s: float
+    daemons_cpu_s: float
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One group of daemons reading the topic: seconds from the first counted event to
+    N, the steady rate (events/s), per-daemon counts, and over the steady window the
+    cores busy on the machine and the cores the daemons used (the rest: the broker,
+    this benchmark, the OS)."""
+
+    seconds: float
+    rate: float
+    counts: list[float]
+    machine_cores: float
+    daemon_cores: float
+
+    def cpu(self) -> str:
+        """The steady window's CPU use, as printed."""
+        return (
+            f"machine busy {self.machine_cores:.2f} of {os.cpu_count()} cores, "
+            f"daemons {self.daemon_cores:.2f}"
+        )
 
 
 @dataclass(frozen=True)
 class Run:
     """One repetition: one daemon, then two in a fresh group, on the same topic."""
 
-    one_s: float
-    one_rate: float
-    two_s: float
-    two_rate: float
-    counts: list[float]
+    one: Phase
+    two: Phase
 
     @property
     def steady(self) -> float:
         """Two daemons' steady rate over one daemon's."""
-        return self.two_rate / self.one_rate
+        return self.two.rate / self.one.rate
 
     @property
     def end_to_end(self) -> float:
         """One daemon's time to N over two daemons'."""
-        return self.one_s / self.two_s
+        return self.one.seconds / self.two.seconds
 
 
 def measure(work: Path, bootstrap: str, topic: str, total: int, timeout: float, client: str) -> Run:
     """One repetition (raises :class:`Stalled` when either stalls, :class:`Unsettled`
     when the two daemons never worked together before 85 % of N)."""
-    one_s, one_rate, _ = consume(1, work, bootstrap, topic, total, timeout, client)
-    result("one daemon", f"{rate(total, one_s)}; steady {one_rate:,.0f} events/s")
-    two_s, two_rate, counts = consume(2, work, bootstrap, topic, total, timeout, client)
-    split = " + ".join(f"{c:,.0f}" for c in counts)
-    result("two daemons", f"{rate(total, two_s)}; steady {two_rate:,.0f} events/s; counted {split}")
-    return Run(one_s, one_rate, two_s, two_rate, counts)
+    one = consume(1, work, bootstrap, topic, total, timeout, client)
+    result(
+        "one daemon",
+        f"{rate(total, one.seconds)}; steady {one.rate:,.0f} events/s; {one.cpu()}",
+    )
+    two = consume(2, work, bootstrap, topic, total, timeout, client)
+    split = " + ".join(f"{c:,.0f}" for c in two.counts)
+    result(
+        "two daemons",
+        f"{rate(total, two.seconds)}; steady {two.rate:,.0f} events/s; counted {split}; "
+        f"{two.cpu()}",
+    )
+    return Run(one, two)
 
 
 def _spread(values: Sequence[float]) -> str:
@@ -266,6 +326,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if len(runs) > 1:
         result("two / one (steady rate) over the runs", _spread(steady))
         result("two / one (end to end) over the runs", _spread(ends))
+        result(
+            "machine cores busy, two daemons' steady window",
+            _spread([r.two.machine_cores for r in runs]),
+        )
         met = sum(v >= TARGET for v in steady)
         result("runs meeting the steady target", f"{met} of {len(runs)}")
     ratio("two / one (steady rate)" + (", worst run" if len(runs) > 1 else ""), min(steady), TARGET)

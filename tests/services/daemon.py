@@ -267,6 +267,22 @@ class DaemonProcess:
             return None
         return Metrics.parse(body.decode()) if code == 200 else None
 
+    def try_counted(self) -> float | None:
+        """Events counted so far (``events_total`` of every outcome, summed over the
+        models in /status: an event of no model, e.g. one invalid before its model was
+        known, is not in it); None while nothing answers. /status costs the daemon ~5 ms
+        to render against ~20 ms for /metrics at 8 models (and a tenth of the parsing
+        here): the sampler to use when sampling often."""
+        self._assert_alive("/status")
+        try:
+            code, body = self.get("/status")
+        except OSError:
+            return None
+        if code != 200:
+            return None
+        doc = json.loads(body)
+        return float(sum(sum(m["events"].values()) for m in doc["models"].values()))
+
     def health(self) -> tuple[int | None, float]:
         """(/readyz status, ``kafka_connected`` or -1 when absent), asserting that the
         process is alive and /healthz answers 200 (whatever the broker does)."""
