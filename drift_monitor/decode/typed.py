@@ -48,7 +48,10 @@ MAX_EXTRA = 64
 #: orjson keeps integers in [-2**63, 2**64 - 1] exact and makes others floats.
 _INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
 _SCALARS = frozenset({str, float, bool, type(None)})
-_UNKNOWN = re.compile(r"unknown field `(.*)`(?: - at `\$(\.\w+)?`)?$", re.DOTALL)
+_NUMBERS = frozenset({int, float})
+#: msgspec's message for an unknown field: its name, and its path below the envelope
+#: (the features object) when not at the top.
+_UNKNOWN = re.compile(r"Object contains unknown field `(.*?)`(?: - at `\$(.+)`)?", re.DOTALL)
 _REFUSED = (msgspec.ValidationError, msgspec.DecodeError, RecursionError, TypeError)
 
 
@@ -64,9 +67,13 @@ def _safe(v: Any) -> bool:
 
 
 def all_safe(values: list[Any]) -> bool:
-    """True when every value is a string, float, bool or None (the common case, checked
-    by type set alone); else False (then see :func:`orjson_safe`)."""
-    return set(map(type, values)) <= _SCALARS
+    """True when every value is a string, float, bool or None, or all are numbers within
+    64 bits (the common cases, checked by type set and range alone); else False (then
+    see :func:`orjson_safe`)."""
+    types = set(map(type, values))
+    if types <= _SCALARS:
+        return True
+    return types <= _NUMBERS and min(values) >= _INT_MIN and max(values) <= _INT_MAX
 
 
 class TypedSchema:
@@ -184,8 +191,9 @@ class TypedBatchDecoder:
         except _REFUSED:
             envs = [self._one(dec, v) for v in values]
             self._learn(schema)
-        typed = np.fromiter((e is not None for e in envs), np.bool_, n)
-        if not typed.all():
+        typed = np.ones(n, dtype=np.bool_)
+        if envs.count(None):
+            typed[:] = [e is not None for e in envs]
             envs = [e if e is not None else _NONE_ENVELOPE for e in envs]
         models: list[Any] = list(map(_MODEL, envs))
         features: list[Any] = list(map(_FEATURES, envs))
@@ -212,7 +220,7 @@ class TypedBatchDecoder:
         try:
             return dec(value)
         except msgspec.ValidationError as exc:
-            m = _UNKNOWN.search(str(exc))
+            m = _UNKNOWN.fullmatch(str(exc))
             if m is not None and len(self._unknown[0]) + len(self._unknown[1]) < 4 * MAX_EXTRA:
                 self._unknown[m.group(2) is not None].add(m.group(1))
             return None

@@ -115,6 +115,10 @@ def merge_prediction(
     prediction's key ``name``, else a scalar prediction for the single prediction
     column; a new list."""
     single = name == layout.prediction_column
+    if single and dict not in set(map(type, predictions)):  # the common case: scores
+        if predictions.count(None) == 0:
+            return list(predictions)
+        return [v if p is None else p for v, p in zip(col, predictions, strict=True)]
     out: list[Any] = []
     for v, p in zip(col, predictions, strict=True):
         if p is None:

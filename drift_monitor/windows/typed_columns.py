@@ -15,7 +15,7 @@ for the per-event path. Values and codes of ok rows equal ``extract``'s.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from itertools import repeat
+from itertools import chain, repeat
 from operator import attrgetter
 from typing import Any
 
@@ -88,9 +88,8 @@ class StructExtractor:
         pcols = lay.prediction_columns if with_pred else frozenset()
         plain = [(j, a) for j, name, a, typed in self._num if typed and name not in pcols]
         if plain:
-            rows = list(map(attrgetter(*(a for _, a in plain)), features))
             where = [j for j, _ in plain]
-            nums[:, where] = np.array(rows, dtype=np.float64).reshape(n, len(where))
+            nums[:, where] = _floats(attrgetter(*(a for _, a in plain)), features, len(where))
         for j, name, a, typed in self._num:
             if typed and name not in pcols:
                 continue
@@ -123,6 +122,17 @@ class StructExtractor:
         if name not in pcols:
             return col
         return merge_prediction(self.layout, name, col, predictions)
+
+
+def _floats(get: attrgetter[Any], features: list[Any], k: int) -> npt.NDArray[np.float64]:
+    """The (events x k) values ``get`` takes from each struct (None -> NaN)."""
+    n = len(features)
+    rows = list(map(get, features))
+    try:  # no None: one pass over the floats, without numpy's shape discovery
+        flat = chain.from_iterable(rows) if k > 1 else rows
+        return np.fromiter(flat, np.float64, n * k).reshape(n, k)
+    except TypeError:
+        return np.array(rows, dtype=np.float64).reshape(n, k)
 
 
 _Columns = tuple[npt.NDArray[np.float64], npt.NDArray[np.int32], npt.NDArray[np.bool_]]
