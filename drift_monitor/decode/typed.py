@@ -11,7 +11,7 @@ extractor then takes columns straight from the structs
 (:class:`~drift_monitor.windows.typed_columns.StructExtractor`).
 
 Exactness: a value msgspec refuses (bad JSON, a wrong type, a missing model or features
-object, an integer event id, a tombstone, an oversize value...) is left to
+object, a bool event id, a tombstone, an oversize value...) is left to
 :class:`BatchDecoder` for that record alone, so every reason and every label-only event
 stays as it was. So are values where msgspec and orjson (the per-event parser) could
 disagree on an accepted value: the structs forbid unknown fields (msgspec skips an
@@ -21,7 +21,10 @@ integer a float, msgspec keeps it exact) goes to orjson too. Envelope fields an 
 carries often (the label, up to :data:`MAX_EXTRA` names learned from refused values)
 are added to the type untyped, with the same check. A record whose envelope the batch
 checks refuse (model length, timestamp) goes to :class:`BatchDecoder` too: a typed
-record is always ``ok``. Both parsers keep the last of duplicate keys and ``-0.0``.
+record is always ``ok``. One thing the typed path takes that :class:`BatchDecoder` leaves
+per event: an integer event id (as its string, as :class:`Decoder` makes it). A stream
+the types hardly fit backs off to :class:`BatchDecoder` for a few batches (no second
+parse per value). Both parsers keep the last of duplicate keys and ``-0.0``.
 """
 
 from __future__ import annotations
@@ -45,10 +48,14 @@ Kind = Literal["numeric", "categorical", "any"]
 #: Most unknown field names (per level: envelope, features) learned into the type.
 MAX_EXTRA = 64
 
+#: Most batches in a row left to :class:`BatchDecoder` when the types do not fit.
+MAX_SKIP = 64
+
 #: orjson keeps integers in [-2**63, 2**64 - 1] exact and makes others floats.
 _INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
 _SCALARS = frozenset({str, float, bool, type(None)})
 _NUMBERS = frozenset({int, float})
+_ID_TYPES = frozenset({str, type(None)})
 #: msgspec's message for an unknown field: its name, and its path below the envelope
 #: (the features object) when not at the top.
 _UNKNOWN = re.compile(r"Object contains unknown field `(.*?)`(?: - at `\$(.+)`)?", re.DOTALL)
@@ -121,7 +128,7 @@ class TypedSchema:
             [
                 ("model", str),
                 ("features", features),
-                ("event_id", str | None, None),
+                ("event_id", str | int | None, None),
                 ("timestamp", Any, None),
                 ("prediction", Any, None),
                 ("label", Any, None),
@@ -149,6 +156,7 @@ class TypedBatchDecoder:
         self._columns: dict[str, Kind] | None = None
         self._unknown: tuple[set[str], set[str]] = (set(), set())
         self._next: tuple[tuple[str, ...], tuple[str, ...]] | None = None
+        self._skip = self._misses = 0
 
     def use(self, columns: Mapping[str, Kind]) -> TypedSchema | None:
         """The schema of ``columns`` (rebuilt only when they change); None when the
@@ -158,6 +166,7 @@ class TypedBatchDecoder:
             self._unknown[0].clear()
             self._unknown[1].clear()
             self._next = None
+            self._skip = self._misses = 0
             self._build((), ())
         return self.schema
 
@@ -180,7 +189,8 @@ class TypedBatchDecoder:
             self._next = None
         schema = self.schema
         n = len(values)
-        if schema is None or n == 0:
+        if schema is None or n == 0 or self._skip > 0:
+            self._skip = max(0, self._skip - 1)
             return self._batch.decode(values, timestamps_ms, now)
         dec = schema.decoder.decode
         envs: list[Any]
@@ -198,8 +208,11 @@ class TypedBatchDecoder:
         models: list[Any] = list(map(_MODEL, envs))
         features: list[Any] = list(map(_FEATURES, envs))
         predictions: list[Any] = list(map(_PREDICTION, envs))
-        ts = self._check(schema, envs, models, features, predictions, typed, timestamps_ms, now)
         ids: list[Any] = list(map(_ID, envs))
+        ts = self._check(
+            schema, envs, models, features, predictions, ids, typed, timestamps_ms, now
+        )
+        self._back_off(typed)
         objects: list[Any] = [{}] * n
         ok = np.ones(n, dtype=np.bool_)
         if not typed.all():
@@ -211,6 +224,17 @@ class TypedBatchDecoder:
                 models[j], ids[j], features[j] = sub.models[k], sub.event_ids[k], sub.features[k]
                 predictions[j], objects[j] = sub.predictions[k], sub.objects[k]
         return Envelopes(ok, models, ts, ids, features, predictions, objects, typed)
+
+    def _back_off(self, typed: npt.NDArray[np.bool_]) -> None:
+        """After a large batch the types hardly fit (under 1/8 typed) and nothing new was
+        learned: the next 2, 4, ... (at most :data:`MAX_SKIP`) batches go straight to
+        :class:`BatchDecoder` (a stream the types never fit costs no second parse)."""
+        n = len(typed)
+        if n >= 64 and self._next is None and int(np.count_nonzero(typed)) * 8 < n:
+            self._misses += 1
+            self._skip = min(2**self._misses, MAX_SKIP)
+        elif n >= 64:
+            self._misses = 0
 
     def _one(self, dec: Any, value: bytes | None) -> Any:
         """One value's envelope; None where msgspec refuses it (the unknown field names
@@ -243,13 +267,22 @@ class TypedBatchDecoder:
         models: list[str],
         features: list[Any],
         predictions: list[Any],
+        ids: list[Any],
         typed: npt.NDArray[np.bool_],
         timestamps_ms: npt.NDArray[np.int64],
         now: float,
     ) -> npt.NDArray[np.float64]:
         """Event times (epoch s; garbage where not typed); ``typed`` set False where
         orjson could read a value differently or the batch checks refuse the envelope
-        (then :class:`BatchDecoder` takes the record)."""
+        (then :class:`BatchDecoder` takes the record). An integer event id becomes its
+        string, as :meth:`Decoder.decode_object` makes it."""
+        if not set(map(type, ids)) <= _ID_TYPES:
+            for i, v in enumerate(ids):
+                if type(v) is int:
+                    if _INT_MIN <= v <= _INT_MAX:
+                        ids[i] = str(v)
+                    else:
+                        typed[i] = False
         if max(map(len, models)) > _MAX_MODEL_LEN or min(map(len, models)) == 0:
             typed &= [0 < len(m) <= _MAX_MODEL_LEN for m in models]
         raw_ts = list(map(_TIMESTAMP, envs))
