@@ -101,7 +101,8 @@ class StructExtractor:
             cols = zip(*rows, strict=True) if len(plain) > 1 else (rows,)
             for (j, _), values in zip(plain, cols, strict=True):
                 fallback = lay.categorical[j].fallback
-                codes[:, j] = list(map(self._lookups[j].get, values, repeat(fallback, n)))
+                found = map(self._lookups[j].get, values, repeat(fallback, n))
+                codes[:, j] = np.fromiter(found, np.int32, n)
         for j, name, a, typed in self._cat:
             if typed and name not in pcols:
                 continue
@@ -127,12 +128,12 @@ class StructExtractor:
 def _floats(get: attrgetter[Any], features: list[Any], k: int) -> npt.NDArray[np.float64]:
     """The (events x k) values ``get`` takes from each struct (None -> NaN)."""
     n = len(features)
-    rows = list(map(get, features))
     try:  # no None: one pass over the floats, without numpy's shape discovery
+        rows = map(get, features)
         flat = chain.from_iterable(rows) if k > 1 else rows
         return np.fromiter(flat, np.float64, n * k).reshape(n, k)
-    except TypeError:
-        return np.array(rows, dtype=np.float64).reshape(n, k)
+    except TypeError:  # a missing value
+        return np.array(list(map(get, features)), dtype=np.float64).reshape(n, k)
 
 
 _Columns = tuple[npt.NDArray[np.float64], npt.NDArray[np.int32], npt.NDArray[np.bool_]]
