@@ -8,10 +8,13 @@ take (numeric matrix with NaN for missing, categorical codes, event times):
 
 - ``per event``: ``Decoder.decode`` + ``ModelLayout.extract`` per record (the per-event
   path, the columnar path's fallback);
-- ``columnar (orjson)``: :class:`~drift_monitor.decode.columnar.BatchDecoder` +
-  :class:`~drift_monitor.windows.columns.ColumnExtractor` (what the pipeline runs);
-- ``msgspec structs``: typed ``msgspec.Struct`` envelopes (skipped unless installed:
-  it is not a dependency);
+- ``typed msgspec (ours)``: :class:`~drift_monitor.decode.typed.TypedBatchDecoder` +
+  :class:`~drift_monitor.windows.typed_columns.StructExtractor` (what the pipeline runs:
+  structs of the layouts' columns, with every check that keeps it equal to per event);
+- ``columnar orjson (ours, before)``: :class:`~drift_monitor.decode.columnar.BatchDecoder`
+  + :class:`~drift_monitor.windows.columns.ColumnExtractor` (the typed path's fallback);
+- ``msgspec prototype``: typed ``msgspec.Struct`` envelopes without the checks or the
+  fallback (the floor of the typed path);
 - ``pyarrow read_json``: pyarrow's JSON reader on the newline-joined batch;
 - ``orjson.loads only``: parsing alone, the floor of any orjson-based path.
 
@@ -38,8 +41,10 @@ from drift_monitor.clock import ManualClock
 from drift_monitor.decode.columnar import BatchDecoder
 from drift_monitor.decode.decoder import Decoder
 from drift_monitor.decode.settings import DecodeSettings
+from drift_monitor.decode.typed import TypedBatchDecoder
 from drift_monitor.windows.columns import ColumnExtractor
 from drift_monitor.windows.layout import MISSING_CODE, ModelLayout
+from drift_monitor.windows.typed_columns import StructExtractor, schema_columns
 
 BATCH = 1_000
 SIZES = {"small": 20, "full": 100}  # batches
@@ -68,11 +73,24 @@ def _columnar(decoder: Decoder, layout: ModelLayout, now: float) -> Callable[[li
     return run
 
 
-def _msgspec(layout: ModelLayout) -> Callable[[list[bytes]], Any] | None:
-    try:
-        import msgspec  # noqa: PLC0415
-    except ImportError:
-        return None
+def _typed(decoder: Decoder, layout: ModelLayout, now: float) -> Callable[[list[bytes]], Any]:
+    batch = TypedBatchDecoder(decoder)
+    schema = batch.use(schema_columns([layout]))
+    assert schema is not None
+    ex = StructExtractor(layout, schema)
+    ms = np.full(BATCH, -1, dtype=np.int64)
+
+    def run(values: list[bytes]) -> Any:
+        env = batch.decode(values, ms[: len(values)], now)  # type: ignore[arg-type]
+        assert env.typed is not None and env.typed.all()
+        return ex.extract(env.features, env.predictions), env.timestamps
+
+    return run
+
+
+def _msgspec(layout: ModelLayout) -> Callable[[list[bytes]], Any]:
+    import msgspec  # noqa: PLC0415
+
     feats = [n for n in layout.numeric if n != layout.prediction_column]
     fields: list[Any] = [(n, float | None, None) for n in feats]
     fields += [(c.name, str | None, None) for c in layout.categorical]
@@ -155,13 +173,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     decoder = Decoder(DecodeSettings(), clock=ManualClock(now))
     candidates: dict[str, Callable[[list[bytes]], Any]] = {
         "per event (decode+extract)": _per_event(decoder, layout),
-        "columnar (orjson, ours)": _columnar(decoder, layout, now),
+        "typed msgspec (ours)": _typed(decoder, layout, now),
+        "columnar orjson (ours, before)": _columnar(decoder, layout, now),
+        "msgspec prototype (no checks)": _msgspec(layout),
     }
-    ms = _msgspec(layout)
-    if ms is not None:
-        candidates["msgspec typed structs"] = ms
-    else:
-        result("msgspec", "not installed: skipped (pip install msgspec to compare)")
     candidates["pyarrow read_json"] = _pyarrow(layout)
     candidates["orjson.loads only"] = lambda values: [orjson.loads(v) for v in values]
     best = dict.fromkeys(candidates, float("inf"))

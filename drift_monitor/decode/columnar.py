@@ -56,6 +56,9 @@ class Envelopes:
     features: list[dict[str, Any]]
     predictions: list[Any]
     objects: list[Any]
+    #: typed decoding (:mod:`.typed`): True where ``features[i]`` is a features struct
+    #: (None: no record is)
+    typed: npt.NDArray[np.bool_] | None = None
 
 
 class BatchDecoder:

@@ -42,12 +42,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from drift_monitor.decode.columnar import BatchDecoder
+from drift_monitor.decode.columnar import Envelopes
 from drift_monitor.decode.decoder import _MAX_MODEL_LEN
+from drift_monitor.decode.typed import TypedBatchDecoder
 from drift_monitor.errors import EventError, SinkError
 from drift_monitor.labels.events import LabelEvent
 from drift_monitor.source.base import Record, RecordBatch, TopicPartition
-from drift_monitor.windows.columns import ColumnExtractor
+from drift_monitor.windows.layout import ModelLayout
 from drift_monitor.windows.runtime import (
     ACCEPTED,
     LATE,
@@ -57,6 +58,7 @@ from drift_monitor.windows.runtime import (
     RowBlock,
     WindowRuntime,
 )
+from drift_monitor.windows.typed_columns import Extractors, schema_columns
 
 if TYPE_CHECKING:
     from drift_monitor.pipeline.core import Pipeline
@@ -99,8 +101,9 @@ class ColumnarPath:
 
     def __init__(self, pipeline: Pipeline) -> None:
         self._p = pipeline
-        self._decoder = BatchDecoder(pipeline.decoder)
-        self._extractors: dict[str, ColumnExtractor] = {}
+        self._decoder = TypedBatchDecoder(pipeline.decoder)
+        self._extractors = Extractors()
+        self._layouts: tuple[ModelLayout, ...] = ()
 
     def process(
         self, records: Sequence[Record], now: float, accepted: dict[str, int]
@@ -151,7 +154,7 @@ class ColumnarPath:
         else:
             ts_ms = np.fromiter((r.timestamp_ms for r in records), _I64, n)
             values = [r.value for r in records]
-        env = self._decoder.decode(values, ts_ms, now)
+        env = self._envelopes(values, ts_ms, now)
         ok = np.flatnonzero(env.ok)
         slow = np.flatnonzero(~env.ok).tolist()
         untouched: list[_Untouched] = []
@@ -203,12 +206,8 @@ class ColumnarPath:
             if windows is None:
                 untouched.extend(_Untouched(j, model, None) for j in rows.tolist())
                 continue
-            ex = self._extractors.get(model)
-            if ex is None or ex.layout is not windows.layout:
-                ex = self._extractors[model] = ColumnExtractor(windows.layout)
-            row_list = rows.tolist()
-            nums, cats, good = ex.extract(
-                [env.features[j] for j in row_list], [env.predictions[j] for j in row_list]
+            nums, cats, good = self._extractors.extract(
+                model, windows.layout, env, rows, self._decoder.schema
             )
             if not good.all():
                 slow.extend(rows[~good].tolist())
@@ -252,6 +251,26 @@ class ColumnarPath:
             block = RowBlock(pos, ts, nums, cats, tp_codes[pos], tps, offsets[pos], event_ids)
             blocks.append((model, windows, block, preds))
         return blocks, untouched
+
+    def _envelopes(
+        self, values: list[bytes | None], ts_ms: npt.NDArray[np.int64], now: float
+    ) -> Envelopes:
+        """The batch's envelopes, typed (:mod:`drift_monitor.decode.typed`) where the
+        structs of the loaded layouts take them; the types are rebuilt when a baseline
+        change brings other layouts."""
+        p = self._p
+        found = {id(w.layout): w.layout for w in p.windows.values()}
+        for model in p.baselines.paths:
+            lb = p.baselines.get(model)
+            if lb is not None:
+                found.setdefault(id(lb.layout), lb.layout)
+        layouts = tuple(found.values())
+        if len(layouts) != len(self._layouts) or any(
+            a is not b for a, b in zip(layouts, self._layouts, strict=True)
+        ):
+            self._layouts = layouts  # held: the ids stay unique while compared
+            self._decoder.use(schema_columns(layouts))
+        return self._decoder.decode(values, ts_ms, now)
 
     def _label_only(
         self, objects: list[Any], slow: list[int], untouched: list[_Untouched]

@@ -64,23 +64,12 @@ class ColumnExtractor:
             if done_num is not None and j in done_num[0]:
                 continue
             col = self._column(name, features, predictions, with_pred)
-            if not set(map(type, col)) <= _NUMERIC_TYPES:
-                good = [type(v) is float or type(v) is int or v is None for v in col]
-                ok &= good
-                col = [v if g else None for v, g in zip(col, good, strict=True)]
-            arr = np.array(col, dtype=np.float64)
-            nums[:, j] = arr
-            inf = np.isinf(arr)
-            if inf.any():  # not from orjson, but a caller may hand in any object
-                ok &= ~inf
+            nums[:, j] = numeric_column(col, ok)
         for j, slot in enumerate(lay.categorical):
             if done_cat is not None and j in done_cat[0]:
                 continue
             col = self._column(slot.name, features, predictions, with_pred)
-            if set(map(type, col)) <= _STRING_TYPES:
-                codes[:, j] = list(map(self._lookups[j].get, col, repeat(slot.fallback, n)))
-            else:
-                codes[:, j] = _codes_one_by_one(slot, col, ok)
+            codes[:, j] = category_codes(slot, self._lookups[j], col, ok)
         return nums, codes, ok
 
     def _plain_rows(
@@ -112,20 +101,59 @@ class ColumnExtractor:
     ) -> list[Any]:
         """Column ``name`` of every event, the prediction merged in as
         :meth:`ModelLayout.values_of` does."""
+        col = list(map(dict.get, features, repeat(name, len(features))))
         if not with_pred or name not in self.layout.prediction_columns:
-            return list(map(dict.get, features, repeat(name, len(features))))
-        single = name == self.layout.prediction_column
-        out: list[Any] = []
-        for f, p in zip(features, predictions, strict=True):
-            if p is None:
-                out.append(f.get(name))
-            elif isinstance(p, dict):
-                out.append(p[name] if name in p else f.get(name))
-            elif single:
-                out.append(p)
-            else:
-                out.append(f.get(name))
-        return out
+            return col
+        return merge_prediction(self.layout, name, col, predictions)
+
+
+def merge_prediction(
+    layout: ModelLayout, name: str, col: list[Any], predictions: list[Any]
+) -> list[Any]:
+    """Column ``name`` (``col``: its feature values, one per event; None = absent) with
+    the raw predictions merged in as :meth:`ModelLayout.values_of` does: an object
+    prediction's key ``name``, else a scalar prediction for the single prediction
+    column; a new list."""
+    single = name == layout.prediction_column
+    if single and dict not in set(map(type, predictions)):  # the common case: scores
+        if predictions.count(None) == 0:
+            return list(predictions)
+        return [v if p is None else p for v, p in zip(col, predictions, strict=True)]
+    out: list[Any] = []
+    for v, p in zip(col, predictions, strict=True):
+        if p is None:
+            out.append(v)
+        elif isinstance(p, dict):
+            out.append(p.get(name, v))
+        elif single:
+            out.append(p)
+        else:
+            out.append(v)
+    return out
+
+
+def numeric_column(col: list[Any], ok: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
+    """The float values of one numeric column's raw values (NaN = missing); ``ok`` set
+    False where ``extract`` would reject the value (a bool, a string... or infinity)."""
+    if not set(map(type, col)) <= _NUMERIC_TYPES:
+        good = [type(v) is float or type(v) is int or v is None for v in col]
+        ok &= good
+        col = [v if g else None for v, g in zip(col, good, strict=True)]
+    arr = np.array(col, dtype=np.float64)
+    inf = np.isinf(arr)
+    if inf.any():  # not from orjson, but a caller may hand in any object
+        ok &= ~inf
+    return arr
+
+
+def category_codes(
+    slot: CategoricalSlot, lookup: dict[Any, int], col: list[Any], ok: npt.NDArray[np.bool_]
+) -> list[int]:
+    """Codes of one categorical column's raw values (``lookup``: ``slot.index`` with
+    None -> MISSING_CODE); ``ok`` set False where ``extract`` would reject the value."""
+    if set(map(type, col)) <= _STRING_TYPES:
+        return list(map(lookup.get, col, repeat(slot.fallback, len(col))))
+    return _codes_one_by_one(slot, col, ok)
 
 
 def _codes_one_by_one(
