@@ -91,7 +91,16 @@ WINDOWS: dict[str, dict[str, Any]] = {
 }
 
 
-def _pipeline(tmp: Path, window: str, clock: ManualClock, fail: list[int]) -> tuple[Any, ...]:
+def _pipeline(
+    tmp: Path,
+    window: str,
+    clock: ManualClock,
+    fail: list[int],
+    decode: dict[str, Any] | None = None,
+) -> tuple[Any, ...]:
+    """(pipeline of models a, b, c, its window log, state, dead letters); ``fail``: the
+    window closes (by count) whose hook raises SinkError; ``decode``: the decode section
+    (default: ``max_event_bytes`` 400)."""
     cfg = validate_config(
         {
             "kafka": {
@@ -102,7 +111,7 @@ def _pipeline(tmp: Path, window: str, clock: ManualClock, fail: list[int]) -> tu
             },
             "baselines": {"dir": str(tmp / "baselines")},
             "state": {"dir": str(tmp / "state"), "audit_windows": True},
-            "decode": {"max_event_bytes": 400},
+            "decode": decode or {"max_event_bytes": 400},
             "defaults": {"window": WINDOWS[window]},
             "models": [{"name": "a"}, {"name": "b"}, {"name": "c"}],
         }

@@ -22,24 +22,17 @@ import pytest
 
 from drift_monitor.baseline import build_baseline, save_baseline
 from drift_monitor.clock import ManualClock
-from drift_monitor.config.loader import validate_config
 from drift_monitor.decode.typed import TypedBatchDecoder
 from drift_monitor.errors import SinkError
-from drift_monitor.evaluation.results import WindowResult
-from drift_monitor.pipeline.baselines import BaselineRegistry
-from drift_monitor.pipeline.core import Pipeline
 from drift_monitor.source.base import Record
-from drift_monitor.source.memory import MemoryDeadLetters
-from drift_monitor.status.state import MonitorState
-from drift_monitor.windows.runtime import ClosedWindow
 from tests.unit.pipeline.test_columnar_fuzz import (
     COUNTRIES,
     T0,
     WINDOWS,
     _batches,
     _observed,
+    _pipeline,
     _stream,
-    _window,
 )
 
 #: The generator's names -> this test's (JSON text as json.dumps writes keys).
@@ -95,41 +88,15 @@ def _baselines(directory: Path, version: str = "1") -> None:
         os.utime(path, ns=(stamp, stamp))  # a new file identity for the registry
 
 
-def _pipeline(tmp: Path, window: str, clock: ManualClock, fail: list[int]) -> tuple[Any, ...]:
-    cfg = validate_config(
-        {
-            "kafka": {
-                "bootstrap_servers": ["in-memory:0"],
-                "topics": ["t"],
-                "group_id": "g",
-                "topic_models": {"t": "b"},
-            },
-            "baselines": {"dir": str(tmp / "baselines")},
-            "state": {"dir": str(tmp / "state"), "audit_windows": True},
-            "decode": {
-                "max_event_bytes": 460,
-                "model_field": "m",
-                "features_field": "f.eats",
-                "event_id_field": "id",
-                "timestamp_field": "@ts",
-                "prediction_field": "out",
-            },
-            "defaults": {"window": WINDOWS[window]},
-            "models": [{"name": "a"}, {"name": "b"}, {"name": "c"}],
-        }
-    )
-    log: list[Any] = []
-
-    def hook(result: WindowResult, window: ClosedWindow) -> None:
-        if fail and fail[0] == len(log):
-            fail.pop(0)
-            raise SinkError("webhooks", "outbox", "disk full")
-        log.append(_window(window))
-
-    state = MonitorState(["a", "b", "c"], {"a": 60.0, "b": 60.0, "c": 60.0})
-    dead = MemoryDeadLetters()
-    p = Pipeline(cfg, BaselineRegistry(cfg), state, clock, hooks=[hook], dead_letters=dead)
-    return p, log, state, dead
+#: The decode section: every envelope field renamed (see RENAMES).
+DECODE = {
+    "max_event_bytes": 460,
+    "model_field": "m",
+    "features_field": "f.eats",
+    "event_id_field": "id",
+    "timestamp_field": "@ts",
+    "prediction_field": "out",
+}
 
 
 def _retyped(rng: random.Random, rec: Record) -> Record:
@@ -176,7 +143,7 @@ def test_typed_batches_equal_record_by_record(
     for columnar in (True, False):
         clock = ManualClock(T0 + 60)
         fails.append(list(fail_at))
-        p, log, state, dead = _pipeline(tmp_path, window, clock, fails[-1])
+        p, log, state, dead = _pipeline(tmp_path, window, clock, fails[-1], DECODE)
         p.columnar_min_batch = 1 if columnar else 10**9
         sides.append((p, log, state, dead, clock))
     stops = [0, 0]
