@@ -44,10 +44,7 @@ class ColumnExtractor:
         objects and raw predictions."""
         lay = self.layout
         n = len(features)
-        ok = np.ones(n, dtype=np.bool_)
-        nums = np.empty((n, len(lay.numeric)), dtype=np.float64)
-        codes = np.empty((n, len(lay.categorical)), dtype=np.int32)
-        with_pred = bool(lay.prediction_columns) and predictions.count(None) != n
+        ok, nums, codes, with_pred = empty_columns(lay, n, predictions)
         done_num = self._plain_rows(lay.numeric, features, with_pred, _NUMERIC_TYPES)
         if done_num is not None:
             where, rows = done_num
@@ -105,6 +102,19 @@ class ColumnExtractor:
         if not with_pred or name not in self.layout.prediction_columns:
             return col
         return merge_prediction(self.layout, name, col, predictions)
+
+
+def empty_columns(
+    layout: ModelLayout, n: int, predictions: list[Any]
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64], npt.NDArray[np.int32], bool]:
+    """What an extractor fills for ``n`` events of ``layout``: (ok, all True; numeric
+    values, events x numeric columns; codes, events x categorical columns; whether any
+    of the raw ``predictions`` is merged into prediction columns)."""
+    ok = np.ones(n, dtype=np.bool_)
+    nums = np.empty((n, len(layout.numeric)), dtype=np.float64)
+    codes = np.empty((n, len(layout.categorical)), dtype=np.int32)
+    with_pred = bool(layout.prediction_columns) and predictions.count(None) != n
+    return ok, nums, codes, with_pred
 
 
 def merge_prediction(

@@ -27,6 +27,7 @@ from drift_monitor.decode.typed import Kind, TypedSchema
 from drift_monitor.windows.columns import (
     ColumnExtractor,
     category_codes,
+    empty_columns,
     merge_prediction,
     numeric_column,
 )
@@ -81,10 +82,7 @@ class StructExtractor:
         structs and raw predictions (as ``ColumnExtractor.extract``)."""
         lay = self.layout
         n = len(features)
-        ok = np.ones(n, dtype=np.bool_)
-        nums = np.empty((n, len(lay.numeric)), dtype=np.float64)
-        codes = np.empty((n, len(lay.categorical)), dtype=np.int32)
-        with_pred = bool(lay.prediction_columns) and predictions.count(None) != n
+        ok, nums, codes, with_pred = empty_columns(lay, n, predictions)
         pcols = lay.prediction_columns if with_pred else frozenset()
         plain = [(j, a) for j, name, a, typed in self._num if typed and name not in pcols]
         if plain:
