@@ -112,15 +112,9 @@ class ColumnarPath:
         closed, or None (nothing done) when the batch must go per event. Accepted
         counts go to ``accepted``; raises SinkError as ``Pipeline.process`` does."""
         n = len(records)
-        if isinstance(records, RecordBatch):  # a source's poll: its columns (issue 14)
-            tp_codes, tps, offsets = records.tp_codes, records.tps, records.offsets
-        else:
-            index: dict[TopicPartition, int] = {}
-            tp_codes = np.fromiter(
-                (index.setdefault((r.topic, r.partition), len(index)) for r in records), _I64, n
-            )
-            tps = list(index)
-            offsets = np.fromiter((r.offset for r in records), _I64, n)
+        if not isinstance(records, RecordBatch):  # a source's poll is one (issue 14)
+            records = RecordBatch.of(records)
+        tp_codes, tps, offsets = records.tp_codes, records.tps, records.offsets
         by_tp = [np.flatnonzero(tp_codes == c) for c in range(len(tps))]
         if any(len(pos) > 1 and (np.diff(offsets[pos]) <= 0).any() for pos in by_tp):
             return None
@@ -141,7 +135,7 @@ class ColumnarPath:
 
     def _decode(
         self,
-        records: Sequence[Record],
+        records: RecordBatch,
         now: float,
         tp_codes: npt.NDArray[np.int64],
         tps: list[TopicPartition],
@@ -149,12 +143,7 @@ class ColumnarPath:
     ) -> tuple[list[_Block], list[_Untouched]]:
         p = self._p
         n = len(records)
-        if isinstance(records, RecordBatch):
-            ts_ms, values = records.timestamps_ms, records.values
-        else:
-            ts_ms = np.fromiter((r.timestamp_ms for r in records), _I64, n)
-            values = [r.value for r in records]
-        env = self._envelopes(values, ts_ms, now)
+        env = self._envelopes(records.values, records.timestamps_ms, now)
         ok = np.flatnonzero(env.ok)
         slow = np.flatnonzero(~env.ok).tolist()
         untouched: list[_Untouched] = []
