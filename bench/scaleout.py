@@ -6,10 +6,15 @@ the topic. The benchmark polls every daemon's /status (``events`` per model) wit
 deadline and records the sum over time.
 
 Reported per run: the time from the first counted event to N counted (end to end,
-including the rebalance when the second daemon joins), and the steady rate between
-25 % of N (or, if later, the first sample at which every daemon has counted events) and
-85 % of N. When not every daemon has counted events by then, the group's start-up
-rebalance outlasted the data: no steady window, reported as such (exit 1). A record
+including the rebalance when the second daemon joins), and the steady rate while every
+daemon reads: from 25 % of N (or, if later, the first sample at which every daemon has
+counted events) to 85 % of N or, if earlier, the last sample before one daemon has
+counted all it will count. That last bound matters with two daemons: the one that joined
+first read its partitions alone until the rebalance, so it runs out of data before the
+other, and the tail after that is one daemon reading (a finite topic's artefact; a live
+topic keeps every partition fed). When not every daemon has counted events by 85 %, the
+group's start-up rebalance outlasted the data: no steady window, reported as such
+(exit 1). A record
 re-read after a rebalance is counted again by the process it moved to (only the
 records of windows open at that moment: the old owner commits before it gives the
 partitions up).
@@ -33,6 +38,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 from bench.broker import create_topic, delete_topic, kafka, produce
@@ -134,9 +140,7 @@ def consume(
             now = time.perf_counter()
             done = sum(counts)
             cpu = sum(cpu_seconds(d.proc.pid) for d in daemons if d.proc is not None)
-            samples.append(
-                _Sample(now, done, all(c > 0 for c in counts), machine_busy_seconds(), cpu)
-            )
+            samples.append(_Sample(now, tuple(counts), machine_busy_seconds(), cpu))
             if done >= total:
                 break
             if time.monotonic() > deadline:
@@ -159,9 +163,7 @@ def consume(
             dmn.stop()
     first = next(x.t for x in samples if x.counted > 0)
     end = samples[-1].t
-    # The steady window starts once every daemon works (after the start-up rebalance).
-    lo = next((x for x in samples if x.counted >= STEADY[0] * total and x.all_work), None)
-    hi = next(x for x in samples if x.counted >= STEADY[1] * total)
+    lo, hi = steady_window(samples, total)
     if lo is None or lo.t >= hi.t:
         per = " + ".join(f"{c:,.0f}" for c in counts)
         raise Unsettled(
@@ -179,17 +181,40 @@ def consume(
     )
 
 
+def steady_window(samples: Sequence[_Sample], total: int) -> tuple[_Sample | None, _Sample]:
+    """(start, end) samples of the steady window (see the module docstring): start at
+    the first sample at or past 25 % of ``total`` at which every daemon has counted
+    events (None: none before the end); end at the first sample at or past 85 %, or
+    earlier at the last sample before one daemon reached its final count."""
+    lo = next(
+        (x for x in samples if x.counted >= STEADY[0] * total and min(x.per_daemon) > 0), None
+    )
+    finals = samples[-1].per_daemon
+    hi = next(x for x in samples if x.counted >= STEADY[1] * total)
+    if lo is not None and len(finals) > 1:
+        for prev, x in pairwise(samples):
+            if x.t > hi.t:
+                break
+            if x.t > lo.t and any(c >= f for c, f in zip(x.per_daemon, finals, strict=True)):
+                hi = prev  # from x on, one daemon has nothing left to read
+                break
+    return lo, hi
+
+
 @dataclass(frozen=True)
 class _Sample:
-    """One look at the daemons: time (perf_counter s), events counted, whether every
-    daemon has counted some, the machine's busy CPU seconds and the daemons' CPU
-    seconds so far."""
+    """One look at the daemons: time (perf_counter s), events counted by each daemon,
+    the machine's busy CPU seconds and the daemons' CPU seconds so far."""
 
     t: float
-    counted: float
-    all_work: bool
+    per_daemon: tuple[float, ...]
     busy_s: float
     daemons_cpu_s: float
+
+    @property
+    def counted(self) -> float:
+        """Events counted by all daemons."""
+        return sum(self.per_daemon)
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import count
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -160,11 +161,10 @@ class ColumnarPath:
         if lj is not None and lj.in_topic and slow:
             slow = self._label_only(env.objects, slow, untouched)
         fast: dict[str, tuple[WindowRuntime, npt.NDArray[np.int64], Any, Any]] = {}
-        codes_of: dict[str, int] = {}
-        models = env.models
-        model_codes = np.fromiter(
-            (codes_of.setdefault(models[j], len(codes_of)) for j in ok.tolist()), _I64, len(ok)
-        )
+        models = env.models if len(ok) == n else [env.models[j] for j in ok.tolist()]
+        # each model's code, in the order models first appear (dict.fromkeys keeps it)
+        codes_of: dict[str, int] = dict(zip(dict.fromkeys(models), count(), strict=False))
+        model_codes = np.fromiter(map(codes_of.__getitem__, models), _I64, len(ok))
         slow_rows: dict[str, tuple[WindowRuntime, _SlowRows]] = {}
         # Windows open in the order models first appear in the batch (as record by
         # record: that order is the order of idle closes and of the shutdown flush).

@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.stats._ksstats import kolmogn  # kstwo.sf's own function (see _kstwo_sf)
 
-from drift_monitor.stats.prepared import PreparedNumeric, reference_prefix_sums
+from drift_monitor.stats.prepared import PreparedNumeric, distinct_sorted, reference_prefix_sums
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -73,13 +73,6 @@ CHUNK = 8192
 
 def _chunks(n: int) -> list[tuple[int, int]]:
     return [(lo, min(lo + CHUNK, n)) for lo in range(0, n, CHUNK)]
-
-
-def distinct_sorted(values_sorted: FloatArray) -> tuple[FloatArray, npt.NDArray[np.intp]]:
-    """(distinct values, #(values <= each)) of a sorted, non-empty array, in O(n)."""
-    starts = np.flatnonzero(values_sorted[1:] != values_sorted[:-1]) + 1
-    uniq = values_sorted[np.concatenate(([0], starts))]
-    return uniq, np.append(starts, values_sorted.shape[0])
 
 
 def ks_from_counts(

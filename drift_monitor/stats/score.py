@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from drift_monitor.stats.numeric import bin_fractions_sorted, distinct_sorted
-from drift_monitor.stats.prepared import PreparedNumeric
+from drift_monitor.stats.numeric import bin_fractions_sorted
+from drift_monitor.stats.prepared import PreparedNumeric, distinct_sorted
 
 FloatArray = npt.NDArray[np.float64]
 CountArray = npt.NDArray[np.int64]
@@ -78,9 +78,7 @@ class NumericWindow:
         """(#(ref < u_k), #(ref <= u_k)) at the distinct values (cached)."""
         if self._ranks is None:
             uniq, _ = self.distinct()
-            ref = prepared.ref_sorted
-            below = np.searchsorted(ref, uniq, side="left")
-            self._ranks = (below, np.searchsorted(ref, uniq, side="right"))
+            self._ranks = prepared.ranks(uniq)
         return self._ranks
 
 

@@ -118,12 +118,14 @@ class PaneBuffer:
         self.max_ts = max(self.max_ts, float(ts.max()))
         if self.event_ids is not None:
             ids = block.event_ids
-            for r, code, off in zip(
-                rows.tolist(), tp_codes.tolist(), offsets.tolist(), strict=True
-            ):
-                eid = ids[r]
-                tp = block.tps[code]
-                self.event_ids.append(eid if eid is not None else f"{tp[0]}:{tp[1]}:{off}")
+            got = [ids[r] for r in rows.tolist()]
+            if got.count(None):  # an event without an id: its topic:partition:offset
+                tps = block.tps
+                got = [
+                    eid if eid is not None else f"{tps[code][0]}:{tps[code][1]}:{off}"
+                    for eid, code, off in zip(got, tp_codes.tolist(), offsets.tolist(), strict=True)
+                ]
+            self.event_ids.extend(got)
         fill = max(0, min(m, self.capacity - self.count))
         if fill:
             head = rows[:fill]

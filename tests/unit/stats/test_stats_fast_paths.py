@@ -14,7 +14,8 @@ import pytest
 from scipy import stats
 
 from drift_monitor.stats import PreparedNumeric, bin_fractions, wasserstein_sorted
-from drift_monitor.stats.numeric import bin_fractions_sorted, distinct_sorted
+from drift_monitor.stats.numeric import bin_fractions_sorted
+from drift_monitor.stats.prepared import distinct_sorted
 from drift_monitor.stats.registry import drift_test
 from drift_monitor.stats.score import NumericWindow
 from tests.unit.stats.test_stats_numeric import KINDS, make_samples
@@ -65,3 +66,23 @@ def test_sorted_bin_fractions_and_distinct_counts_are_exact(seed: int) -> None:
     want_u, want_c = np.unique(values, return_counts=True)
     assert uniq.tolist() == want_u.tolist()
     assert at_most.tolist() == np.cumsum(want_c).tolist()
+
+
+@pytest.mark.parametrize("decimals", [0, 1, None])
+@pytest.mark.parametrize("seed", range(4))
+def test_reference_ranks_equal_two_searchsorted(decimals: int | None, seed: int) -> None:
+    # PreparedNumeric.ranks: one search into the reference's distinct values (when they
+    # are few: whole numbers, one decimal) or the two searches (raw floats); the counts
+    # are the same integers either way, below the reference, above it and on its values.
+    rng = np.random.default_rng(seed)
+    ref = rng.lognormal(3.0, 1.0, 20_000)
+    window = np.concatenate([rng.lognormal(3.2, 1.1, 3_000), [-5.0, 0.0, 1e6], ref[:50]])
+    if decimals is not None:
+        ref, window = np.round(ref, decimals), np.round(window, decimals)
+    prepared = prepared_of(ref, float(np.std(ref)))
+    assert bool(prepared.ref_distinct.shape[0]) == (decimals is not None)
+    uniq = np.unique(window)
+    below, upto = prepared.ranks(uniq)
+    s = prepared.ref_sorted
+    assert np.array_equal(below, np.searchsorted(s, uniq, side="left"))
+    assert np.array_equal(upto, np.searchsorted(s, uniq, side="right"))
