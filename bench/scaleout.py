@@ -378,6 +378,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             "daemon CPU per event, two / one",
             _spread([r.two.cpu_us / r.one.cpu_us for r in runs]),
         )
+        # steady two / one = (daemon cores, two / one) / (CPU per event, two / one)
+        result(
+            "daemon cores used, two / one",
+            _spread([r.two.daemon_cores / r.one.daemon_cores for r in runs]),
+        )
         met = sum(v >= TARGET for v in steady)
         result("runs meeting the steady target", f"{met} of {len(runs)}")
     ratio("two / one (steady rate)" + (", worst run" if len(runs) > 1 else ""), min(steady), TARGET)
