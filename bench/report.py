@@ -108,10 +108,17 @@ def cpu_seconds(pid: int) -> float:
 
 def machine_busy_seconds() -> float:
     """CPU time (s) the machine's cores have spent busy since boot, summed over cores
-    (``/proc/stat``: everything but idle and iowait)."""
+    (``/proc/stat``: everything but idle and iowait; steal included)."""
+    return machine_cpu_seconds()[0]
+
+
+def machine_cpu_seconds() -> tuple[float, float]:
+    """(busy, steal) CPU seconds since boot, summed over cores (``/proc/stat``): busy is
+    everything but idle and iowait; steal is the time the hypervisor ran something else
+    while this VM had work for the core (part of busy)."""
     with open("/proc/stat") as fh:
         ticks = [int(x) for x in fh.readline().split()[1:9]]
-    return (sum(ticks) - ticks[3] - ticks[4]) / _TICK
+    return (sum(ticks) - ticks[3] - ticks[4]) / _TICK, ticks[7] / _TICK
 
 
 class Watchdog:

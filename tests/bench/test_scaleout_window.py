@@ -7,7 +7,7 @@ from bench.scaleout import _Sample, steady_window
 
 
 def samples(*per: tuple[float, ...]) -> list[_Sample]:
-    return [_Sample(float(t), p, 0.0, 0.0) for t, p in enumerate(per)]
+    return [_Sample(float(t), p, 0.0, 0.0, 0.0) for t, p in enumerate(per)]
 
 
 def test_one_daemon_runs_from_a_quarter_to_85_percent() -> None:
