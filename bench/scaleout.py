@@ -1,9 +1,13 @@
 """Scale-out: one daemon process against two in one consumer group.
 
 N events keyed by 8 models (2 per partition) are produced to a 4-partition topic; then
-``drift-monitor run --config ...`` subprocesses (1, then 2 in a fresh group) consume
-the topic. The benchmark polls every daemon's /status (``events`` per model) with a
-deadline and records the sum over time.
+``drift-monitor run --config ...`` subprocesses (1, then 2 in a fresh group, then 1
+again, each time a fresh group) consume the topic. The benchmark polls every daemon's
+/status (``events`` per model) with a deadline and records the sum over time. The two
+daemons are compared with the mean of the one-daemon phases before and after them (as
+bench.ingest brackets the daemon with bare loops): on a VM whose per-event CPU cost
+drifted by 0.76-1.25x between phases ~30 s apart (docs/BENCHMARKS.md section 4), a
+single one-daemon phase before them let that drift decide whether a run met 1.7x.
 
 Reported per run: the time from the first counted event to N counted (end to end,
 including the rebalance when the second daemon joins), and the steady rate while every
@@ -43,7 +47,7 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -256,30 +260,43 @@ class Phase:
 
 @dataclass(frozen=True)
 class Run:
-    """One repetition: one daemon, then two in a fresh group, on the same topic."""
+    """One repetition on the same topic: one daemon, then two in a fresh group, then one
+    daemon again; each ratio sets the two daemons against the mean of the two
+    one-daemon phases around them (as bench.ingest brackets the daemon with bare loops),
+    so that a machine whose speed drifts over the run biases neither side."""
 
     one: Phase
     two: Phase
+    again: Phase
+
+    def _one(self, value: Callable[[Phase], float]) -> float:
+        return (value(self.one) + value(self.again)) / 2
 
     @property
     def steady(self) -> float:
-        """Two daemons' steady rate over one daemon's."""
-        return self.two.rate / self.one.rate
+        """Two daemons' steady rate over one daemon's (mean of the two phases)."""
+        return self.two.rate / self._one(lambda p: p.rate)
 
     @property
     def end_to_end(self) -> float:
-        """One daemon's time to N over two daemons'."""
-        return self.one.seconds / self.two.seconds
+        """One daemon's time to N (mean of the two phases) over two daemons'."""
+        return self._one(lambda p: p.seconds) / self.two.seconds
+
+    @property
+    def cpu_per_event(self) -> float:
+        """Two daemons' CPU per event over one daemon's (mean of the two phases)."""
+        return self.two.cpu_us / self._one(lambda p: p.cpu_us)
+
+    @property
+    def cores(self) -> float:
+        """The cores two daemons used over the cores one used (mean of the two phases)."""
+        return self.two.daemon_cores / self._one(lambda p: p.daemon_cores)
 
 
 def measure(work: Path, bootstrap: str, topic: str, total: int, timeout: float, client: str) -> Run:
-    """One repetition (raises :class:`Stalled` when either stalls, :class:`Unsettled`
+    """One repetition (raises :class:`Stalled` when a phase stalls, :class:`Unsettled`
     when the two daemons never worked together before 85 % of N)."""
-    one = consume(1, work, bootstrap, topic, total, timeout, client)
-    result(
-        "one daemon",
-        f"{rate(total, one.seconds)}; steady {one.rate:,.0f} events/s; {one.cpu()}",
-    )
+    one = _one_daemon("one daemon", work, bootstrap, topic, total, timeout, client)
     two = consume(2, work, bootstrap, topic, total, timeout, client)
     split = " + ".join(f"{c:,.0f}" for c in two.counts)
     result(
@@ -287,7 +304,16 @@ def measure(work: Path, bootstrap: str, topic: str, total: int, timeout: float, 
         f"{rate(total, two.seconds)}; steady {two.rate:,.0f} events/s; counted {split}; "
         f"{two.cpu()}",
     )
-    return Run(one, two)
+    again = _one_daemon("one daemon again", work, bootstrap, topic, total, timeout, client)
+    return Run(one, two, again)
+
+
+def _one_daemon(
+    what: str, work: Path, bootstrap: str, topic: str, total: int, timeout: float, client: str
+) -> Phase:
+    one = consume(1, work, bootstrap, topic, total, timeout, client)
+    result(what, f"{rate(total, one.seconds)}; steady {one.rate:,.0f} events/s; {one.cpu()}")
+    return one
 
 
 def _spread(values: Sequence[float]) -> str:
@@ -376,12 +402,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # event than one means the cores got slower when both were busy (the VM's host).
         result(
             "daemon CPU per event, two / one",
-            _spread([r.two.cpu_us / r.one.cpu_us for r in runs]),
+            _spread([r.cpu_per_event for r in runs]),
         )
         # steady two / one = (daemon cores, two / one) / (CPU per event, two / one)
         result(
             "daemon cores used, two / one",
-            _spread([r.two.daemon_cores / r.one.daemon_cores for r in runs]),
+            _spread([r.cores for r in runs]),
         )
         met = sum(v >= TARGET for v in steady)
         result("runs meeting the steady target", f"{met} of {len(runs)}")
