@@ -106,12 +106,6 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICK
 
 
-def machine_busy_seconds() -> float:
-    """CPU time (s) the machine's cores have spent busy since boot, summed over cores
-    (``/proc/stat``: everything but idle and iowait; steal included)."""
-    return machine_cpu_seconds()[0]
-
-
 def machine_cpu_seconds() -> tuple[float, float]:
     """(busy, steal) CPU seconds since boot, summed over cores (``/proc/stat``): busy is
     everything but idle and iowait; steal is the time the hypervisor ran something else
